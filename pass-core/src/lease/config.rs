@@ -1,0 +1,113 @@
+//! The machine's settings: the port pool, the advertised addresses, the limits.
+
+use crate::jid::Jid;
+use crate::time::Duration;
+use alloc::vec::Vec;
+use core::fmt;
+use core::net::IpAddr;
+
+/// Settings of a [`LeaseMachine`](super::LeaseMachine).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// The component's JID: the `from` of everything the service sends.
+    pub service: Jid,
+    /// Addresses advertised in `<server/>` and `<proxy/>` (DESIGN decision 9): at
+    /// most one IPv4 and one IPv6. A `<close/>` whose proxy IP is none of these gets 405.
+    pub advertised: Vec<IpAddr>,
+    /// First port of the pool (lease ports and proxy ports are both drawn from it).
+    pub first_port: u16,
+    /// Last port of the pool, inclusive.
+    pub last_port: u16,
+    /// Most leases at once over all accounts; past it a register gets 502.
+    pub max_leases: usize,
+    /// Most leases one account (bare JID) may hold; past it a register gets
+    /// resource-constraint (500, wait).
+    pub max_leases_per_account: usize,
+    /// Most relays at once; an incoming connection past it is dropped unannounced.
+    pub max_relays: usize,
+    /// Longest expiry granted; longer requests are clamped to it.
+    pub max_expire: Duration,
+    /// How long the owner has to answer an incoming-connection IQ (decision 7).
+    pub answer_timeout: Duration,
+    /// How long a proxy port waits for the owner after it accepted (decision 1).
+    pub proxy_window: Duration,
+    /// Seed for drawing ports at random (decision 10); the host passes entropy.
+    pub seed: u64,
+}
+
+impl Config {
+    /// Settings with the defaults for everything but the names and addresses.
+    pub fn new(service: Jid, advertised: Vec<IpAddr>) -> Config {
+        Config {
+            service,
+            advertised,
+            first_port: 40000,
+            last_port: 40999,
+            max_leases: 1000,
+            max_leases_per_account: 10,
+            max_relays: 500,
+            max_expire: Duration::from_secs(24 * 3600),
+            answer_timeout: Duration::from_secs(30),
+            proxy_window: Duration::from_secs(30),
+            seed: 0x5eed,
+        }
+    }
+
+    /// Checks the settings hang together; the error names the field.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.advertised.is_empty() {
+            return Err(ConfigError::new("advertised", "at least one public address is needed"));
+        }
+        if self.advertised.iter().filter(|a| a.is_ipv4()).count() > 1
+            || self.advertised.iter().filter(|a| a.is_ipv6()).count() > 1
+        {
+            return Err(ConfigError::new("advertised", "at most one IPv4 and one IPv6 address"));
+        }
+        if self.first_port == 0 || self.first_port > self.last_port {
+            return Err(ConfigError::new("ports", "need 1 <= first <= last"));
+        }
+        if self.max_leases == 0 {
+            return Err(ConfigError::new("max_leases", "must be at least 1"));
+        }
+        if self.max_leases_per_account == 0 {
+            return Err(ConfigError::new("max_leases_per_account", "must be at least 1"));
+        }
+        if self.max_relays == 0 {
+            return Err(ConfigError::new("max_relays", "must be at least 1"));
+        }
+        if self.max_expire < Duration::from_secs(1) {
+            return Err(ConfigError::new("max_expire", "must be at least 1 s"));
+        }
+        if self.answer_timeout.is_zero() {
+            return Err(ConfigError::new("answer_timeout", "must be more than 0"));
+        }
+        if self.proxy_window.is_zero() {
+            return Err(ConfigError::new("proxy_window", "must be more than 0"));
+        }
+        Ok(())
+    }
+}
+
+/// A setting that does not hang together.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The field at fault.
+    pub field: &'static str,
+    /// Why.
+    pub reason: &'static str,
+}
+
+impl ConfigError {
+    fn new(field: &'static str, reason: &'static str) -> Self {
+        ConfigError { field, reason }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.reason)
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for ConfigError {}

@@ -1,0 +1,39 @@
+//! A strict reader and writer for the XML that XMPP allows (RFC 6120 §11), and an
+//! incremental framer for an XEP-0114 component stream.
+//!
+//! API contract (other modules and crates rely on these names):
+//! - [`parse_element`]`(bytes, &Limits) -> Result<Element, XmlError>`: one complete
+//!   element (a stanza or a spec listing); leading/trailing whitespace allowed, an XML
+//!   declaration allowed, nothing else around it.
+//! - [`Element::to_xml`] / [`Element::write_to`]: serialise with correct escaping and
+//!   the namespace declarations needed; [`Element::write_in`] omits a default
+//!   namespace already in scope (stanzas inside a stream).
+//! - [`StreamFramer`]: feed bytes in any chunking, pull [`StreamEvent`]s.
+
+mod element;
+mod error;
+mod framer;
+mod limits;
+mod reader;
+mod writer;
+
+pub use element::{Attribute, Element, Node};
+pub use error::XmlError;
+pub use framer::{StreamEvent, StreamFramer, StreamHeader};
+pub use limits::Limits;
+pub use reader::parse_element;
+
+/// The namespace bound to the `xml` prefix.
+pub const NS_XML: &str = "http://www.w3.org/XML/1998/namespace";
+/// The stream namespace (`stream:` prefix) of RFC 6120.
+pub const NS_STREAM: &str = "http://etherx.jabber.org/streams";
+/// The content namespace of an XEP-0114 component stream.
+pub const NS_COMPONENT: &str = "jabber:component:accept";
+/// The content namespace of a client stream (listings carry no namespace; readers of
+/// IQs accept this, [`NS_COMPONENT`], `jabber:server` or none).
+pub const NS_CLIENT: &str = "jabber:client";
+
+/// XML whitespace (XML 1.0 §2.3 production S).
+pub fn is_xml_whitespace(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\r' | '\n')
+}
