@@ -1,6 +1,9 @@
-//! Limits the reader enforces. (stub: the XML work item fills this in)
+//! Limits the reader and the framer enforce, so hostile input costs bounded memory.
 
 /// Bounds on what the reader accepts; a caller may change any of them.
+///
+/// Each is enforced with [`XmlError::LimitExceeded`](super::XmlError::LimitExceeded)
+/// naming the [`Limit`](super::Limit).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Largest stanza (or standalone element), in bytes of input.

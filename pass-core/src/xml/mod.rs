@@ -18,7 +18,7 @@ mod reader;
 mod writer;
 
 pub use element::{Attribute, Element, Node};
-pub use error::XmlError;
+pub use error::{ForbiddenConstruct, Limit, XmlError};
 pub use framer::{StreamEvent, StreamFramer, StreamHeader};
 pub use limits::Limits;
 pub use reader::parse_element;

@@ -1,7 +1,845 @@
-//! The strict reader. (stub: the XML work item fills this in)
-use super::{Element, Limits, XmlError};
+//! The strict reader: one element from bytes, refusing what RFC 6120 §11 forbids.
+//!
+//! Lexical pieces (names, references, CDATA, the XML declaration) are `nom` streaming
+//! parsers, so input that stops mid-token reports [`XmlError::Truncated`]. The element
+//! structure is walked with an explicit stack rather than recursion, so a deep document
+//! cannot overflow the call stack before the depth limit is checked.
+use super::error::{ForbiddenConstruct, Limit};
+use super::{Attribute, Element, Limits, Node, XmlError, NS_XML};
+use alloc::borrow::Cow;
+use alloc::string::String;
+use alloc::vec::Vec;
+use nom::bytes::streaming::{tag, take_until, take_while, take_while1};
+use nom::character::streaming::{char, satisfy};
+use nom::combinator::{opt, recognize};
+use nom::sequence::preceded;
+use nom::{IResult, Parser as _};
+
+/// The namespace bound to the `xmlns` prefix; nothing may be declared with it.
+const NS_XMLNS: &str = "http://www.w3.org/2000/xmlns/";
 
 /// Parses one complete element.
-pub fn parse_element(_input: &[u8], _limits: &Limits) -> Result<Element, XmlError> {
-    Err(XmlError::Malformed("reader not implemented yet".into()))
+///
+/// Accepts an optional byte-order mark and XML declaration, whitespace around the
+/// element, and nothing else. See [`XmlError`] for everything refused.
+pub fn parse_element(input: &[u8], limits: &Limits) -> Result<Element, XmlError> {
+    parse_in_scope(input, limits, &[])
+}
+
+/// Parses one complete element with namespace bindings `(prefix, uri)` already in
+/// scope (`""` is the default namespace): a stanza inside a stream sees the stream
+/// header's declarations.
+pub(crate) fn parse_in_scope<'a>(
+    input: &'a [u8],
+    limits: &Limits,
+    inherited: &[(&'a str, &'a str)],
+) -> Result<Element, XmlError> {
+    if input.len() > limits.max_stanza_bytes {
+        return Err(XmlError::LimitExceeded(Limit::StanzaBytes));
+    }
+    let src = check_chars(input)?;
+    let mut p = Parser::new(src, limits, inherited);
+    p.prolog()?;
+    let element = p.root()?;
+    p.epilog()?;
+    Ok(element)
+}
+
+/// The opening tag of a stream, read by [`parse_stream_open`].
+pub(crate) struct OpenTag {
+    /// The element (no children), namespaces resolved.
+    pub element: Element,
+    /// The qualified name as written (`stream:stream`).
+    pub qualified_name: String,
+    /// The namespace declarations on the tag, `(prefix, uri)`, `""` for the default.
+    pub declarations: Vec<(String, String)>,
+}
+
+/// Parses an optional XML declaration, whitespace and one start tag that stays open
+/// (`<stream:stream ...>`), and nothing after it.
+pub(crate) fn parse_stream_open(input: &[u8], limits: &Limits) -> Result<OpenTag, XmlError> {
+    if input.len() > limits.max_stanza_bytes {
+        return Err(XmlError::LimitExceeded(Limit::StanzaBytes));
+    }
+    let src = check_chars(input)?;
+    let mut p = Parser::new(src, limits, &[]);
+    p.prolog()?;
+    let (open, closed) = p.start_tag(1)?;
+    if closed {
+        return Err(XmlError::Syntax {
+            offset: p.pos,
+            expected: "a stream header that stays open ('>' rather than '/>')",
+        });
+    }
+    if p.pos != src.len() {
+        return Err(XmlError::TrailingData { offset: p.pos });
+    }
+    let declarations = p.scope[1..]
+        .iter()
+        .map(|(prefix, uri)| (String::from(*prefix), String::from(uri.as_ref())))
+        .collect();
+    Ok(OpenTag {
+        element: open.element,
+        qualified_name: qualified(open.prefix, open.local),
+        declarations,
+    })
+}
+
+/// Checks UTF-8 and that every character is an XML `Char` (XML 1.0 §2.2).
+fn check_chars(input: &[u8]) -> Result<&str, XmlError> {
+    let src = match core::str::from_utf8(input) {
+        Ok(s) => s,
+        // A sequence cut short at the very end is a truncation, not garbage.
+        Err(e) if e.error_len().is_none() => return Err(XmlError::Truncated),
+        Err(e) => {
+            return Err(XmlError::InvalidUtf8 {
+                offset: e.valid_up_to(),
+            })
+        }
+    };
+    // Valid UTF-8 has no surrogates, so the only non-Chars are C0 controls other than
+    // tab/LF/CR, and U+FFFE / U+FFFF (EF BF BE / EF BF BF).
+    let b = input;
+    for i in 0..b.len() {
+        let c = b[i];
+        if c < 0x20 && !matches!(c, b'\t' | b'\n' | b'\r') {
+            return Err(XmlError::InvalidChar {
+                offset: i,
+                code_point: u32::from(c),
+            });
+        }
+        if c == 0xEF && b.get(i + 1) == Some(&0xBF) {
+            if let Some(&last @ (0xBE | 0xBF)) = b.get(i + 2) {
+                return Err(XmlError::InvalidChar {
+                    offset: i,
+                    code_point: 0xFF00 | u32::from(last),
+                });
+            }
+        }
+    }
+    Ok(src)
+}
+
+/// Whether a code point is an XML `Char`.
+pub(crate) fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// XML 1.0 `NameStartChar` without ':' (Namespaces `NCName`).
+fn is_name_start(c: char) -> bool {
+    matches!(c,
+        'A'..='Z' | '_' | 'a'..='z' | '\u{C0}'..='\u{D6}' | '\u{D8}'..='\u{F6}'
+        | '\u{F8}'..='\u{2FF}' | '\u{370}'..='\u{37D}' | '\u{37F}'..='\u{1FFF}'
+        | '\u{200C}'..='\u{200D}' | '\u{2070}'..='\u{218F}' | '\u{2C00}'..='\u{2FEF}'
+        | '\u{3001}'..='\u{D7FF}' | '\u{F900}'..='\u{FDCF}' | '\u{FDF0}'..='\u{FFFD}'
+        | '\u{10000}'..='\u{EFFFF}')
+}
+
+/// XML 1.0 `NameChar` without ':'.
+fn is_name_char(c: char) -> bool {
+    is_name_start(c)
+        || matches!(c, '-' | '.' | '0'..='9' | '\u{B7}' | '\u{300}'..='\u{36F}' | '\u{203F}'..='\u{2040}')
+}
+
+/// Whether `s` is an `NCName` (a valid local name or prefix).
+pub(crate) fn is_ncname(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(is_name_start) && chars.all(is_name_char)
+}
+
+fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+fn ncname(i: &str) -> IResult<&str, &str> {
+    recognize((satisfy(is_name_start), take_while(is_name_char))).parse(i)
+}
+
+/// `prefix:local` or `local`.
+fn qname(i: &str) -> IResult<&str, (Option<&str>, &str)> {
+    let (rest, (first, second)) = (ncname, opt(preceded(char(':'), ncname))).parse(i)?;
+    Ok(match second {
+        Some(local) => (rest, (Some(first), local)),
+        None => (rest, (None, first)),
+    })
+}
+
+/// An entity name (XML `Name`, colons allowed) so `&a:b;` is reported by name.
+fn entity_name(i: &str) -> IResult<&str, &str> {
+    recognize((
+        satisfy(|c| c == ':' || is_name_start(c)),
+        take_while(|c| c == ':' || is_name_char(c)),
+    ))
+    .parse(i)
+}
+
+pub(crate) fn qualified(prefix: Option<&str>, local: &str) -> String {
+    match prefix {
+        Some(p) => {
+            let mut s = String::with_capacity(p.len() + 1 + local.len());
+            s.push_str(p);
+            s.push(':');
+            s.push_str(local);
+            s
+        }
+        None => String::from(local),
+    }
+}
+
+/// What follows a `<`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Markup {
+    StartTag,
+    EndTag,
+    Cdata,
+    /// `<?xml ` — the XML declaration (a processing instruction anywhere else).
+    XmlDecl,
+    Forbidden(ForbiddenConstruct),
+    /// `<!` followed by nothing XML knows.
+    Unknown,
+}
+
+/// Classifies the markup at the start of `rest` (which begins with `<`);
+/// `None` when more bytes are needed to tell.
+pub(crate) fn classify_markup(rest: &[u8]) -> Option<Markup> {
+    const BANG: [(&[u8], Markup); 7] = [
+        (b"<![CDATA[", Markup::Cdata),
+        (b"<!--", Markup::Forbidden(ForbiddenConstruct::Comment)),
+        (b"<!DOCTYPE", Markup::Forbidden(ForbiddenConstruct::Dtd)),
+        (
+            b"<!ENTITY",
+            Markup::Forbidden(ForbiddenConstruct::EntityDeclaration),
+        ),
+        (b"<!ELEMENT", Markup::Forbidden(ForbiddenConstruct::Dtd)),
+        (b"<!ATTLIST", Markup::Forbidden(ForbiddenConstruct::Dtd)),
+        (b"<!NOTATION", Markup::Forbidden(ForbiddenConstruct::Dtd)),
+    ];
+    match rest.get(1)? {
+        b'/' => Some(Markup::EndTag),
+        b'?' => {
+            const DECL: &[u8] = b"<?xml";
+            if rest.len() <= DECL.len() {
+                return if DECL.starts_with(rest) {
+                    None
+                } else {
+                    Some(Markup::Forbidden(ForbiddenConstruct::ProcessingInstruction))
+                };
+            }
+            if rest.starts_with(DECL) && is_ws(rest[DECL.len()]) {
+                Some(Markup::XmlDecl)
+            } else {
+                Some(Markup::Forbidden(ForbiddenConstruct::ProcessingInstruction))
+            }
+        }
+        b'!' => {
+            let mut maybe = false;
+            for (text, kind) in BANG {
+                if rest.starts_with(text) {
+                    return Some(kind);
+                }
+                maybe |= text.starts_with(rest);
+            }
+            if maybe {
+                None
+            } else {
+                Some(Markup::Unknown)
+            }
+        }
+        _ => Some(Markup::StartTag),
+    }
+}
+
+/// An attribute as written, before namespace resolution.
+struct RawAttr<'a> {
+    prefix: Option<&'a str>,
+    local: &'a str,
+    value: Cow<'a, str>,
+}
+
+/// An element whose end tag has not been read yet.
+struct Open<'a> {
+    prefix: Option<&'a str>,
+    local: &'a str,
+    /// Length of the namespace scope before this element's declarations.
+    scope_len: usize,
+    element: Element,
+}
+
+struct Parser<'a, 'l> {
+    src: &'a str,
+    pos: usize,
+    limits: &'l Limits,
+    /// Namespace bindings in scope, innermost last; `""` is the default namespace.
+    scope: Vec<(&'a str, Cow<'a, str>)>,
+}
+
+impl<'a, 'l> Parser<'a, 'l> {
+    fn new(src: &'a str, limits: &'l Limits, inherited: &[(&'a str, &'a str)]) -> Self {
+        let mut scope = Vec::with_capacity(inherited.len() + 4);
+        scope.push(("xml", Cow::Borrowed(NS_XML)));
+        scope.extend(inherited.iter().map(|(p, u)| (*p, Cow::Borrowed(*u))));
+        Parser {
+            src,
+            pos: 0,
+            limits,
+            scope,
+        }
+    }
+
+    fn rest(&self) -> &'a str {
+        self.src.get(self.pos..).unwrap_or("")
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.src.as_bytes().get(self.pos).copied()
+    }
+
+    fn syntax(&self, offset: usize, expected: &'static str) -> XmlError {
+        XmlError::Syntax { offset, expected }
+    }
+
+    /// Runs a nom parser at the current position and advances past what it read.
+    fn run<O>(
+        &mut self,
+        mut p: impl nom::Parser<&'a str, Output = O, Error = nom::error::Error<&'a str>>,
+        expected: &'static str,
+    ) -> Result<O, XmlError> {
+        match p.parse(self.rest()) {
+            Ok((rest, out)) => {
+                self.pos = self.src.len() - rest.len();
+                Ok(out)
+            }
+            Err(nom::Err::Incomplete(_)) => Err(XmlError::Truncated),
+            Err(nom::Err::Error(e) | nom::Err::Failure(e)) => {
+                Err(self.syntax(self.src.len() - e.input.len(), expected))
+            }
+        }
+    }
+
+    /// Expects one ASCII byte.
+    fn expect(&mut self, b: u8, expected: &'static str) -> Result<(), XmlError> {
+        match self.peek() {
+            None => Err(XmlError::Truncated),
+            Some(c) if c == b => {
+                self.pos += 1;
+                Ok(())
+            }
+            Some(_) => Err(self.syntax(self.pos, expected)),
+        }
+    }
+
+    /// Skips whitespace; says whether there was any.
+    fn skip_ws(&mut self) -> bool {
+        let start = self.pos;
+        while self.peek().is_some_and(is_ws) {
+            self.pos += 1;
+        }
+        self.pos > start
+    }
+
+    fn classify(&self) -> Result<Markup, XmlError> {
+        match classify_markup(self.rest().as_bytes()) {
+            None => Err(XmlError::Truncated),
+            Some(Markup::Unknown) => Err(self.syntax(
+                self.pos,
+                "'<![CDATA[' or an element after '<!' (XMPP has no other '<!' markup)",
+            )),
+            Some(m) => Ok(m),
+        }
+    }
+
+    /// Byte-order mark, XML declaration, whitespace; stops at the root's `<`.
+    fn prolog(&mut self) -> Result<(), XmlError> {
+        if self.rest().starts_with('\u{FEFF}') {
+            self.pos += '\u{FEFF}'.len_utf8();
+        }
+        self.skip_ws();
+        match self.peek() {
+            None => return Err(XmlError::Truncated),
+            Some(b'<') => {}
+            Some(_) => return Err(self.syntax(self.pos, "'<' starting an element")),
+        }
+        match self.classify()? {
+            Markup::XmlDecl => {
+                self.xml_decl()?;
+                self.skip_ws();
+            }
+            Markup::StartTag => return Ok(()),
+            _ => {}
+        }
+        match self.peek() {
+            None => Err(XmlError::Truncated),
+            Some(b'<') => match self.classify()? {
+                Markup::StartTag => Ok(()),
+                Markup::Forbidden(c) => Err(XmlError::Forbidden(c)),
+                Markup::XmlDecl => Err(XmlError::Forbidden(
+                    ForbiddenConstruct::ProcessingInstruction,
+                )),
+                _ => Err(self.syntax(self.pos, "a start tag")),
+            },
+            Some(_) => Err(self.syntax(self.pos, "'<' starting an element")),
+        }
+    }
+
+    /// `<?xml version='1.x' encoding='UTF-8' standalone='yes|no'?>`, the last two optional.
+    fn xml_decl(&mut self) -> Result<(), XmlError> {
+        self.pos += "<?xml".len();
+        // 0: version expected next; 1: encoding or standalone; 2: standalone; 3: done.
+        let mut stage = 0;
+        loop {
+            let spaced = self.skip_ws();
+            if self.rest().starts_with("?>") {
+                if stage == 0 {
+                    return Err(self.syntax(self.pos, "version='1.0' in the XML declaration"));
+                }
+                self.pos += 2;
+                return Ok(());
+            }
+            if !spaced {
+                return Err(self.syntax(self.pos, "whitespace or '?>' in the XML declaration"));
+            }
+            let at = self.pos;
+            let name = self.run(ncname, "version, encoding, standalone or '?>'")?;
+            self.skip_ws();
+            self.expect(b'=', "'=' in the XML declaration")?;
+            self.skip_ws();
+            let value = self.decl_value()?;
+            stage = match (stage, name) {
+                (0, "version") if value.starts_with("1.") && value.len() > 2 => 1,
+                (0, _) => return Err(self.syntax(at, "version='1.0' in the XML declaration")),
+                (1, "encoding") if value.eq_ignore_ascii_case("UTF-8") => 2,
+                (1, "encoding") => {
+                    return Err(self.syntax(at, "encoding='UTF-8' (XMPP uses UTF-8 only)"))
+                }
+                (1 | 2, "standalone") if matches!(value, "yes" | "no") => 3,
+                _ => return Err(self.syntax(at, "encoding, standalone or '?>'")),
+            };
+        }
+    }
+
+    /// A quoted value in the XML declaration (no references).
+    fn decl_value(&mut self) -> Result<&'a str, XmlError> {
+        let q = match self.peek() {
+            None => return Err(XmlError::Truncated),
+            Some(q @ (b'\'' | b'"')) => q,
+            Some(_) => return Err(self.syntax(self.pos, "a quoted value")),
+        };
+        self.pos += 1;
+        let start = self.pos;
+        let rest = self.rest().as_bytes();
+        match rest.iter().position(|&b| b == q) {
+            Some(n) => {
+                self.pos += n + 1;
+                Ok(&self.src[start..start + n])
+            }
+            None => Err(XmlError::Truncated),
+        }
+    }
+
+    /// After the root element: whitespace only.
+    fn epilog(&mut self) -> Result<(), XmlError> {
+        self.skip_ws();
+        match self.peek() {
+            None => Ok(()),
+            Some(b'<') => match classify_markup(self.rest().as_bytes()) {
+                Some(Markup::Forbidden(c)) => Err(XmlError::Forbidden(c)),
+                Some(Markup::XmlDecl) => Err(XmlError::Forbidden(
+                    ForbiddenConstruct::ProcessingInstruction,
+                )),
+                _ => Err(XmlError::TrailingData { offset: self.pos }),
+            },
+            Some(_) => Err(XmlError::TrailingData { offset: self.pos }),
+        }
+    }
+
+    /// The root element and everything in it; starts at its `<`.
+    fn root(&mut self) -> Result<Element, XmlError> {
+        let (first, closed) = self.start_tag(1)?;
+        if closed {
+            return Ok(first.element);
+        }
+        let mut stack: Vec<Open<'a>> = Vec::new();
+        stack.push(first);
+        loop {
+            let depth = stack.len();
+            let Some(top) = stack.last_mut() else {
+                return Err(self.syntax(self.pos, "an element"));
+            };
+            self.text_into(&mut top.element)?;
+            match self.classify()? {
+                Markup::StartTag => {
+                    let (open, closed) = self.start_tag(depth + 1)?;
+                    if closed {
+                        self.scope.truncate(open.scope_len);
+                        top.element.children.push(Node::Element(open.element));
+                    } else {
+                        stack.push(open);
+                    }
+                }
+                Markup::EndTag => {
+                    let (prefix, local) = self.end_tag()?;
+                    let Some(open) = stack.pop() else {
+                        return Err(self.syntax(self.pos, "an element"));
+                    };
+                    if open.prefix != prefix || open.local != local {
+                        return Err(XmlError::MismatchedEndTag {
+                            expected: qualified(open.prefix, open.local),
+                            found: qualified(prefix, local),
+                        });
+                    }
+                    self.scope.truncate(open.scope_len);
+                    match stack.last_mut() {
+                        Some(parent) => parent.element.children.push(Node::Element(open.element)),
+                        None => return Ok(open.element),
+                    }
+                }
+                Markup::Cdata => {
+                    self.pos += "<![CDATA[".len();
+                    let body = self.run(take_until("]]>"), "']]>' ending the CDATA section")?;
+                    self.pos += "]]>".len();
+                    self.cdata_into(&mut top.element, body)?;
+                }
+                Markup::XmlDecl => {
+                    return Err(XmlError::Forbidden(
+                        ForbiddenConstruct::ProcessingInstruction,
+                    ))
+                }
+                Markup::Forbidden(c) => return Err(XmlError::Forbidden(c)),
+                Markup::Unknown => return Err(self.syntax(self.pos, "an element")),
+            }
+        }
+    }
+
+    /// Appends text to the element, merging with a preceding text node.
+    fn append_text(&self, el: &mut Element, s: &str) -> Result<(), XmlError> {
+        if s.is_empty() {
+            return Ok(());
+        }
+        let text = match el.children.last_mut() {
+            Some(Node::Text(t)) => t,
+            _ => {
+                el.children.push(Node::Text(String::new()));
+                match el.children.last_mut() {
+                    Some(Node::Text(t)) => t,
+                    _ => return Err(self.syntax(self.pos, "text")),
+                }
+            }
+        };
+        if text.len() + s.len() > self.limits.max_text_bytes {
+            return Err(XmlError::LimitExceeded(Limit::TextBytes));
+        }
+        text.push_str(s);
+        Ok(())
+    }
+
+    /// CDATA content, with line ends normalised like any text.
+    fn cdata_into(&self, el: &mut Element, body: &str) -> Result<(), XmlError> {
+        let mut run = body;
+        while let Some(i) = run.find('\r') {
+            self.append_text(el, &run[..i])?;
+            self.append_text(el, "\n")?;
+            run = &run[i + 1..];
+            if run.starts_with('\n') {
+                run = &run[1..];
+            }
+        }
+        self.append_text(el, run)
+    }
+
+    /// Character data up to the next `<`, resolving references and line ends.
+    fn text_into(&mut self, el: &mut Element) -> Result<(), XmlError> {
+        let bytes = self.src.as_bytes();
+        loop {
+            let start = self.pos;
+            let mut i = start;
+            while i < bytes.len() && !matches!(bytes[i], b'<' | b'&' | b'\r' | b']') {
+                i += 1;
+            }
+            self.append_text(el, &self.src[start..i])?;
+            self.pos = i;
+            match bytes.get(i) {
+                None => return Err(XmlError::Truncated),
+                Some(b'<') => return Ok(()),
+                Some(b'&') => {
+                    let c = self.reference()?;
+                    let mut buf = [0u8; 4];
+                    self.append_text(el, c.encode_utf8(&mut buf))?;
+                }
+                Some(b'\r') => {
+                    self.pos += 1;
+                    if self.peek() == Some(b'\n') {
+                        self.pos += 1;
+                    }
+                    self.append_text(el, "\n")?;
+                }
+                Some(_) => {
+                    if self.rest().starts_with("]]>") {
+                        return Err(self.syntax(i, "']]>' written as ']]&gt;' in text"));
+                    }
+                    self.pos += 1;
+                    self.append_text(el, "]")?;
+                }
+            }
+        }
+    }
+
+    /// `&name;`, `&#NN;` or `&#xHH;`, at the `&`.
+    fn reference(&mut self) -> Result<char, XmlError> {
+        let amp = self.pos;
+        self.pos += 1;
+        if self.peek() == Some(b'#') {
+            self.pos += 1;
+            let radix = if self.peek() == Some(b'x') {
+                self.pos += 1;
+                16
+            } else {
+                10
+            };
+            let digits = self.run(
+                take_while1(|c: char| c.is_digit(radix)),
+                "digits of a character reference",
+            )?;
+            self.expect(b';', "';' ending the character reference")?;
+            let code_point = digits.chars().fold(0u32, |v, c| {
+                v.saturating_mul(radix)
+                    .saturating_add(c.to_digit(radix).unwrap_or(0))
+            });
+            return match char::from_u32(code_point) {
+                Some(c) if is_xml_char(c) => Ok(c),
+                _ => Err(XmlError::InvalidChar {
+                    offset: amp,
+                    code_point,
+                }),
+            };
+        }
+        let name = self.run(
+            entity_name,
+            "an entity name or '#' after '&' (a literal '&' is written &amp;)",
+        )?;
+        self.run(tag(";"), "';' ending the entity reference")?;
+        match name {
+            "lt" => Ok('<'),
+            "gt" => Ok('>'),
+            "amp" => Ok('&'),
+            "apos" => Ok('\''),
+            "quot" => Ok('"'),
+            _ => Err(XmlError::UndeclaredEntity(String::from(name))),
+        }
+    }
+
+    /// `</name S?>`, at the `<`.
+    fn end_tag(&mut self) -> Result<(Option<&'a str>, &'a str), XmlError> {
+        self.pos += 2;
+        let name = self.run(qname, "an element name in the end tag")?;
+        self.skip_ws();
+        self.expect(b'>', "'>' closing the end tag")?;
+        Ok(name)
+    }
+
+    /// A start tag at its `<`, for an element at `depth`; says whether it was `/>`.
+    /// The element's namespace declarations are left on the scope.
+    fn start_tag(&mut self, depth: usize) -> Result<(Open<'a>, bool), XmlError> {
+        if depth > self.limits.max_depth {
+            return Err(XmlError::LimitExceeded(Limit::Depth));
+        }
+        self.pos += 1;
+        let (prefix, local) = self.run(qname, "an element name after '<'")?;
+        let mut raw: Vec<RawAttr<'a>> = Vec::new();
+        let closed = loop {
+            let spaced = self.skip_ws();
+            match self.peek() {
+                None => return Err(XmlError::Truncated),
+                Some(b'>') => {
+                    self.pos += 1;
+                    break false;
+                }
+                Some(b'/') => {
+                    self.pos += 1;
+                    self.expect(b'>', "'>' after '/' in a tag")?;
+                    break true;
+                }
+                Some(_) if !spaced => {
+                    return Err(
+                        self.syntax(self.pos, "whitespace, '>' or '/>' after a name or value")
+                    )
+                }
+                Some(_) => {}
+            }
+            if raw.len() >= self.limits.max_attributes {
+                return Err(XmlError::LimitExceeded(Limit::Attributes));
+            }
+            let (ap, al) = self.run(qname, "an attribute name, '>' or '/>'")?;
+            self.skip_ws();
+            self.expect(b'=', "'=' after the attribute name")?;
+            self.skip_ws();
+            let value = self.attr_value()?;
+            if raw.iter().any(|r| r.prefix == ap && r.local == al) {
+                return Err(XmlError::DuplicateAttribute(qualified(ap, al)));
+            }
+            raw.push(RawAttr {
+                prefix: ap,
+                local: al,
+                value,
+            });
+        };
+
+        let scope_len = self.scope.len();
+        for r in &raw {
+            let declared = match (r.prefix, r.local) {
+                (None, "xmlns") => "",
+                (Some("xmlns"), p) => p,
+                _ => continue,
+            };
+            let uri = r.value.as_ref();
+            let allowed = match declared {
+                "xmlns" => false,
+                "xml" => uri == NS_XML,
+                "" => uri != NS_XML && uri != NS_XMLNS,
+                _ => !uri.is_empty() && uri != NS_XML && uri != NS_XMLNS,
+            };
+            if !allowed {
+                return Err(XmlError::InvalidNamespaceDeclaration(qualified(
+                    r.prefix, r.local,
+                )));
+            }
+            self.scope.push((declared, r.value.clone()));
+        }
+
+        let namespace = String::from(self.resolve(prefix.unwrap_or(""), prefix.is_some())?);
+        let mut attributes: Vec<Attribute> = Vec::with_capacity(raw.len());
+        for r in raw {
+            if matches!((r.prefix, r.local), (None, "xmlns") | (Some("xmlns"), _)) {
+                continue;
+            }
+            let ns = match r.prefix {
+                None => "",
+                Some(p) => self.resolve(p, true)?,
+            };
+            if attributes
+                .iter()
+                .any(|a| a.name == r.local && a.namespace == ns)
+            {
+                return Err(XmlError::DuplicateAttribute(qualified(r.prefix, r.local)));
+            }
+            attributes.push(Attribute {
+                name: String::from(r.local),
+                namespace: String::from(ns),
+                value: r.value.into_owned(),
+            });
+        }
+        let element = Element {
+            name: String::from(local),
+            namespace,
+            attributes,
+            children: Vec::new(),
+        };
+        Ok((
+            Open {
+                prefix,
+                local,
+                scope_len,
+                element,
+            },
+            closed,
+        ))
+    }
+
+    /// The namespace bound to `prefix` (`""`: the default, which may be unbound).
+    fn resolve(&self, prefix: &str, required: bool) -> Result<&str, XmlError> {
+        match self.scope.iter().rev().find(|(p, _)| *p == prefix) {
+            Some((_, uri)) if !(required && uri.is_empty()) => Ok(uri.as_ref()),
+            None if !required => Ok(""),
+            _ => Err(XmlError::UndeclaredPrefix(String::from(prefix))),
+        }
+    }
+
+    /// A quoted attribute value at its quote, unescaped and normalised (XML 1.0 §3.3.3:
+    /// literal tab, CR and LF become spaces). Borrows when nothing needed changing.
+    fn attr_value(&mut self) -> Result<Cow<'a, str>, XmlError> {
+        let q = match self.peek() {
+            None => return Err(XmlError::Truncated),
+            Some(q @ (b'\'' | b'"')) => q,
+            Some(_) => return Err(self.syntax(self.pos, "a quoted attribute value")),
+        };
+        self.pos += 1;
+        let src = self.src;
+        let bytes = src.as_bytes();
+        let start = self.pos;
+        let mut owned: Option<String> = None;
+        loop {
+            let run_start = self.pos;
+            let mut i = run_start;
+            while i < bytes.len()
+                && !matches!(bytes[i], b'<' | b'&' | b'\t' | b'\n' | b'\r')
+                && bytes[i] != q
+            {
+                i += 1;
+            }
+            let Some(&b) = bytes.get(i) else {
+                return Err(XmlError::Truncated);
+            };
+            let value = match owned.take() {
+                None if b == q => Cow::Borrowed(&src[start..i]),
+                None => Cow::Owned(String::from(&src[start..i])),
+                Some(mut s) => {
+                    s.push_str(&src[run_start..i]);
+                    Cow::Owned(s)
+                }
+            };
+            if value.len() > self.limits.max_attribute_bytes {
+                return Err(XmlError::LimitExceeded(Limit::AttributeBytes));
+            }
+            self.pos = i;
+            if b == q {
+                self.pos += 1;
+                return Ok(value);
+            }
+            let mut s = value.into_owned();
+            match b {
+                b'<' => {
+                    return Err(self.syntax(i, "'<' written as &lt; in an attribute value"));
+                }
+                b'&' => s.push(self.reference()?),
+                b'\r' => {
+                    self.pos += 1;
+                    if self.peek() == Some(b'\n') {
+                        self.pos += 1;
+                    }
+                    s.push(' ');
+                }
+                _ => {
+                    self.pos += 1;
+                    s.push(' ');
+                }
+            }
+            owned = Some(s);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    fn parse(s: &str) -> Result<Element, XmlError> {
+        parse_element(s.as_bytes(), &Limits::default())
+    }
+
+    #[test]
+    fn reads_a_spec_listing() {
+        let e = parse(
+            "<?xml version='1.0' encoding='UTF-8'?>\n<iq type='set' to='pass.jabber.org' id='pass1'>\n  <query xmlns=\"jabber:iq:pass\"><expire>600</expire></query></iq>\n",
+        )
+        .unwrap();
+        assert!(e.is("iq", ""));
+        assert_eq!(e.attr("type"), Some("set"));
+        let q = e.get_child("query", "jabber:iq:pass").unwrap();
+        assert_eq!(
+            q.get_child("expire", "jabber:iq:pass").unwrap().text(),
+            "600"
+        );
+        assert_eq!(e.children.len(), 2);
+        assert_eq!(e.children[0], Node::Text("\n  ".into()));
+    }
 }

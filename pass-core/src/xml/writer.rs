@@ -1,6 +1,9 @@
-//! The writer. (stub: the XML work item fills this in)
-use super::Element;
+//! The writer: XMPP-style XML (single-quoted attributes, `<x/>` for empty elements),
+//! escaped so that the reader gives back the same tree.
+use super::{Attribute, Element, Node, NS_XML};
+use alloc::format;
 use alloc::string::String;
+use alloc::vec::Vec;
 
 impl Element {
     /// Serialises with namespace declarations on the root.
@@ -17,7 +20,150 @@ impl Element {
 
     /// Appends the serialisation to `out`, leaving out a default namespace
     /// declaration equal to `default_ns` (the namespace already in scope).
-    pub fn write_in(&self, _out: &mut String, _default_ns: &str) {
-        todo!("writer")
+    ///
+    /// Names are written as given: they must be XML names (`NCName`s) and strings must
+    /// hold only XML characters for the output to be well-formed.
+    pub fn write_in(&self, out: &mut String, default_ns: &str) {
+        let mut prefixes = Prefixes::default();
+        self.write_scoped(out, default_ns, &mut prefixes);
     }
+
+    fn write_scoped<'e>(&'e self, out: &mut String, default_ns: &str, prefixes: &mut Prefixes<'e>) {
+        let mark = prefixes.bound.len();
+        out.push('<');
+        // The xml namespace cannot be a default namespace; it always has its prefix.
+        let in_xml = self.namespace == NS_XML;
+        if in_xml {
+            out.push_str("xml:");
+        }
+        out.push_str(&self.name);
+        if !in_xml && self.namespace != default_ns {
+            out.push_str(" xmlns='");
+            escape_attr(out, &self.namespace);
+            out.push('\'');
+        }
+        for a in &self.attributes {
+            if !a.namespace.is_empty()
+                && a.namespace != NS_XML
+                && prefixes.find(&a.namespace).is_none()
+            {
+                let p = prefixes.bind(&a.namespace);
+                out.push_str(" xmlns:");
+                out.push_str(&p);
+                out.push_str("='");
+                escape_attr(out, &a.namespace);
+                out.push('\'');
+            }
+        }
+        for a in &self.attributes {
+            out.push(' ');
+            write_attr_name(out, a, prefixes);
+            out.push_str("='");
+            escape_attr(out, &a.value);
+            out.push('\'');
+        }
+        if self.children.is_empty() {
+            out.push_str("/>");
+        } else {
+            out.push('>');
+            let inner_default = if in_xml {
+                default_ns
+            } else {
+                self.namespace.as_str()
+            };
+            for child in &self.children {
+                match child {
+                    Node::Element(e) => e.write_scoped(out, inner_default, prefixes),
+                    Node::Text(t) => escape_text(out, t),
+                }
+            }
+            out.push_str("</");
+            if in_xml {
+                out.push_str("xml:");
+            }
+            out.push_str(&self.name);
+            out.push('>');
+        }
+        prefixes.bound.truncate(mark);
+    }
+}
+
+/// Prefixes the writer declared on ancestors, for prefixed attributes.
+#[derive(Default)]
+struct Prefixes<'e> {
+    /// (namespace, prefix) in scope, innermost last.
+    bound: Vec<(&'e str, String)>,
+    /// Counter for fresh prefixes (`ns0`, `ns1`, ...); never reused within one call,
+    /// so an inner declaration cannot shadow an outer one.
+    next: usize,
+}
+
+impl<'e> Prefixes<'e> {
+    fn find(&self, ns: &str) -> Option<&str> {
+        self.bound
+            .iter()
+            .rev()
+            .find(|(n, _)| *n == ns)
+            .map(|(_, p)| p.as_str())
+    }
+
+    fn bind(&mut self, ns: &'e str) -> String {
+        let p = format!("ns{}", self.next);
+        self.next += 1;
+        self.bound.push((ns, p.clone()));
+        p
+    }
+}
+
+fn write_attr_name(out: &mut String, a: &Attribute, prefixes: &Prefixes<'_>) {
+    if a.namespace == NS_XML {
+        out.push_str("xml:");
+    } else if !a.namespace.is_empty() {
+        if let Some(p) = prefixes.find(&a.namespace) {
+            out.push_str(p);
+            out.push(':');
+        }
+    }
+    out.push_str(&a.name);
+}
+
+/// Escapes character data: `&`, `<`, `>` (so `]]>` cannot appear) and CR (which the
+/// reader would otherwise normalise to LF).
+pub(crate) fn escape_text(out: &mut String, s: &str) {
+    escape(out, s, |c| match c {
+        '&' => Some("&amp;"),
+        '<' => Some("&lt;"),
+        '>' => Some("&gt;"),
+        '\r' => Some("&#xD;"),
+        _ => None,
+    });
+}
+
+/// Escapes a single-quoted attribute value: markup characters, both quotes, and tab,
+/// LF and CR (which attribute-value normalisation would turn into spaces).
+pub(crate) fn escape_attr(out: &mut String, s: &str) {
+    escape(out, s, |c| match c {
+        '&' => Some("&amp;"),
+        '<' => Some("&lt;"),
+        '>' => Some("&gt;"),
+        '\'' => Some("&apos;"),
+        '"' => Some("&quot;"),
+        '\t' => Some("&#x9;"),
+        '\n' => Some("&#xA;"),
+        '\r' => Some("&#xD;"),
+        _ => None,
+    });
+}
+
+/// Copies `s`, replacing the characters `rule` names; unchanged runs are copied whole.
+fn escape(out: &mut String, s: &str, rule: impl Fn(char) -> Option<&'static str>) {
+    let mut run = 0;
+    for (i, c) in s.char_indices() {
+        if let Some(rep) = rule(c) {
+            out.push_str(&s[run..i]);
+            out.push_str(rep);
+            run = i + c.len_utf8();
+        }
+    }
+    out.push_str(&s[run..]);
 }
