@@ -15,7 +15,8 @@ pub mod pass;
 pub mod ping;
 pub mod query;
 
-pub use error::{Condition, ErrorType, PassError, StanzaError};
+pub use disco::DiscoInfo;
+pub use error::{BadErrorElement, Condition, ErrorType, PassError, StanzaError, NS_STANZAS};
 pub use iq::{Iq, IqType, ParseIqError};
-pub use pass::{PassMessage, ParsePassError};
+pub use pass::{Deviation, ParsePassError, PassMessage};
 pub use query::{ParseQueryError, PassEntity, Query, QueryItem};
