@@ -112,7 +112,7 @@ fn check_chars(input: &[u8]) -> Result<&str, XmlError> {
             if let Some(&last @ (0xBE | 0xBF)) = b.get(i + 2) {
                 return Err(XmlError::InvalidChar {
                     offset: i,
-                    code_point: 0xFF00 | u32::from(last),
+                    code_point: 0xFFC0 | u32::from(last & 0x3F),
                 });
             }
         }
@@ -139,12 +139,6 @@ fn is_name_start(c: char) -> bool {
 fn is_name_char(c: char) -> bool {
     is_name_start(c)
         || matches!(c, '-' | '.' | '0'..='9' | '\u{B7}' | '\u{300}'..='\u{36F}' | '\u{203F}'..='\u{2040}')
-}
-
-/// Whether `s` is an `NCName` (a valid local name or prefix).
-pub(crate) fn is_ncname(s: &str) -> bool {
-    let mut chars = s.chars();
-    chars.next().is_some_and(is_name_start) && chars.all(is_name_char)
 }
 
 fn is_ws(b: u8) -> bool {
@@ -388,6 +382,9 @@ impl<'a, 'l> Parser<'a, 'l> {
         let mut stage = 0;
         loop {
             let spaced = self.skip_ws();
+            if "?>".starts_with(self.rest()) {
+                return Err(XmlError::Truncated);
+            }
             if self.rest().starts_with("?>") {
                 if stage == 0 {
                     return Err(self.syntax(self.pos, "version='1.0' in the XML declaration"));
@@ -826,6 +823,13 @@ mod tests {
         parse_element(s.as_bytes(), &Limits::default())
     }
 
+    fn syntax_at(s: &str) -> usize {
+        match parse(s) {
+            Err(XmlError::Syntax { offset, .. }) => offset,
+            other => panic!("expected a syntax error for {s:?}, got {other:?}"),
+        }
+    }
+
     #[test]
     fn reads_a_spec_listing() {
         let e = parse(
@@ -841,5 +845,423 @@ mod tests {
         );
         assert_eq!(e.children.len(), 2);
         assert_eq!(e.children[0], Node::Text("\n  ".into()));
+    }
+
+    #[test]
+    fn resolves_default_and_prefixed_namespaces() {
+        let e = parse(
+            "<a xmlns='urn:a' xmlns:b='urn:b'><b:c b:x='1' y='2' xml:lang='en'/><d xmlns=''/></a>",
+        )
+        .unwrap();
+        assert!(e.is("a", "urn:a"));
+        assert!(e.attributes.is_empty(), "declarations are not attributes");
+        let c = e.get_child("c", "urn:b").unwrap();
+        assert_eq!(
+            c.attributes,
+            vec![
+                Attribute {
+                    name: "x".into(),
+                    namespace: "urn:b".into(),
+                    value: "1".into()
+                },
+                Attribute {
+                    name: "y".into(),
+                    namespace: "".into(),
+                    value: "2".into()
+                },
+                Attribute {
+                    name: "lang".into(),
+                    namespace: NS_XML.into(),
+                    value: "en".into()
+                },
+            ]
+        );
+        assert!(e.get_child("d", "").is_some());
+    }
+
+    #[test]
+    fn declarations_end_with_their_element() {
+        let err = parse("<a><b xmlns:p='urn:p'/><p:c/></a>").unwrap_err();
+        assert_eq!(err, XmlError::UndeclaredPrefix("p".into()));
+        let e = parse("<a xmlns='urn:a'><b xmlns='urn:b'/><c/></a>").unwrap();
+        assert!(e.get_child("c", "urn:a").is_some());
+        assert!(e.get_child("b", "urn:b").is_some());
+    }
+
+    #[test]
+    fn prefixes_do_not_matter() {
+        let a = parse("<p:a xmlns:p='urn:x'><p:b/></p:a>").unwrap();
+        let b = parse("<a xmlns='urn:x'><q:b xmlns:q='urn:x'/></a>").unwrap();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn undeclared_prefix_on_element_and_attribute() {
+        assert_eq!(parse("<p:a/>"), Err(XmlError::UndeclaredPrefix("p".into())));
+        assert_eq!(
+            parse("<a p:x='1'/>"),
+            Err(XmlError::UndeclaredPrefix("p".into()))
+        );
+        assert_eq!(
+            parse("<xmlns:a/>"),
+            Err(XmlError::UndeclaredPrefix("xmlns".into()))
+        );
+    }
+
+    #[test]
+    fn invalid_namespace_declarations() {
+        for (doc, attr) in [
+            ("<a xmlns:p=''/>", "xmlns:p"),
+            ("<a xmlns:xml='urn:x'/>", "xmlns:xml"),
+            ("<a xmlns:xmlns='urn:x'/>", "xmlns:xmlns"),
+            (
+                "<a xmlns:p='http://www.w3.org/XML/1998/namespace'/>",
+                "xmlns:p",
+            ),
+            ("<a xmlns='http://www.w3.org/2000/xmlns/'/>", "xmlns"),
+        ] {
+            assert_eq!(
+                parse(doc),
+                Err(XmlError::InvalidNamespaceDeclaration(attr.into())),
+                "{doc}"
+            );
+        }
+        assert!(parse("<a xmlns:xml='http://www.w3.org/XML/1998/namespace'/>").is_ok());
+    }
+
+    #[test]
+    fn text_entities_charrefs_and_cdata_merge() {
+        let e = parse("<a>x &amp; &lt;&gt;&apos;&quot; &#65;&#x42;&#x1F600;<![CDATA[<&]]>]]]&gt;<![CDATA[]]></a>").unwrap();
+        assert_eq!(
+            e.children,
+            vec![Node::Text("x & <>'\" AB\u{1F600}<&]]]>".into())]
+        );
+        let e = parse("<a>  <b/>\n</a>").unwrap();
+        assert_eq!(e.children.len(), 3, "whitespace-only text is kept");
+        assert_eq!(parse("<a><![CDATA[]]></a>").unwrap().children, vec![]);
+    }
+
+    #[test]
+    fn attribute_values_in_either_quote_unescaped_and_normalised() {
+        let e = parse("<a x=\"it's\" y='say \"hi\" &amp; &#x9;go' z='a\tb\r\nc\rd'/>").unwrap();
+        assert_eq!(e.attr("x"), Some("it's"));
+        assert_eq!(e.attr("y"), Some("say \"hi\" & \tgo"));
+        assert_eq!(e.attr("z"), Some("a b c d"));
+    }
+
+    #[test]
+    fn line_ends_are_normalised_in_text() {
+        let e = parse("<a>1\r\n2\r3<![CDATA[\r\n4]]>&#13;</a>").unwrap();
+        assert_eq!(e.text(), "1\n2\n3\n4\r");
+    }
+
+    #[test]
+    fn bom_declaration_and_surrounding_whitespace() {
+        assert!(parse("\u{FEFF}<?xml version='1.0'?><a/>").is_ok());
+        assert!(
+            parse(" \n<?xml version=\"1.0\" encoding='utf-8' standalone='yes' ?>\n<a/>\n ").is_ok()
+        );
+        assert!(parse("<a/>\r\n").is_ok());
+    }
+
+    #[test]
+    fn bad_xml_declarations() {
+        assert_eq!(syntax_at("<?xml encoding='UTF-8'?><a/>"), 6);
+        assert_eq!(
+            syntax_at("<?xml version='1.0' encoding='ISO-8859-1'?><a/>"),
+            20
+        );
+        assert_eq!(syntax_at("<?xml version='1.0' foo='x'?><a/>"), 20);
+        assert_eq!(syntax_at("<?xml version='1.0'?>x<a/>"), 21);
+        assert_eq!(
+            parse("<a/><?xml version='1.0'?>"),
+            Err(XmlError::Forbidden(
+                ForbiddenConstruct::ProcessingInstruction
+            ))
+        );
+        assert_eq!(
+            parse("<?xml version='1.0'?><?xml version='1.0'?><a/>"),
+            Err(XmlError::Forbidden(
+                ForbiddenConstruct::ProcessingInstruction
+            ))
+        );
+    }
+
+    #[test]
+    fn forbidden_constructs_anywhere() {
+        use ForbiddenConstruct::*;
+        for (doc, what) in [
+            ("<!DOCTYPE a><a/>", Dtd),
+            (
+                "<?xml version='1.0'?><!DOCTYPE a [<!ENTITY x 'y'>]><a>&x;</a>",
+                Dtd,
+            ),
+            ("<!ENTITY x 'y'><a/>", EntityDeclaration),
+            ("<a><!ENTITY x 'y'></a>", EntityDeclaration),
+            ("<a><!ATTLIST a x CDATA #IMPLIED></a>", Dtd),
+            ("<?php echo 1 ?><a/>", ProcessingInstruction),
+            ("<a><?pi x?></a>", ProcessingInstruction),
+            ("<a/><?xml-stylesheet href='x'?>", ProcessingInstruction),
+            ("<!-- hi --><a/>", Comment),
+            ("<a><!-- hi --></a>", Comment),
+            ("<a/><!-- hi -->", Comment),
+        ] {
+            assert_eq!(parse(doc), Err(XmlError::Forbidden(what)), "{doc}");
+        }
+    }
+
+    #[test]
+    fn undeclared_entities() {
+        assert_eq!(
+            parse("<a>&nbsp;</a>"),
+            Err(XmlError::UndeclaredEntity("nbsp".into()))
+        );
+        assert_eq!(
+            parse("<a x='&foo:bar;'/>"),
+            Err(XmlError::UndeclaredEntity("foo:bar".into()))
+        );
+    }
+
+    #[test]
+    fn invalid_utf8() {
+        assert_eq!(
+            parse_element(b"<a>\xFF</a>", &Limits::default()),
+            Err(XmlError::InvalidUtf8 { offset: 3 })
+        );
+        assert_eq!(
+            parse_element(b"<a x='\xC3\x28'/>", &Limits::default()),
+            Err(XmlError::InvalidUtf8 { offset: 6 })
+        );
+        // Cut inside a multi-byte character: the input is incomplete.
+        assert_eq!(
+            parse_element(b"<a>\xE2\x82", &Limits::default()),
+            Err(XmlError::Truncated)
+        );
+    }
+
+    #[test]
+    fn characters_outside_xml() {
+        assert_eq!(
+            parse("<a>\u{0}</a>"),
+            Err(XmlError::InvalidChar {
+                offset: 3,
+                code_point: 0
+            })
+        );
+        assert_eq!(
+            parse("<a x='\u{1B}'/>"),
+            Err(XmlError::InvalidChar {
+                offset: 6,
+                code_point: 0x1B
+            })
+        );
+        assert_eq!(
+            parse("<a>\u{FFFE}</a>"),
+            Err(XmlError::InvalidChar {
+                offset: 3,
+                code_point: 0xFFFE
+            })
+        );
+        assert_eq!(
+            parse("<a>\u{FFFF}</a>"),
+            Err(XmlError::InvalidChar {
+                offset: 3,
+                code_point: 0xFFFF
+            })
+        );
+        for (doc, cp) in [
+            ("<a>&#0;</a>", 0),
+            ("<a>&#x1;</a>", 1),
+            ("<a>&#xD800;</a>", 0xD800),
+            ("<a>&#xFFFE;</a>", 0xFFFE),
+            ("<a>&#x110000;</a>", 0x110000),
+            ("<a>&#99999999999999;</a>", u32::MAX),
+        ] {
+            assert_eq!(
+                parse(doc),
+                Err(XmlError::InvalidChar {
+                    offset: 3,
+                    code_point: cp
+                }),
+                "{doc}"
+            );
+        }
+        assert!(parse("<a>&#x10FFFF;&#9;&#xa;</a>").is_ok());
+    }
+
+    #[test]
+    fn duplicate_attributes() {
+        assert_eq!(
+            parse("<a x='1' x='2'/>"),
+            Err(XmlError::DuplicateAttribute("x".into()))
+        );
+        assert_eq!(
+            parse("<a xmlns:p='urn:x' xmlns:q='urn:x' p:x='1' q:x='2'/>"),
+            Err(XmlError::DuplicateAttribute("q:x".into()))
+        );
+        assert_eq!(
+            parse("<a xmlns:p='urn:x' xmlns:p='urn:y'/>"),
+            Err(XmlError::DuplicateAttribute("xmlns:p".into()))
+        );
+        assert!(parse("<a xmlns:p='urn:x' x='1' p:x='2'/>").is_ok());
+    }
+
+    #[test]
+    fn mismatched_end_tags() {
+        assert_eq!(
+            parse("<a><b></a></b>"),
+            Err(XmlError::MismatchedEndTag {
+                expected: "b".into(),
+                found: "a".into()
+            })
+        );
+        assert_eq!(
+            parse("<p:a xmlns:p='urn:x' xmlns:q='urn:x'></q:a>"),
+            Err(XmlError::MismatchedEndTag {
+                expected: "p:a".into(),
+                found: "q:a".into()
+            })
+        );
+    }
+
+    #[test]
+    fn truncated_everywhere() {
+        let doc = "<?xml version='1.0'?><a xmlns='urn:a' x='&amp;'>t&#x41;<![CDATA[c]]><b/></a>";
+        for cut in 0..doc.len() {
+            assert_eq!(
+                parse(&doc[..cut]),
+                Err(XmlError::Truncated),
+                "cut at {cut}: {:?}",
+                &doc[..cut]
+            );
+        }
+        assert!(parse(doc).is_ok());
+        assert_eq!(parse("<!-"), Err(XmlError::Truncated));
+        assert_eq!(parse("<a><!-"), Err(XmlError::Truncated));
+    }
+
+    #[test]
+    fn trailing_data() {
+        assert_eq!(parse("<a/><b/>"), Err(XmlError::TrailingData { offset: 4 }));
+        assert_eq!(parse("<a/> x"), Err(XmlError::TrailingData { offset: 5 }));
+        assert_eq!(
+            parse("<a></a></a>"),
+            Err(XmlError::TrailingData { offset: 7 })
+        );
+    }
+
+    #[test]
+    fn unescaped_markup_in_values_and_text() {
+        assert_eq!(syntax_at("<a x='<'/>"), 6);
+        assert_eq!(syntax_at("<a x='a & b'/>"), 9);
+        assert_eq!(syntax_at("<a>a & b</a>"), 6);
+        assert_eq!(syntax_at("<a>&amp</a>"), 7);
+        assert_eq!(syntax_at("<a>&#;</a>"), 5);
+        assert_eq!(syntax_at("<a>&#x;</a>"), 6);
+        assert_eq!(syntax_at("<a>x]]>y</a>"), 4);
+    }
+
+    #[test]
+    fn other_syntax_errors() {
+        assert_eq!(syntax_at("x<a/>"), 0);
+        assert_eq!(syntax_at("<1a/>"), 1);
+        assert_eq!(syntax_at("<a x='1'y='2'/>"), 8);
+        assert_eq!(syntax_at("<a x=1/>"), 5);
+        assert_eq!(syntax_at("<a x/>"), 4);
+        assert_eq!(syntax_at("<a / >"), 4);
+        assert_eq!(syntax_at("<a></ a>"), 5);
+        assert_eq!(syntax_at("<a></a x>"), 7);
+        assert_eq!(syntax_at("<a><!FOO></a>"), 3);
+        assert_eq!(syntax_at("<a><![CDATX[x]]></a>"), 3);
+        assert!(parse("<a></a \n>").is_ok());
+        assert!(parse("<a x = '1'\n/>").is_ok());
+    }
+
+    #[test]
+    fn every_limit() {
+        let l = Limits::default();
+        let with = |f: fn(&mut Limits)| {
+            let mut l = l.clone();
+            f(&mut l);
+            l
+        };
+        let small = with(|l| l.max_stanza_bytes = 10);
+        assert!(parse_element(b"<a>12345</a>", &small).is_err());
+        assert_eq!(
+            parse_element(b"<a>123</a>", &small).map(|e| e.text()),
+            Ok("123".into())
+        );
+        assert_eq!(
+            parse_element(b"<a>1234</a>", &small),
+            Err(XmlError::LimitExceeded(Limit::StanzaBytes))
+        );
+
+        let shallow = with(|l| l.max_depth = 2);
+        assert!(parse_element(b"<a><b/></a>", &shallow).is_ok());
+        assert_eq!(
+            parse_element(b"<a><b><c/></b></a>", &shallow),
+            Err(XmlError::LimitExceeded(Limit::Depth))
+        );
+
+        let few = with(|l| l.max_attributes = 2);
+        assert!(parse_element(b"<a x='1' xmlns='u'/>", &few).is_ok());
+        assert_eq!(
+            parse_element(b"<a x='1' y='2' xmlns='u'/>", &few),
+            Err(XmlError::LimitExceeded(Limit::Attributes))
+        );
+
+        let short = with(|l| l.max_attribute_bytes = 3);
+        assert!(parse_element(b"<a x='&amp;&amp;&amp;'/>", &short).is_ok());
+        assert_eq!(
+            parse_element(b"<a x='abcd'/>", &short),
+            Err(XmlError::LimitExceeded(Limit::AttributeBytes))
+        );
+        assert_eq!(
+            parse_element(b"<a x='a&amp;cd'/>", &short),
+            Err(XmlError::LimitExceeded(Limit::AttributeBytes))
+        );
+
+        let terse = with(|l| l.max_text_bytes = 3);
+        assert!(parse_element(b"<a>&lt;<![CDATA[b]]>c<b>xyz</b></a>", &terse).is_ok());
+        assert_eq!(
+            parse_element(b"<a>ab<![CDATA[cd]]></a>", &terse),
+            Err(XmlError::LimitExceeded(Limit::TextBytes))
+        );
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_without_recursion() {
+        let mut doc = String::new();
+        for _ in 0..100_000 {
+            doc.push_str("<a>");
+        }
+        let l = Limits {
+            max_stanza_bytes: usize::MAX,
+            max_depth: usize::MAX,
+            ..Limits::default()
+        };
+        assert_eq!(parse_element(doc.as_bytes(), &l), Err(XmlError::Truncated));
+        assert_eq!(
+            parse(&doc),
+            Err(XmlError::LimitExceeded(Limit::StanzaBytes))
+        );
+    }
+
+    #[test]
+    fn names_may_be_unicode() {
+        let e = parse("<été xmlns:ü='urn:u' ü:ß='1'/>").unwrap();
+        assert_eq!(e.name, "été");
+        assert_eq!(e.attributes[0].name, "ß");
+    }
+
+    #[test]
+    fn errors_have_readable_messages() {
+        use alloc::string::ToString;
+        let msg = parse("<a><!-- x --></a>").unwrap_err().to_string();
+        assert_eq!(msg, "XMPP forbids a comment (<!--)");
+        let msg = parse("<a></b>").unwrap_err().to_string();
+        assert_eq!(msg, "end tag </b> does not match the open <a>");
+        let msg = parse("<a>&x;</a>").unwrap_err().to_string();
+        assert!(msg.contains("&x;"), "{msg}");
     }
 }

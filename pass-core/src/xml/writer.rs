@@ -167,3 +167,197 @@ fn escape(out: &mut String, s: &str, rule: impl Fn(char) -> Option<&'static str>
     }
     out.push_str(&s[run..]);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::xml::{parse_element, Limits, NS_COMPONENT};
+    use alloc::string::ToString;
+    use alloc::vec;
+    use quickcheck::{Arbitrary, Gen, QuickCheck};
+
+    #[test]
+    fn writes_xmpp_style() {
+        let e = Element::new("iq", "jabber:client")
+            .with_attr("type", "set")
+            .with_attr("id", "p'1\"<&>")
+            .with_child(
+                Element::new("query", "jabber:iq:pass")
+                    .with_child(Element::new("expire", "jabber:iq:pass").with_text("600")),
+            );
+        assert_eq!(
+            e.to_xml(),
+            "<iq xmlns='jabber:client' type='set' id='p&apos;1&quot;&lt;&amp;&gt;'><query xmlns='jabber:iq:pass'><expire>600</expire></query></iq>"
+        );
+    }
+
+    #[test]
+    fn write_in_omits_the_namespace_in_scope() {
+        let e = Element::new("iq", NS_COMPONENT).with_child(Element::new("x", ""));
+        let mut s = String::new();
+        e.write_in(&mut s, NS_COMPONENT);
+        assert_eq!(s, "<iq><x xmlns=''/></iq>");
+        assert_eq!(Element::new("a", "").to_xml(), "<a/>");
+    }
+
+    #[test]
+    fn escapes_text() {
+        let e = Element::new("a", "").with_text("]]> & <b> \r\n 'q\" é");
+        assert_eq!(e.to_xml(), "<a>]]&gt; &amp; &lt;b&gt; &#xD;\n 'q\" é</a>");
+    }
+
+    #[test]
+    fn escapes_whitespace_in_attributes() {
+        let e = Element::new("a", "").with_attr("x", "\t\n\r ");
+        assert_eq!(e.to_xml(), "<a x='&#x9;&#xA;&#xD; '/>");
+    }
+
+    #[test]
+    fn prefixed_attributes_get_declared_prefixes() {
+        let mut e = Element::new("a", "urn:a");
+        e.attributes.push(Attribute {
+            name: "lang".into(),
+            namespace: NS_XML.into(),
+            value: "en".into(),
+        });
+        e.attributes.push(Attribute {
+            name: "x".into(),
+            namespace: "urn:p".into(),
+            value: "1".into(),
+        });
+        let mut child = Element::new("b", "urn:a");
+        child.attributes.push(Attribute {
+            name: "y".into(),
+            namespace: "urn:p".into(),
+            value: "2".into(),
+        });
+        e.children.push(Node::Element(child));
+        assert_eq!(
+            e.to_xml(),
+            "<a xmlns='urn:a' xmlns:ns0='urn:p' xml:lang='en' ns0:x='1'><b ns0:y='2'/></a>"
+        );
+        assert_eq!(
+            parse_element(e.to_xml().as_bytes(), &Limits::default()),
+            Ok(e)
+        );
+    }
+
+    /// An element tree the reader can give back: merged, non-empty text; names that are
+    /// XML names; unique attributes; awkward characters everywhere.
+    #[derive(Clone, Debug)]
+    struct Tree(Element);
+
+    const NAMES: &[&str] = &["a", "iq", "query", "x-y", "n.1", "été", "_", "ß9"];
+    const NAMESPACES: &[&str] = &["", "jabber:iq:pass", "urn:a", "urn:'q\"&<>", NS_XML];
+    const ATTR_NAMESPACES: &[&str] = &["", "", NS_XML, "urn:p", "urn:&'\"\t"];
+    const PIECES: &[&str] = &[
+        "&",
+        "<",
+        ">",
+        "'",
+        "\"",
+        "]]>",
+        "]",
+        "\r\n",
+        "\r",
+        "\n",
+        "\t",
+        " ",
+        "é",
+        "\u{1F600}",
+        "\u{FFFD}",
+        "text",
+    ];
+
+    fn awkward(g: &mut Gen) -> String {
+        let mut s = String::new();
+        for _ in 0..usize::arbitrary(g) % 6 {
+            if bool::arbitrary(g) {
+                s.push_str(g.choose(PIECES).copied().unwrap_or(""));
+            } else {
+                let c = char::arbitrary(g);
+                if crate::xml::reader::is_xml_char(c) {
+                    s.push(c);
+                }
+            }
+        }
+        s
+    }
+
+    fn tree(g: &mut Gen, depth: usize) -> Element {
+        let mut e = Element::new(
+            g.choose(NAMES).copied().unwrap_or("a"),
+            g.choose(NAMESPACES).copied().unwrap_or(""),
+        );
+        for _ in 0..usize::arbitrary(g) % 4 {
+            let name = *g.choose(NAMES).unwrap_or(&"a");
+            let namespace = *g.choose(ATTR_NAMESPACES).unwrap_or(&"");
+            if !e
+                .attributes
+                .iter()
+                .any(|a| a.name == name && a.namespace == namespace)
+            {
+                e.attributes.push(Attribute {
+                    name: name.into(),
+                    namespace: namespace.into(),
+                    value: awkward(g),
+                });
+            }
+        }
+        if depth > 0 {
+            for _ in 0..usize::arbitrary(g) % 4 {
+                if bool::arbitrary(g) {
+                    let t = awkward(g);
+                    match e.children.last_mut() {
+                        Some(Node::Text(prev)) => prev.push_str(&t),
+                        _ if t.is_empty() => {}
+                        _ => e.children.push(Node::Text(t)),
+                    }
+                } else {
+                    e.children.push(Node::Element(tree(g, depth - 1)));
+                }
+            }
+        }
+        e
+    }
+
+    impl Arbitrary for Tree {
+        fn arbitrary(g: &mut Gen) -> Self {
+            Tree(tree(g, 4))
+        }
+    }
+
+    #[test]
+    fn parse_of_write_is_identity() {
+        fn prop(t: Tree) -> bool {
+            let xml = t.0.to_xml();
+            parse_element(xml.as_bytes(), &Limits::default()) == Ok(t.0)
+        }
+        QuickCheck::new()
+            .tests(2000)
+            .quickcheck(prop as fn(Tree) -> bool);
+    }
+
+    #[test]
+    fn parse_of_write_in_scope_is_identity() {
+        fn prop(t: Tree) -> bool {
+            let mut xml = String::new();
+            t.0.write_in(&mut xml, "urn:a");
+            let scope = [("", "urn:a")];
+            crate::xml::reader::parse_in_scope(xml.as_bytes(), &Limits::default(), &scope)
+                == Ok(t.0)
+        }
+        QuickCheck::new()
+            .tests(500)
+            .quickcheck(prop as fn(Tree) -> bool);
+    }
+
+    #[test]
+    fn spec_listing_round_trips_to_equal_tree() {
+        let src = "<iq type='result' from='pass.jabber.org' to='user@jabber.org/res' id='pass1'><query xmlns='jabber:iq:pass'><server port='43253'>1.2.3.4</server></query></iq>";
+        let e = parse_element(src.as_bytes(), &Limits::default()).unwrap();
+        assert_eq!(e.to_xml(), src);
+        assert_eq!(e.to_xml().to_string(), e.to_xml());
+        let _ = vec![0u8];
+    }
+}
