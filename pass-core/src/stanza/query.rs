@@ -164,15 +164,13 @@ fn collapse_token(s: &str) -> Option<&str> {
     }
 }
 
-/// Reads a non-negative integer the XSD way: optional `+`, decimal digits (leading
-/// zeros allowed), surrounding whitespace collapsed.
+/// Reads an `xs:unsignedLong` / `xs:unsignedShort` lexical form: decimal digits
+/// only (XSD 1.0 gives unsigned types no sign), leading zeros allowed.
 fn parse_xsd_unsigned(s: &str) -> Option<u64> {
-    let t = collapse_token(s)?;
-    let digits = t.strip_prefix('+').unwrap_or(t);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    digits.parse::<u64>().ok()
+    s.parse::<u64>().ok()
 }
 
 /// XML 1.0 (5th ed.) NameChar.
@@ -208,6 +206,7 @@ fn parse_entity(e: &Element, name: &'static str) -> Result<PassEntity, ParseQuer
                 element: name,
                 value: a.value.clone(),
             };
+            // No whitespace around the value: libxml2 refuses it in attributes.
             let n = parse_xsd_unsigned(&a.value).ok_or_else(bad)?;
             port = Some(u16::try_from(n).ok().filter(|p| *p != 0).ok_or_else(bad)?);
         } else {
@@ -256,7 +255,9 @@ fn parse_expire(e: &Element) -> Result<Option<u64>, ParseQueryError> {
     if text.chars().all(is_xml_whitespace) {
         return Ok(None);
     }
-    parse_xsd_unsigned(&text)
+    // Element content collapses whitespace (libxml2 agrees).
+    collapse_token(&text)
+        .and_then(parse_xsd_unsigned)
         .map(Some)
         .ok_or(ParseQueryError::BadExpire(text))
 }
@@ -381,7 +382,7 @@ mod tests {
         let e = q(&[
             c("client").with_attr("port", "1234").with_text("4.3.2.1"),
             c("close"),
-            c("expire").with_text(" +0600 "),
+            c("expire").with_text(" 0600 "),
             c("expire"),
             c("oneshot"),
             c("proxy").with_attr("port", "65535").with_text("::1"),
@@ -410,7 +411,7 @@ mod tests {
 
     #[test]
     fn refuses_bad_ports() {
-        for bad in ["0", "65536", "-1", "text", "", "1 2", "12a"] {
+        for bad in ["0", "65536", "-1", "+1", " 1", "text", "", "1 2", "12a"] {
             assert_eq!(
                 read(&[c("proxy").with_attr("port", bad).with_text("1.2.3.4")]),
                 Err(ParseQueryError::BadPort {
@@ -424,7 +425,7 @@ mod tests {
 
     #[test]
     fn refuses_bad_expire_and_hosts() {
-        for bad in ["-1", "ten", "18446744073709551616", "1 0", "+"] {
+        for bad in ["-1", "+1", "-0", "ten", "18446744073709551616", "1 0", "+"] {
             assert_eq!(
                 read(&[c("expire").with_text(bad)]),
                 Err(ParseQueryError::BadExpire(bad.into()))
