@@ -1,0 +1,20 @@
+//! The WASI target: a PASS engine compiled to a wasip1 module speaking
+//! `docs/ENGINE-ABI.md`, run inside an embedded wasmtime.
+//!
+//! - [`WasmModule`]: a compiled module and the limits every instance gets.
+//! - [`WasmEngine`]: one instance behind [`pass_core::engine::Engine`], so every
+//!   in-process case runs against it unchanged.
+//! - [`GuestLimits`]: the fuel budget per event and the memory cap; a guest that
+//!   loops or hoards memory stops with a [`WasmError`] naming the limit.
+//! - [`records`]: the ABI's text records, host side (events out, actions in).
+
+mod engine;
+mod error;
+mod limits;
+mod module;
+pub mod records;
+
+pub use engine::WasmEngine;
+pub use error::WasmError;
+pub use limits::GuestLimits;
+pub use module::WasmModule;
