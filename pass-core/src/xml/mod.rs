@@ -15,11 +15,13 @@ mod error;
 mod framer;
 mod limits;
 mod reader;
+#[cfg(test)]
+mod testgen;
 mod writer;
 
 pub use element::{Attribute, Element, Node};
 pub use error::{ForbiddenConstruct, Limit, XmlError};
-pub use framer::{StreamEvent, StreamFramer, StreamHeader};
+pub use framer::{StreamEvent, StreamFramer, StreamHeader, STREAM_CLOSE};
 pub use limits::Limits;
 pub use reader::parse_element;
 

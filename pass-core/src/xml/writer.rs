@@ -171,10 +171,11 @@ fn escape(out: &mut String, s: &str, rule: impl Fn(char) -> Option<&'static str>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::xml::testgen::Tree;
     use crate::xml::{parse_element, Limits, NS_COMPONENT};
     use alloc::string::ToString;
     use alloc::vec;
-    use quickcheck::{Arbitrary, Gen, QuickCheck};
+    use quickcheck::QuickCheck;
 
     #[test]
     fn writes_xmpp_style() {
@@ -240,91 +241,6 @@ mod tests {
             parse_element(e.to_xml().as_bytes(), &Limits::default()),
             Ok(e)
         );
-    }
-
-    /// An element tree the reader can give back: merged, non-empty text; names that are
-    /// XML names; unique attributes; awkward characters everywhere.
-    #[derive(Clone, Debug)]
-    struct Tree(Element);
-
-    const NAMES: &[&str] = &["a", "iq", "query", "x-y", "n.1", "été", "_", "ß9"];
-    const NAMESPACES: &[&str] = &["", "jabber:iq:pass", "urn:a", "urn:'q\"&<>", NS_XML];
-    const ATTR_NAMESPACES: &[&str] = &["", "", NS_XML, "urn:p", "urn:&'\"\t"];
-    const PIECES: &[&str] = &[
-        "&",
-        "<",
-        ">",
-        "'",
-        "\"",
-        "]]>",
-        "]",
-        "\r\n",
-        "\r",
-        "\n",
-        "\t",
-        " ",
-        "é",
-        "\u{1F600}",
-        "\u{FFFD}",
-        "text",
-    ];
-
-    fn awkward(g: &mut Gen) -> String {
-        let mut s = String::new();
-        for _ in 0..usize::arbitrary(g) % 6 {
-            if bool::arbitrary(g) {
-                s.push_str(g.choose(PIECES).copied().unwrap_or(""));
-            } else {
-                let c = char::arbitrary(g);
-                if crate::xml::reader::is_xml_char(c) {
-                    s.push(c);
-                }
-            }
-        }
-        s
-    }
-
-    fn tree(g: &mut Gen, depth: usize) -> Element {
-        let mut e = Element::new(
-            g.choose(NAMES).copied().unwrap_or("a"),
-            g.choose(NAMESPACES).copied().unwrap_or(""),
-        );
-        for _ in 0..usize::arbitrary(g) % 4 {
-            let name = *g.choose(NAMES).unwrap_or(&"a");
-            let namespace = *g.choose(ATTR_NAMESPACES).unwrap_or(&"");
-            if !e
-                .attributes
-                .iter()
-                .any(|a| a.name == name && a.namespace == namespace)
-            {
-                e.attributes.push(Attribute {
-                    name: name.into(),
-                    namespace: namespace.into(),
-                    value: awkward(g),
-                });
-            }
-        }
-        if depth > 0 {
-            for _ in 0..usize::arbitrary(g) % 4 {
-                if bool::arbitrary(g) {
-                    let t = awkward(g);
-                    match e.children.last_mut() {
-                        Some(Node::Text(prev)) => prev.push_str(&t),
-                        _ if t.is_empty() => {}
-                        _ => e.children.push(Node::Text(t)),
-                    }
-                } else {
-                    e.children.push(Node::Element(tree(g, depth - 1)));
-                }
-            }
-        }
-        e
-    }
-
-    impl Arbitrary for Tree {
-        fn arbitrary(g: &mut Gen) -> Self {
-            Tree(tree(g, 4))
-        }
     }
 
     #[test]
