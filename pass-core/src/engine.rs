@@ -8,7 +8,7 @@
 //! [`Engine::handle_timeout`]. `docs/ENGINE-ABI.md` specifies the same interface for
 //! modules in any language.
 
-use crate::lease::{Action, ConnId, ListenError};
+use crate::lease::{Action, ConnId, ListenError, Stats};
 use crate::time::Instant;
 use crate::xml::Element;
 use core::net::SocketAddr;
@@ -39,4 +39,9 @@ pub trait Engine {
 
     /// When [`Engine::handle_timeout`] should next be called.
     fn poll_timeout(&self) -> Option<Instant>;
+
+    /// Counters and gauges for metrics; engines that keep none report zeros.
+    fn stats(&self) -> Stats {
+        Stats::default()
+    }
 }

@@ -23,6 +23,9 @@ pub enum ListenError {
 }
 
 /// One thing to do. The host carries actions out in the order they come.
+// `Send` is much larger than the rest; actions live briefly in a queue, so boxing
+// the IQ would cost an allocation per stanza for no gain.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
     /// Send this IQ to the XMPP stream (the host stamps nothing: `from`/`to` are set).

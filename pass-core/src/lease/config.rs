@@ -33,6 +33,14 @@ pub struct Config {
     pub proxy_window: Duration,
     /// Seed for drawing ports at random (decision 10); the host passes entropy.
     pub seed: u64,
+    /// How long a port whose listen failed is kept out of the pool (something else
+    /// probably holds it).
+    pub quarantine: Duration,
+    /// IQ requests (get/set) one account may send in a burst before the rate limit
+    /// answers resource-constraint (hostile-input protection).
+    pub iq_burst: u32,
+    /// IQ requests per second one account may send once its burst is spent.
+    pub iq_per_second: u32,
 }
 
 impl Config {
@@ -50,18 +58,27 @@ impl Config {
             answer_timeout: Duration::from_secs(30),
             proxy_window: Duration::from_secs(30),
             seed: 0x5eed,
+            quarantine: Duration::from_secs(60),
+            iq_burst: 20,
+            iq_per_second: 10,
         }
     }
 
     /// Checks the settings hang together; the error names the field.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.advertised.is_empty() {
-            return Err(ConfigError::new("advertised", "at least one public address is needed"));
+            return Err(ConfigError::new(
+                "advertised",
+                "at least one public address is needed",
+            ));
         }
         if self.advertised.iter().filter(|a| a.is_ipv4()).count() > 1
             || self.advertised.iter().filter(|a| a.is_ipv6()).count() > 1
         {
-            return Err(ConfigError::new("advertised", "at most one IPv4 and one IPv6 address"));
+            return Err(ConfigError::new(
+                "advertised",
+                "at most one IPv4 and one IPv6 address",
+            ));
         }
         if self.first_port == 0 || self.first_port > self.last_port {
             return Err(ConfigError::new("ports", "need 1 <= first <= last"));
@@ -70,7 +87,10 @@ impl Config {
             return Err(ConfigError::new("max_leases", "must be at least 1"));
         }
         if self.max_leases_per_account == 0 {
-            return Err(ConfigError::new("max_leases_per_account", "must be at least 1"));
+            return Err(ConfigError::new(
+                "max_leases_per_account",
+                "must be at least 1",
+            ));
         }
         if self.max_relays == 0 {
             return Err(ConfigError::new("max_relays", "must be at least 1"));
@@ -83,6 +103,12 @@ impl Config {
         }
         if self.proxy_window.is_zero() {
             return Err(ConfigError::new("proxy_window", "must be more than 0"));
+        }
+        if self.iq_burst == 0 {
+            return Err(ConfigError::new("iq_burst", "must be at least 1"));
+        }
+        if self.iq_per_second == 0 {
+            return Err(ConfigError::new("iq_per_second", "must be at least 1"));
         }
         Ok(())
     }

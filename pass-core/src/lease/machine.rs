@@ -1,33 +1,854 @@
-//! The lease machine. (stub: the lease work item fills this in)
-use super::{Action, Config};
-use alloc::collections::VecDeque;
+//! The lease machine: registrations, leases, incoming connections, owner answers,
+//! proxy ports, relays and deadlines (§2–§5 of XEP-0003 and DESIGN decisions 1, 2,
+//! 6, 7, 9, 10).
+//!
+//! Semantics, in the order a lease lives them:
+//! - **Register** (§2). `<expire>0</expire>` is a bad-request; a longer expiry than
+//!   [`Config::max_expire`] is clamped to it (the client is not told: the spec has no
+//!   way to say so). An account past [`Config::max_leases_per_account`] gets
+//!   resource-constraint (500, wait); past [`Config::max_leases`] or with no free
+//!   port, 502. A port is drawn at random from the free part of the pool and
+//!   [`Action::Listen`] asked for; the result IQ (one `<server/>` per advertised
+//!   address) goes out when the host reports the listen succeeded. A failed listen
+//!   quarantines the port for [`Config::quarantine`] and another is tried, up to
+//!   [`MAX_LISTEN_TRIES`] ports, then 502. The expiry counts from the request.
+//! - **Incoming connection** (§3). One session at a time per lease (decision 2): a
+//!   connection on a busy lease, or past [`Config::max_relays`] sessions (pending or
+//!   relaying), is dropped unannounced. Otherwise a proxy port is drawn and
+//!   listened on; once it listens the notice goes to the owner's full JID and the
+//!   answer timer ([`Config::answer_timeout`]) starts. The proxy port takes one
+//!   connection, the owner's (decision 1): at the first one it is unlistened and
+//!   returned to the pool.
+//! - **Answer**. A `result` accepts: bridge at once if the owner is connected, else
+//!   wait [`Config::proxy_window`] for it. Any `error` (a deny, §5.2, or a bounce by
+//!   the XMPP server), no answer in time, the window passing, or either side closing
+//!   before the bridge cancels the session: the client (and a held owner
+//!   connection) is dropped, the proxy port released; the lease port never stopped
+//!   listening and a oneshot lease is not used up (decision 2).
+//! - **Relay**. On the first close the host reports, the relay is over: a oneshot
+//!   lease ends (§4.2 notice); a plain one accepts the next connection (its port
+//!   kept listening all along, so no new `Listen` is asked for).
+//! - **Expire** (§4.1). At request time + expiry the lease ends with one notice;
+//!   whatever is in flight on it (pending client, held owner, relay) is dropped: a
+//!   lease's resources end at its deadline. With oneshot too, whichever comes first
+//!   ends it, with exactly one notice.
+//! - **Close** (§4.3). Checked in this order: no `<proxy/>` or no port → 400; proxy
+//!   IP not advertised → 405; port not a lease → 404; another account's lease → 401
+//!   (any resource of the owning account may close, decision 6); else the lease ends
+//!   (in-flight connections dropped) and an empty query acknowledges it.
+//! - **Shutdown**. Every lease ends with a close notice
+//!   (`<query><close/><proxy port=P>IP</proxy></query>`, our choice: the spec has
+//!   no server-initiated close), every port is unlistened and pending connections
+//!   dropped; relays are left to the host to drain. Later registers get 502.
+//!
+//! Time never goes backwards for the machine: an earlier `now` counts as the last one
+//! seen. Every `handle_*` first fires what fell due by `now`.
 
-/// Counters and gauges a host exports as metrics.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Stats {
-    /// Leases held now.
-    pub leases: usize,
-    /// Incoming connections waiting for their owner.
-    pub pending: usize,
-    /// Relays bridged now.
-    pub relays: usize,
-}
+use super::ids::{parse_id, IdGen};
+use super::lease::{End, Lease, Phase, Registration, Session, Timer};
+use super::pool::PortPool;
+use super::stats::{count_error, LatencyHistogram, Stats};
+use super::{Action, Config, ConnId, ListenError};
+use crate::jid::Jid;
+use crate::stanza::{Condition, Iq, IqType, PassEntity, PassError, PassMessage, StanzaError};
+use crate::time::{Duration, Instant};
+use crate::xml::Element;
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-/// The state machine.
+/// Most ports tried for one registration or one proxy before giving up.
+pub const MAX_LISTEN_TRIES: u8 = 8;
+
+/// Most unanswered expire/oneshot/close notices remembered (their answers are only
+/// consumed; past this the oldest is forgotten and its late answer ignored).
+const MAX_OUTSTANDING_NOTICES: usize = 1024;
+
+/// The lease state machine. See the [module documentation](self) for its semantics.
 #[derive(Debug)]
 pub struct LeaseMachine {
-    _config: Config,
+    config: Config,
+    /// The latest instant seen.
+    now: Instant,
+    pool: PortPool,
+    ids: IdGen,
+    /// Leases by port.
+    leases: BTreeMap<u16, Lease>,
+    /// Register requests waiting for the listen result of their candidate port.
+    registrations: BTreeMap<u16, Registration>,
+    /// Leases and registrations per account, for the per-account limit.
+    per_account: BTreeMap<Jid, usize>,
+    /// Proxy ports (asked for or listening) to their lease port.
+    proxies: BTreeMap<u16, u16>,
+    /// Ports asked to listen whose purpose went away before the result: on `Ok`
+    /// they are unlistened and released.
+    abandoned: BTreeSet<u16>,
+    /// Connections in sessions, to their lease port.
+    conns: BTreeMap<ConnId, u16>,
+    /// Incoming-connection notices awaiting an answer: id number to lease port.
+    asked: BTreeMap<u64, u16>,
+    /// Other notices awaiting their (ignored) answer: id number to recipient.
+    notices: BTreeMap<u64, Jid>,
+    /// Deadlines, earliest first.
+    timers: BTreeSet<(Instant, Timer)>,
+    /// Sessions in flight (pending or relaying).
+    sessions: usize,
+    /// Sessions relaying.
+    relays: usize,
+    shut_down: bool,
+    registrations_total: u64,
+    notices_sent: u64,
+    errors_sent: Vec<(u16, u64)>,
+    answer_latency: LatencyHistogram,
     actions: VecDeque<Action>,
 }
 
 impl LeaseMachine {
-    /// A machine with no leases.
+    /// A machine with no leases. It does not panic on an invalid `config` (an empty
+    /// pool answers 502; no advertised address advertises `0.0.0.0`), but check it
+    /// with [`Config::validate`] first.
     pub fn new(config: Config) -> Self {
-        LeaseMachine { _config: config, actions: VecDeque::new() }
+        LeaseMachine {
+            pool: PortPool::new(config.first_port, config.last_port, config.seed),
+            config,
+            now: Instant::default(),
+            ids: IdGen::default(),
+            leases: BTreeMap::new(),
+            registrations: BTreeMap::new(),
+            per_account: BTreeMap::new(),
+            proxies: BTreeMap::new(),
+            abandoned: BTreeSet::new(),
+            conns: BTreeMap::new(),
+            asked: BTreeMap::new(),
+            notices: BTreeMap::new(),
+            timers: BTreeSet::new(),
+            sessions: 0,
+            relays: 0,
+            shut_down: false,
+            registrations_total: 0,
+            notices_sent: 0,
+            errors_sent: Vec::new(),
+            answer_latency: LatencyHistogram::default(),
+            actions: VecDeque::new(),
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &Config {
+        &self.config
     }
 
     /// The next action.
     pub fn poll_action(&mut self) -> Option<Action> {
         self.actions.pop_front()
     }
+
+    /// When [`LeaseMachine::handle_timeout`] should next be called: the earliest
+    /// expiry, answer timer, proxy window or quarantine end.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let timer = self.timers.first().map(|(t, _)| *t);
+        match (timer, self.pool.next_quarantine_end()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Fires everything due by `now`, in deadline order.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.advance(now);
+    }
+
+    /// A `jabber:iq:pass` message `from` sent in `iq` (already parsed by the
+    /// router). Requests (register, close) are answered; results and errors go to
+    /// [`LeaseMachine::handle_answer`]; messages only the service sends are refused
+    /// with bad-request.
+    pub fn handle_pass(&mut self, now: Instant, from: &Jid, iq: &Iq, msg: PassMessage) {
+        self.advance(now);
+        if matches!(iq.kind, IqType::Result | IqType::Error) {
+            self.handle_answer(now, iq);
+            return;
+        }
+        match msg {
+            PassMessage::Register { expire, oneshot } if iq.kind == IqType::Set => {
+                self.register(from, iq, expire, oneshot)
+            }
+            PassMessage::Close { proxy } if iq.kind == IqType::Set => self.close(from, iq, proxy),
+            PassMessage::ClientIpQuery => {
+                let error = StanzaError::new(Condition::FeatureNotImplemented).with_text(
+                    "the service does not know your peers' IPs: ask the peer itself (§5.1)",
+                );
+                self.reply_error(from, &iq.id, error);
+            }
+            other => {
+                let text = format!("{} is sent by the service, not to it", message_name(&other));
+                self.reply_error(
+                    from,
+                    &iq.id,
+                    StanzaError::new(Condition::BadRequest).with_text(&text),
+                );
+            }
+        }
+    }
+
+    /// A `result` or `error` IQ: matched to an outstanding request by id and by the
+    /// JID it was sent to; anything unmatched is ignored. A result to an
+    /// incoming-connection notice accepts it, any error denies it (§3, §5.2).
+    pub fn handle_answer(&mut self, now: Instant, iq: &Iq) {
+        self.advance(now);
+        let Some(from) = iq.from.as_ref() else { return };
+        let Some(n) = parse_id(&iq.id) else { return };
+        let accepted = match iq.kind {
+            IqType::Result => true,
+            IqType::Error => false,
+            IqType::Get | IqType::Set => return,
+        };
+        if let Some(&port) = self.asked.get(&n) {
+            let Some(lease) = self.leases.get(&port) else {
+                return;
+            };
+            if lease.owner != *from {
+                return;
+            }
+            self.asked.remove(&n);
+            if accepted {
+                self.accept(port);
+            } else {
+                self.cancel_session(port, None);
+            }
+        } else if self.notices.get(&n) == Some(from) {
+            self.notices.remove(&n);
+        }
+    }
+
+    /// The outcome of an [`Action::Listen`]. Results for ports the machine did not
+    /// ask for are ignored.
+    pub fn handle_listen_result(
+        &mut self,
+        now: Instant,
+        port: u16,
+        result: Result<(), ListenError>,
+    ) {
+        self.advance(now);
+        if let Some(reg) = self.registrations.remove(&port) {
+            match result {
+                Ok(()) => self.grant(port, reg),
+                Err(_) => {
+                    self.quarantine(port);
+                    self.retry_registration(reg);
+                }
+            }
+        } else if let Some(&lease_port) = self.proxies.get(&port) {
+            let tries = match self.session(lease_port).map(|s| &s.phase) {
+                Some(Phase::Opening { tries }) => *tries,
+                // A duplicate result for a proxy that already listens.
+                _ => return,
+            };
+            match result {
+                Ok(()) => self.ask_owner(lease_port, port),
+                Err(_) => {
+                    self.proxies.remove(&port);
+                    self.quarantine(port);
+                    if let Some(s) = self.session_mut(lease_port) {
+                        s.proxy = None;
+                    }
+                    let next = if tries < MAX_LISTEN_TRIES {
+                        self.pool.take()
+                    } else {
+                        None
+                    };
+                    match next {
+                        Some(proxy) => {
+                            self.proxies.insert(proxy, lease_port);
+                            if let Some(s) = self.session_mut(lease_port) {
+                                s.proxy = Some(proxy);
+                                s.phase = Phase::Opening { tries: tries + 1 };
+                            }
+                            self.actions.push_back(Action::Listen { port: proxy });
+                        }
+                        None => self.cancel_session(lease_port, None),
+                    }
+                }
+            }
+        } else if self.abandoned.remove(&port) {
+            match result {
+                Ok(()) => {
+                    self.actions.push_back(Action::Unlisten { port });
+                    self.pool.release(port);
+                }
+                Err(_) => self.quarantine(port),
+            }
+        }
+    }
+
+    /// The host accepted `conn` on `local_port` from `peer`. On a lease port it
+    /// starts a session (or is dropped if the lease is busy or no proxy port is
+    /// free); on a listening proxy port it is the owner's; anything else is dropped.
+    pub fn handle_connection(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        local_port: u16,
+        peer: SocketAddr,
+    ) {
+        self.advance(now);
+        if self.conns.contains_key(&conn) {
+            // The host reused a live id: leave the known connection alone.
+            return;
+        }
+        if let Some(lease) = self.leases.get(&local_port) {
+            if lease.session.is_some() || self.sessions >= self.config.max_relays || self.shut_down
+            {
+                self.actions.push_back(Action::Drop { conn });
+                return;
+            }
+            let Some(proxy) = self.pool.take() else {
+                self.actions.push_back(Action::Drop { conn });
+                return;
+            };
+            self.proxies.insert(proxy, local_port);
+            self.conns.insert(conn, local_port);
+            if let Some(lease) = self.leases.get_mut(&local_port) {
+                lease.session = Some(Session {
+                    client: conn,
+                    peer,
+                    proxy: Some(proxy),
+                    owner_conn: None,
+                    phase: Phase::Opening { tries: 1 },
+                });
+            }
+            self.sessions += 1;
+            self.actions.push_back(Action::Listen { port: proxy });
+            return;
+        }
+        let Some(&lease_port) = self.proxies.get(&local_port) else {
+            self.actions.push_back(Action::Drop { conn });
+            return;
+        };
+        let listening = matches!(
+            self.session(lease_port),
+            Some(Session {
+                phase: Phase::Asking { .. } | Phase::Waiting { .. },
+                owner_conn: None,
+                ..
+            })
+        );
+        if !listening {
+            self.actions.push_back(Action::Drop { conn });
+            return;
+        }
+        // The owner (decision 1: the first connection; see decision 10).
+        self.proxies.remove(&local_port);
+        self.actions
+            .push_back(Action::Unlisten { port: local_port });
+        self.pool.release(local_port);
+        self.conns.insert(conn, lease_port);
+        let waiting = match self.session_mut(lease_port) {
+            Some(s) => {
+                s.proxy = None;
+                s.owner_conn = Some(conn);
+                matches!(s.phase, Phase::Waiting { .. })
+            }
+            None => false,
+        };
+        if waiting {
+            self.bridge(lease_port);
+        }
+    }
+
+    /// `conn` ended. Closing either side of a relay ends it (a oneshot lease with
+    /// it); closing either side before the bridge cancels the session. Unknown or
+    /// already forgotten connections are ignored (hosts may report twice).
+    pub fn handle_closed(&mut self, now: Instant, conn: ConnId) {
+        self.advance(now);
+        let Some(lease_port) = self.conns.remove(&conn) else {
+            return;
+        };
+        let relaying = matches!(
+            self.session(lease_port).map(|s| &s.phase),
+            Some(Phase::Relaying)
+        );
+        if relaying {
+            let Some(lease) = self.leases.get_mut(&lease_port) else {
+                return;
+            };
+            let oneshot = lease.oneshot;
+            if let Some(s) = lease.session.take() {
+                // The host ends the relay and reports the other side too.
+                self.conns.remove(&s.client);
+                if let Some(o) = s.owner_conn {
+                    self.conns.remove(&o);
+                }
+            }
+            self.sessions = self.sessions.saturating_sub(1);
+            self.relays = self.relays.saturating_sub(1);
+            if oneshot {
+                self.end_lease(lease_port, End::Oneshot);
+            }
+        } else {
+            self.cancel_session(lease_port, Some(conn));
+        }
+    }
+
+    /// Shutting down: see the [module documentation](self).
+    pub fn shutdown(&mut self, now: Instant) {
+        self.advance(now);
+        self.shut_down = true;
+        let ports: Vec<u16> = self.leases.keys().copied().collect();
+        for port in ports {
+            self.end_lease(port, End::Shutdown);
+        }
+        let pending = core::mem::take(&mut self.registrations);
+        for (port, reg) in pending {
+            self.abandoned.insert(port);
+            self.forget_account_use(&reg.account);
+            let error = StanzaError::from(PassError::NoPortsAvailable);
+            self.reply_error(&reg.owner, &reg.request_id, error);
+        }
+    }
+
+    /// Counters and gauges.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            leases: self.leases.len(),
+            pending: self.sessions.saturating_sub(self.relays),
+            relays: self.relays,
+            ports_free: self.pool.free_count(),
+            ports_quarantined: self.pool.quarantined_count(),
+            registrations: self.registrations_total,
+            notices_sent: self.notices_sent,
+            errors_sent: self.errors_sent.clone(),
+            answer_latency: self.answer_latency.clone(),
+        }
+    }
+
+    /// Ports in the pool, free or not.
+    pub fn pool_size(&self) -> usize {
+        self.pool.size()
+    }
+
+    /// The ports leased now, in order.
+    pub fn lease_ports(&self) -> impl Iterator<Item = u16> + '_ {
+        self.leases.keys().copied()
+    }
+
+    /// Queues an IQ the router built (a reply to a neighbouring protocol), so that
+    /// it goes out in order with the machine's own and is counted in
+    /// [`Stats::errors_sent`].
+    pub fn send(&mut self, iq: Iq) {
+        if iq.kind == IqType::Error {
+            let code = iq.error.as_ref().and_then(|e| e.code).unwrap_or(0);
+            count_error(&mut self.errors_sent, code);
+        }
+        self.actions.push_back(Action::Send(iq));
+    }
+
+    // ---- registration -------------------------------------------------------
+
+    fn register(&mut self, from: &Jid, iq: &Iq, expire: Option<u64>, oneshot: bool) {
+        if self.shut_down {
+            let error = StanzaError::from(PassError::NoPortsAvailable);
+            return self.reply_error(from, &iq.id, error);
+        }
+        if expire == Some(0) {
+            let error = StanzaError::new(Condition::BadRequest)
+                .with_text("expire must be at least 1 second");
+            return self.reply_error(from, &iq.id, error);
+        }
+        let account = from.to_bare();
+        let held = self.per_account.get(&account).copied().unwrap_or(0);
+        if held >= self.config.max_leases_per_account {
+            let text =
+                format!("{account} already holds {held} leases, the most one account may hold");
+            let error = StanzaError::new(Condition::ResourceConstraint).with_text(&text);
+            return self.reply_error(from, &iq.id, error);
+        }
+        if self.leases.len() + self.registrations.len() >= self.config.max_leases {
+            return self.reply_error(from, &iq.id, StanzaError::from(PassError::NoPortsAvailable));
+        }
+        let Some(port) = self.pool.take() else {
+            return self.reply_error(from, &iq.id, StanzaError::from(PassError::NoPortsAvailable));
+        };
+        // Clamped to max_expire (the protocol cannot tell the client).
+        let expire = expire.map(|s| Duration::from_secs(s).min(self.config.max_expire));
+        *self.per_account.entry(account.clone()).or_insert(0) += 1;
+        self.registrations.insert(
+            port,
+            Registration {
+                request_id: iq.id.clone(),
+                owner: from.clone(),
+                account,
+                expire,
+                oneshot,
+                requested_at: self.now,
+                tries: 1,
+            },
+        );
+        self.actions.push_back(Action::Listen { port });
+    }
+
+    fn retry_registration(&mut self, mut reg: Registration) {
+        let next = if reg.tries < MAX_LISTEN_TRIES {
+            self.pool.take()
+        } else {
+            None
+        };
+        match next {
+            Some(port) => {
+                reg.tries += 1;
+                self.registrations.insert(port, reg);
+                self.actions.push_back(Action::Listen { port });
+            }
+            None => {
+                self.forget_account_use(&reg.account);
+                let error = StanzaError::from(PassError::NoPortsAvailable);
+                self.reply_error(&reg.owner, &reg.request_id, error);
+            }
+        }
+    }
+
+    fn grant(&mut self, port: u16, reg: Registration) {
+        let expires_at = reg.expire.map(|d| reg.requested_at + d);
+        if let Some(at) = expires_at {
+            self.timers.insert((at, Timer::Expire(port)));
+        }
+        let servers = self
+            .config
+            .advertised
+            .iter()
+            .map(|ip| SocketAddr::new(*ip, port))
+            .collect();
+        let payload = PassMessage::Registered { servers }.to_query();
+        self.reply_result(&reg.owner, &reg.request_id, payload);
+        self.registrations_total += 1;
+        self.leases.insert(
+            port,
+            Lease {
+                account: reg.account,
+                owner: reg.owner,
+                oneshot: reg.oneshot,
+                expires_at,
+                session: None,
+            },
+        );
+    }
+
+    // ---- close ----------------------------------------------------------------
+
+    fn close(&mut self, from: &Jid, iq: &Iq, proxy: Option<PassEntity>) {
+        let Some((host, port)) = proxy.and_then(|p| p.port.map(|port| (p.host, port))) else {
+            return self.reply_error(from, &iq.id, StanzaError::from(PassError::MissingProxy));
+        };
+        let advertised = host
+            .trim()
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| self.config.advertised.contains(&ip));
+        if !advertised {
+            return self.reply_error(from, &iq.id, StanzaError::from(PassError::ProxyIpMismatch));
+        }
+        let Some(lease) = self.leases.get(&port) else {
+            return self.reply_error(from, &iq.id, StanzaError::from(PassError::PortNotFound));
+        };
+        if !lease.account.same_account(from) {
+            return self.reply_error(from, &iq.id, StanzaError::from(PassError::NotYourPort));
+        }
+        self.end_lease(port, End::Closed);
+        self.reply_result(from, &iq.id, PassMessage::Ack.to_query());
+    }
+
+    // ---- sessions ---------------------------------------------------------------
+
+    fn session(&self, lease_port: u16) -> Option<&Session> {
+        self.leases
+            .get(&lease_port)
+            .and_then(|l| l.session.as_ref())
+    }
+
+    fn session_mut(&mut self, lease_port: u16) -> Option<&mut Session> {
+        self.leases
+            .get_mut(&lease_port)
+            .and_then(|l| l.session.as_mut())
+    }
+
+    /// The proxy listens: tell the owner (§3) and start the answer timer.
+    fn ask_owner(&mut self, lease_port: u16, proxy: u16) {
+        let Some(lease) = self.leases.get(&lease_port) else {
+            return;
+        };
+        let Some(session) = lease.session.as_ref() else {
+            return;
+        };
+        let peer = session.peer;
+        let owner = lease.owner.clone();
+        let proxy_addr = SocketAddr::new(self.advertised_for(&peer), proxy);
+        let msg = PassMessage::IncomingConnection {
+            client: peer,
+            proxy: proxy_addr,
+        };
+        let (n, id) = self.ids.next();
+        self.send_set(&owner, id, msg);
+        let deadline = self.now + self.config.answer_timeout;
+        self.asked.insert(n, lease_port);
+        self.set_phase(
+            lease_port,
+            Phase::Asking {
+                id: n,
+                asked_at: self.now,
+                deadline,
+            },
+        );
+    }
+
+    /// The owner accepted: bridge if connected, else open the proxy window.
+    fn accept(&mut self, lease_port: u16) {
+        let Some(s) = self.session(lease_port) else {
+            return;
+        };
+        let owner_connected = s.owner_conn.is_some();
+        if let Phase::Asking { asked_at, .. } = s.phase {
+            let latency = self.now - asked_at;
+            self.answer_latency.record(latency);
+        }
+        if owner_connected {
+            self.bridge(lease_port);
+        } else {
+            let deadline = self.now + self.config.proxy_window;
+            self.set_phase(lease_port, Phase::Waiting { deadline });
+        }
+    }
+
+    fn bridge(&mut self, lease_port: u16) {
+        let Some(lease) = self.leases.get(&lease_port) else {
+            return;
+        };
+        let Some(s) = lease.session.as_ref() else {
+            return;
+        };
+        let Some(owner) = s.owner_conn else { return };
+        let action = Action::Bridge {
+            client: s.client,
+            owner,
+            account: lease.account.clone(),
+        };
+        self.set_phase(lease_port, Phase::Relaying);
+        self.relays += 1;
+        self.actions.push_back(action);
+    }
+
+    /// Moves a session to `phase`, moving its deadline timer along.
+    fn set_phase(&mut self, lease_port: u16, phase: Phase) {
+        let Some(s) = self.session_mut(lease_port) else {
+            return;
+        };
+        let old = s.phase.deadline();
+        let new = phase.deadline();
+        s.phase = phase;
+        if let Some(at) = old {
+            self.timers.remove(&(at, Timer::Session(lease_port)));
+        }
+        if let Some(at) = new {
+            self.timers.insert((at, Timer::Session(lease_port)));
+        }
+    }
+
+    /// Ends a session before (or instead of) its relay: drops its connections
+    /// (except `closed`, which the host already reported), gives the proxy port back.
+    /// The lease stays, listening, and a oneshot lease is not used up.
+    fn cancel_session(&mut self, lease_port: u16, closed: Option<ConnId>) {
+        let Some(s) = self
+            .leases
+            .get_mut(&lease_port)
+            .and_then(|l| l.session.take())
+        else {
+            return;
+        };
+        self.sessions = self.sessions.saturating_sub(1);
+        match s.phase {
+            Phase::Asking { id, deadline, .. } => {
+                self.asked.remove(&id);
+                self.timers.remove(&(deadline, Timer::Session(lease_port)));
+            }
+            Phase::Waiting { deadline } => {
+                self.timers.remove(&(deadline, Timer::Session(lease_port)));
+            }
+            Phase::Relaying => self.relays = self.relays.saturating_sub(1),
+            Phase::Opening { .. } => {}
+        }
+        for conn in [Some(s.client), s.owner_conn].into_iter().flatten() {
+            self.conns.remove(&conn);
+            if Some(conn) != closed {
+                self.actions.push_back(Action::Drop { conn });
+            }
+        }
+        if let Some(proxy) = s.proxy {
+            self.proxies.remove(&proxy);
+            if matches!(s.phase, Phase::Opening { .. }) {
+                // Its listen result is still to come.
+                self.abandoned.insert(proxy);
+            } else {
+                self.actions.push_back(Action::Unlisten { port: proxy });
+                self.pool.release(proxy);
+            }
+        }
+    }
+
+    // ---- lease end ----------------------------------------------------------------
+
+    fn end_lease(&mut self, port: u16, why: End) {
+        let relaying = matches!(self.session(port).map(|s| &s.phase), Some(Phase::Relaying));
+        if relaying && why == End::Shutdown {
+            // Relays are the host's to drain: forget them without dropping.
+            if let Some(s) = self.leases.get_mut(&port).and_then(|l| l.session.take()) {
+                self.conns.remove(&s.client);
+                if let Some(o) = s.owner_conn {
+                    self.conns.remove(&o);
+                }
+                self.sessions = self.sessions.saturating_sub(1);
+                self.relays = self.relays.saturating_sub(1);
+            }
+        } else {
+            self.cancel_session(port, None);
+        }
+        let Some(lease) = self.leases.remove(&port) else {
+            return;
+        };
+        if let Some(at) = lease.expires_at {
+            self.timers.remove(&(at, Timer::Expire(port)));
+        }
+        self.actions.push_back(Action::Unlisten { port });
+        self.pool.release(port);
+        self.forget_account_use(&lease.account);
+        let proxy = SocketAddr::new(self.first_advertised(), port);
+        let notice = match why {
+            End::Expired => Some(PassMessage::ExpireNotice { proxy }),
+            End::Oneshot => Some(PassMessage::OneshotNotice { proxy }),
+            End::Shutdown => Some(PassMessage::Close {
+                proxy: Some(PassEntity {
+                    host: proxy.ip().to_string(),
+                    port: Some(port),
+                }),
+            }),
+            End::Closed => None,
+        };
+        if let Some(msg) = notice {
+            let (n, id) = self.ids.next();
+            self.send_set(&lease.owner, id, msg);
+            self.notices.insert(n, lease.owner);
+            while self.notices.len() > MAX_OUTSTANDING_NOTICES {
+                self.notices.pop_first();
+            }
+        }
+    }
+
+    fn forget_account_use(&mut self, account: &Jid) {
+        if let Some(n) = self.per_account.get_mut(account) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.per_account.remove(account);
+            }
+        }
+    }
+
+    // ---- time ---------------------------------------------------------------------
+
+    /// Moves time forward to `now` (never back) and fires what fell due, in order.
+    fn advance(&mut self, now: Instant) {
+        if now > self.now {
+            self.now = now;
+        }
+        self.pool.end_quarantines(self.now);
+        while let Some(&(at, timer)) = self.timers.first() {
+            if at > self.now {
+                break;
+            }
+            self.timers.remove(&(at, timer));
+            match timer {
+                Timer::Expire(port) => self.end_lease(port, End::Expired),
+                // The answer timer or the proxy window ran out.
+                Timer::Session(port) => self.cancel_session(port, None),
+            }
+        }
+    }
+
+    fn quarantine(&mut self, port: u16) {
+        let until = self.now + self.config.quarantine;
+        self.pool.quarantine(port, until);
+    }
+
+    // ---- addresses and sending --------------------------------------------------
+
+    fn first_advertised(&self) -> IpAddr {
+        self.config
+            .advertised
+            .first()
+            .copied()
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+    }
+
+    /// The advertised address of `peer`'s family, else the first one (decision 9).
+    fn advertised_for(&self, peer: &SocketAddr) -> IpAddr {
+        self.config
+            .advertised
+            .iter()
+            .find(|ip| ip.is_ipv4() == peer.is_ipv4())
+            .copied()
+            .unwrap_or_else(|| self.first_advertised())
+    }
+
+    fn send_set(&mut self, to: &Jid, id: String, msg: PassMessage) {
+        self.notices_sent += 1;
+        let iq = Iq {
+            id,
+            kind: IqType::Set,
+            from: Some(self.config.service.clone()),
+            to: Some(to.clone()),
+            payload: Some(msg.to_query()),
+            error: None,
+        };
+        self.send(iq);
+    }
+
+    fn reply_result(&mut self, to: &Jid, id: &str, payload: Element) {
+        let iq = Iq {
+            id: id.to_string(),
+            kind: IqType::Result,
+            from: Some(self.config.service.clone()),
+            to: Some(to.clone()),
+            payload: Some(payload),
+            error: None,
+        };
+        self.send(iq);
+    }
+
+    fn reply_error(&mut self, to: &Jid, id: &str, error: StanzaError) {
+        let iq = Iq {
+            id: id.to_string(),
+            kind: IqType::Error,
+            from: Some(self.config.service.clone()),
+            to: Some(to.clone()),
+            payload: None,
+            error: Some(error),
+        };
+        self.send(iq);
+    }
 }
+
+/// What a message is, for error texts.
+fn message_name(msg: &PassMessage) -> &'static str {
+    match msg {
+        PassMessage::Register { .. } => "a registration",
+        PassMessage::Registered { .. } => "a registration result",
+        PassMessage::IncomingConnection { .. } => "an incoming-connection notice",
+        PassMessage::Ack => "an acknowledgement",
+        PassMessage::Deny { .. } => "a deny",
+        PassMessage::ExpireNotice { .. } => "an expire notice",
+        PassMessage::OneshotNotice { .. } => "a oneshot notice",
+        PassMessage::Close { .. } => "a close",
+        PassMessage::ClientIpQuery => "a client-IP query",
+        PassMessage::ClientIpAnswer { .. } => "a client-IP answer",
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -8,8 +8,14 @@
 
 mod action;
 mod config;
+mod ids;
+#[allow(clippy::module_inception)]
+mod lease;
 mod machine;
+mod pool;
+mod stats;
 
 pub use action::{Action, ConnId, ListenError};
 pub use config::{Config, ConfigError};
-pub use machine::{LeaseMachine, Stats};
+pub use machine::{LeaseMachine, MAX_LISTEN_TRIES};
+pub use stats::{LatencyHistogram, Stats, ANSWER_LATENCY_BOUNDS_MS};
