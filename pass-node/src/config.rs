@@ -1,0 +1,748 @@
+//! Settings: the command line (clap), the TOML file (serde) and their merge into a
+//! checked [`NodeConfig`]. A flag overrides the file; the file overrides the default.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use pass_core::jid::Jid;
+use pass_core::lease::Config as CoreConfig;
+use pass_core::time::Duration as CoreDuration;
+use serde::Deserialize;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Environment variable holding the component secret (instead of `--secret-file`).
+pub const SECRET_ENV: &str = "PASS_NODE_SECRET";
+/// Default metrics address.
+pub const DEFAULT_METRICS: &str = "127.0.0.1:9464";
+/// Default bound on stanzas queued while the XMPP stream is down.
+pub const DEFAULT_STANZA_QUEUE: usize = 10_000;
+
+/// The `pass-node` command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "pass-node",
+    version,
+    about = "XEP-0003 PASS relay node: an XEP-0114 external component of an XMPP server",
+    long_about = "XEP-0003 PASS relay node: an XEP-0114 external component of an XMPP server.\n\n\
+        Settings come from --config FILE (TOML) and flags; a flag overrides the file. The \
+        component secret is read from --secret-file or the PASS_NODE_SECRET environment \
+        variable, never from a flag value."
+)]
+pub struct Cli {
+    /// A subcommand; without one the node runs.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// The settings of a run.
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate a TOML config file: names the bad field and why; exit 0 if good, 1 if not.
+    CheckConfig {
+        /// The file to check.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
+}
+
+/// How relays move bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum RelayMode {
+    /// splice(2) on Linux when no rate limit applies, otherwise copy.
+    #[default]
+    Auto,
+    /// Always splice(2) through a pipe (Linux only; elsewhere falls back to copy).
+    Splice,
+    /// Always copy through user-space buffers.
+    Copy,
+}
+
+/// Log line format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    #[default]
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Flags that override the config file. All optional: missing ones come from the
+/// file, then from the defaults.
+#[derive(Debug, Default, Args)]
+pub struct SettingsArgs {
+    /// TOML config file (flags override it).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The XMPP server's component port (XEP-0114), e.g. localhost:5347. Required.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub server: Option<String>,
+    /// The component's name (its JID), e.g. pass.example.org. Required.
+    #[arg(long, value_name = "JID")]
+    pub domain: Option<String>,
+    /// File holding the component secret (or set PASS_NODE_SECRET). Required.
+    #[arg(long, value_name = "PATH")]
+    pub secret_file: Option<PathBuf>,
+    /// Address advertised in <server/> and <proxy/>; give it twice for IPv4 and IPv6
+    /// [default: 127.0.0.1]
+    #[arg(long, value_name = "IP")]
+    pub public_ip: Vec<IpAddr>,
+    /// Address listeners bind to; may be repeated [default: the unspecified address of
+    /// each public IP's family, or the public IP itself if it is a loopback address]
+    #[arg(long, value_name = "IP")]
+    pub bind: Vec<IpAddr>,
+    /// Port pool for lease and proxy ports [default: 40000-40999]
+    #[arg(long, value_name = "A-B", value_parser = parse_port_range_flag)]
+    pub ports: Option<PortRange>,
+    /// Most leases one account (bare JID) may hold [default: 10]
+    #[arg(long, value_name = "N")]
+    pub max_leases_per_jid: Option<usize>,
+    /// Most leases at once over all accounts; past it a register gets 502 [default: 1000]
+    #[arg(long, value_name = "N")]
+    pub max_leases: Option<usize>,
+    /// Most relays at once; past it incoming connections are dropped [default: 500]
+    #[arg(long, value_name = "N")]
+    pub max_relays: Option<usize>,
+    /// Bandwidth cap of each relay, per direction, in bytes/s; over-rate relays are
+    /// slowed, not dropped [default: unlimited]
+    #[arg(long, value_name = "BYTES_PER_S")]
+    pub relay_rate: Option<u64>,
+    /// Bandwidth cap over all relays, in bytes/s [default: unlimited]
+    #[arg(long, value_name = "BYTES_PER_S")]
+    pub total_rate: Option<u64>,
+    /// Seconds an owner has to answer an incoming-connection IQ before the client
+    /// socket is dropped [default: 30]
+    #[arg(long, value_name = "SECS")]
+    pub answer_timeout: Option<u64>,
+    /// Seconds a proxy port waits for the owner to connect [default: 30]
+    #[arg(long, value_name = "SECS")]
+    pub proxy_window: Option<u64>,
+    /// Longest <expire/> granted; longer requests are clamped [default: 86400]
+    #[arg(long, value_name = "SECS")]
+    pub max_expire: Option<u64>,
+    /// How relays move bytes [default: auto]
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub relay_mode: Option<RelayMode>,
+    /// Prometheus endpoint address, or `off` [default: 127.0.0.1:9464]
+    #[arg(long, value_name = "ADDR|off")]
+    pub metrics: Option<String>,
+    /// Log format [default: human]
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub log_format: Option<LogFormat>,
+    /// Log filter: a level (error, warn, info, debug, trace) or a tracing directive
+    /// [default: info]
+    #[arg(long, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+    /// Seconds to let relays finish on shutdown before cutting them [default: 10]
+    #[arg(long, value_name = "SECS")]
+    pub drain_timeout: Option<u64>,
+    /// Most stanzas kept while the XMPP stream is down (oldest dropped) [default: 10000]
+    #[arg(long, value_name = "N")]
+    pub stanza_queue: Option<usize>,
+}
+
+/// The TOML config file. Keys are the flag names with `_` for `-`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// See `--server`.
+    pub server: Option<String>,
+    /// See `--domain`.
+    pub domain: Option<String>,
+    /// See `--secret-file`.
+    pub secret_file: Option<PathBuf>,
+    /// See `--public-ip` (a list).
+    pub public_ip: Option<Vec<IpAddr>>,
+    /// See `--bind` (a list).
+    pub bind: Option<Vec<IpAddr>>,
+    /// See `--ports` ("A-B").
+    pub ports: Option<String>,
+    /// See `--max-leases-per-jid`.
+    pub max_leases_per_jid: Option<usize>,
+    /// See `--max-leases`.
+    pub max_leases: Option<usize>,
+    /// See `--max-relays`.
+    pub max_relays: Option<usize>,
+    /// See `--relay-rate`.
+    pub relay_rate: Option<u64>,
+    /// See `--total-rate`.
+    pub total_rate: Option<u64>,
+    /// See `--answer-timeout`.
+    pub answer_timeout: Option<u64>,
+    /// See `--proxy-window`.
+    pub proxy_window: Option<u64>,
+    /// See `--max-expire`.
+    pub max_expire: Option<u64>,
+    /// See `--relay-mode`.
+    pub relay_mode: Option<RelayMode>,
+    /// See `--metrics`.
+    pub metrics: Option<String>,
+    /// See `--log-format`.
+    pub log_format: Option<LogFormat>,
+    /// See `--log-level`.
+    pub log_level: Option<String>,
+    /// See `--drain-timeout`.
+    pub drain_timeout: Option<u64>,
+    /// See `--stanza-queue`.
+    pub stanza_queue: Option<usize>,
+}
+
+/// An inclusive port range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PortRange {
+    /// First port.
+    pub first: u16,
+    /// Last port, inclusive.
+    pub last: u16,
+}
+
+/// A setting that is wrong; displays as `field: reason`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The setting at fault (TOML key).
+    pub field: String,
+    /// Why.
+    pub reason: String,
+}
+
+impl ConfigError {
+    fn new(field: &str, reason: impl Into<String>) -> Self {
+        ConfigError {
+            field: field.to_string(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.field.is_empty() {
+            f.write_str(&self.reason)
+        } else {
+            write!(f, "{}: {}", self.field, self.reason)
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Relay settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RelaySettings {
+    /// Copy or splice.
+    pub mode: RelayMode,
+    /// Per-relay cap per direction, bytes/s.
+    pub relay_rate: Option<u64>,
+    /// Cap over all relays, bytes/s.
+    pub total_rate: Option<u64>,
+}
+
+/// Reconnect backoff of the component stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Backoff {
+    /// First delay.
+    pub initial: Duration,
+    /// Largest delay.
+    pub max: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            initial: Duration::from_millis(250),
+            max: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Everything a run needs, checked.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    /// The core's settings (names, addresses, pool, limits, timeouts).
+    pub core: CoreConfig,
+    /// The XMPP server's component address, `host:port`.
+    pub server: String,
+    /// The component secret (never logged).
+    pub secret: String,
+    /// Addresses the listeners bind to.
+    pub bind: Vec<IpAddr>,
+    /// Relay settings.
+    pub relay: RelaySettings,
+    /// Metrics endpoint, `None` when off.
+    pub metrics: Option<SocketAddr>,
+    /// How long relays may run on after shutdown began.
+    pub drain_timeout: Duration,
+    /// Bound on stanzas queued while the stream is down.
+    pub stanza_queue: usize,
+    /// Reconnect delays.
+    pub backoff: Backoff,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Log filter.
+    pub log_level: String,
+}
+
+impl NodeConfig {
+    /// A config for tests and embedding: loopback addresses, an ephemeral-free pool,
+    /// metrics off, defaults elsewhere.
+    pub fn new(server: &str, domain: &str, secret: &str) -> Result<NodeConfig, ConfigError> {
+        let args = SettingsArgs {
+            server: Some(server.to_string()),
+            domain: Some(domain.to_string()),
+            metrics: Some("off".to_string()),
+            ..SettingsArgs::default()
+        };
+        resolve(
+            &args,
+            &FileConfig::default(),
+            SecretSource::Given(secret.to_string()),
+        )
+    }
+}
+
+fn parse_port_range_flag(s: &str) -> Result<PortRange, String> {
+    parse_port_range(s).map_err(|e| e.reason)
+}
+
+/// Parses `A-B` (or a single port `A`).
+pub fn parse_port_range(s: &str) -> Result<PortRange, ConfigError> {
+    let bad = |why: String| ConfigError::new("ports", why);
+    let (a, b) = match s.split_once('-') {
+        Some((a, b)) => (a.trim(), b.trim()),
+        None => (s.trim(), s.trim()),
+    };
+    let first: u16 = a.parse().map_err(|_| {
+        bad(format!(
+            "{a:?} is not a port number (expected A-B, e.g. 40000-40999)"
+        ))
+    })?;
+    let last: u16 = b.parse().map_err(|_| {
+        bad(format!(
+            "{b:?} is not a port number (expected A-B, e.g. 40000-40999)"
+        ))
+    })?;
+    if first == 0 {
+        return Err(bad("port 0 is not allowed".to_string()));
+    }
+    if first > last {
+        return Err(bad(format!(
+            "first port {first} is greater than last port {last}"
+        )));
+    }
+    Ok(PortRange { first, last })
+}
+
+/// Reads and parses a TOML config file; unknown keys are errors naming the key.
+pub fn load_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new("", format!("cannot read {}: {e}", path.display())))?;
+    toml::from_str(&text).map_err(|e| {
+        ConfigError::new(
+            "",
+            format!("{}: {}", path.display(), e.to_string().trim_end()),
+        )
+    })
+}
+
+/// Where the secret comes from.
+#[derive(Debug)]
+pub enum SecretSource {
+    /// Read the secret file or the environment variable.
+    Read,
+    /// Do not read it (check-config): only check that one is configured.
+    Skip,
+    /// Already known (tests, embedding).
+    Given(String),
+}
+
+fn secs(field: &str, v: u64, min: u64) -> Result<Duration, ConfigError> {
+    if v < min {
+        return Err(ConfigError::new(field, format!("must be at least {min} s")));
+    }
+    Ok(Duration::from_secs(v))
+}
+
+fn at_least_one(field: &str, v: usize) -> Result<usize, ConfigError> {
+    if v == 0 {
+        return Err(ConfigError::new(field, "must be at least 1"));
+    }
+    Ok(v)
+}
+
+fn rate(field: &str, v: Option<u64>) -> Result<Option<u64>, ConfigError> {
+    match v {
+        Some(0) => Err(ConfigError::new(
+            field,
+            "must be at least 1 byte/s (leave it out for no limit)",
+        )),
+        other => Ok(other),
+    }
+}
+
+/// Merges flags over the file over the defaults and checks the result.
+pub fn resolve(
+    args: &SettingsArgs,
+    file: &FileConfig,
+    secret: SecretSource,
+) -> Result<NodeConfig, ConfigError> {
+    let server = args
+        .server
+        .clone()
+        .or_else(|| file.server.clone())
+        .ok_or_else(|| ConfigError::new("server", "missing: set --server HOST:PORT or `server`"))?;
+    check_server(&server)?;
+
+    let domain = args
+        .domain
+        .clone()
+        .or_else(|| file.domain.clone())
+        .ok_or_else(|| ConfigError::new("domain", "missing: set --domain JID or `domain`"))?;
+    let service =
+        Jid::new(&domain).map_err(|e| ConfigError::new("domain", format!("{domain:?}: {e}")))?;
+    if service.node().is_some() || service.resource().is_some() {
+        return Err(ConfigError::new(
+            "domain",
+            format!("{domain:?} must be a bare domain such as pass.example.org"),
+        ));
+    }
+
+    let secret_file = args
+        .secret_file
+        .clone()
+        .or_else(|| file.secret_file.clone());
+    let secret = match secret {
+        SecretSource::Given(s) => s,
+        SecretSource::Read => read_secret(secret_file.as_deref())?,
+        SecretSource::Skip => {
+            if secret_file.is_none() && std::env::var_os(SECRET_ENV).is_none() {
+                return Err(ConfigError::new(
+                    "secret_file",
+                    format!("missing: set --secret-file PATH, `secret_file` or {SECRET_ENV}"),
+                ));
+            }
+            String::new()
+        }
+    };
+
+    let public: Vec<IpAddr> = if !args.public_ip.is_empty() {
+        args.public_ip.clone()
+    } else {
+        file.public_ip
+            .clone()
+            .unwrap_or_else(|| vec![IpAddr::V4(Ipv4Addr::LOCALHOST)])
+    };
+    check_public(&public)?;
+
+    let bind: Vec<IpAddr> = if !args.bind.is_empty() {
+        args.bind.clone()
+    } else if let Some(b) = &file.bind {
+        b.clone()
+    } else {
+        default_bind(&public)
+    };
+    if bind.is_empty() {
+        return Err(ConfigError::new("bind", "at least one address is needed"));
+    }
+    for b in &bind {
+        if !public.iter().any(|p| p.is_ipv4() == b.is_ipv4()) {
+            return Err(ConfigError::new(
+                "bind",
+                format!("{b} has no public_ip of its family to advertise"),
+            ));
+        }
+    }
+
+    let ports = match (&args.ports, &file.ports) {
+        (Some(p), _) => *p,
+        (None, Some(s)) => parse_port_range(s)?,
+        (None, None) => PortRange {
+            first: 40000,
+            last: 40999,
+        },
+    };
+
+    let mut core = CoreConfig::new(service, public);
+    core.first_port = ports.first;
+    core.last_port = ports.last;
+    core.max_leases_per_account = at_least_one(
+        "max_leases_per_jid",
+        args.max_leases_per_jid
+            .or(file.max_leases_per_jid)
+            .unwrap_or(core.max_leases_per_account),
+    )?;
+    core.max_leases = at_least_one(
+        "max_leases",
+        args.max_leases
+            .or(file.max_leases)
+            .unwrap_or(core.max_leases),
+    )?;
+    core.max_relays = at_least_one(
+        "max_relays",
+        args.max_relays
+            .or(file.max_relays)
+            .unwrap_or(core.max_relays),
+    )?;
+    if let Some(v) = args.answer_timeout.or(file.answer_timeout) {
+        core.answer_timeout = CoreDuration::from(secs("answer_timeout", v, 1)?);
+    }
+    if let Some(v) = args.proxy_window.or(file.proxy_window) {
+        core.proxy_window = CoreDuration::from(secs("proxy_window", v, 1)?);
+    }
+    if let Some(v) = args.max_expire.or(file.max_expire) {
+        core.max_expire = CoreDuration::from(secs("max_expire", v, 1)?);
+    }
+    core.seed = random_seed();
+    core.validate()
+        .map_err(|e| ConfigError::new(core_field(e.field), e.reason))?;
+
+    let relay = RelaySettings {
+        mode: args.relay_mode.or(file.relay_mode).unwrap_or_default(),
+        relay_rate: rate("relay_rate", args.relay_rate.or(file.relay_rate))?,
+        total_rate: rate("total_rate", args.total_rate.or(file.total_rate))?,
+    };
+
+    let metrics_text = args
+        .metrics
+        .clone()
+        .or_else(|| file.metrics.clone())
+        .unwrap_or_else(|| DEFAULT_METRICS.to_string());
+    let metrics = if metrics_text.eq_ignore_ascii_case("off") {
+        None
+    } else {
+        Some(metrics_text.parse::<SocketAddr>().map_err(|_| {
+            ConfigError::new(
+                "metrics",
+                format!("{metrics_text:?} is not IP:PORT (e.g. 127.0.0.1:9464) or `off`"),
+            )
+        })?)
+    };
+
+    let log_level = args
+        .log_level
+        .clone()
+        .or_else(|| file.log_level.clone())
+        .unwrap_or_else(|| "info".to_string());
+    if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
+        return Err(ConfigError::new(
+            "log_level",
+            format!("{log_level:?} is not a level (error, warn, info, debug, trace) or filter"),
+        ));
+    }
+
+    let drain_timeout =
+        Duration::from_secs(args.drain_timeout.or(file.drain_timeout).unwrap_or(10));
+    let stanza_queue = at_least_one(
+        "stanza_queue",
+        args.stanza_queue
+            .or(file.stanza_queue)
+            .unwrap_or(DEFAULT_STANZA_QUEUE),
+    )?;
+
+    Ok(NodeConfig {
+        core,
+        server,
+        secret,
+        bind,
+        relay,
+        metrics,
+        drain_timeout,
+        stanza_queue,
+        backoff: Backoff::default(),
+        log_format: args.log_format.or(file.log_format).unwrap_or_default(),
+        log_level,
+    })
+}
+
+/// The core names some fields differently from the TOML keys.
+fn core_field(field: &str) -> &str {
+    match field {
+        "advertised" => "public_ip",
+        "max_leases_per_account" => "max_leases_per_jid",
+        other => other,
+    }
+}
+
+fn check_server(server: &str) -> Result<(), ConfigError> {
+    let ok = match server.rsplit_once(':') {
+        Some((host, port)) => !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p != 0),
+        None => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            "server",
+            format!("{server:?} is not HOST:PORT (e.g. localhost:5347)"),
+        ))
+    }
+}
+
+fn check_public(public: &[IpAddr]) -> Result<(), ConfigError> {
+    if public.is_empty() {
+        return Err(ConfigError::new(
+            "public_ip",
+            "at least one address is needed",
+        ));
+    }
+    if public.iter().filter(|a| a.is_ipv4()).count() > 1
+        || public.iter().filter(|a| a.is_ipv6()).count() > 1
+    {
+        return Err(ConfigError::new(
+            "public_ip",
+            "at most one IPv4 and one IPv6 address",
+        ));
+    }
+    if let Some(a) = public.iter().find(|a| a.is_unspecified()) {
+        return Err(ConfigError::new(
+            "public_ip",
+            format!("{a} is the unspecified address: advertise one peers can reach (use --bind for the listen address)"),
+        ));
+    }
+    Ok(())
+}
+
+/// The unspecified address of each public IP's family (loopback stays loopback:
+/// a node advertising 127.0.0.1 has no business listening on other interfaces).
+fn default_bind(public: &[IpAddr]) -> Vec<IpAddr> {
+    public
+        .iter()
+        .map(|p| match p {
+            a if a.is_loopback() => *a,
+            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        })
+        .collect()
+}
+
+fn read_secret(file: Option<&Path>) -> Result<String, ConfigError> {
+    let secret = match file {
+        Some(path) => std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::new(
+                "secret_file",
+                format!("cannot read {}: {e}", path.display()),
+            )
+        })?,
+        None => std::env::var(SECRET_ENV).map_err(|_| {
+            ConfigError::new(
+                "secret_file",
+                format!("missing: set --secret-file PATH, `secret_file` or {SECRET_ENV}"),
+            )
+        })?,
+    };
+    let secret = secret.trim_end_matches(['\r', '\n']).to_string();
+    if secret.is_empty() {
+        return Err(ConfigError::new("secret_file", "the secret is empty"));
+    }
+    Ok(secret)
+}
+
+/// Entropy for the core's port draws (DESIGN decision 10); a fixed value only if the
+/// OS has none to give.
+fn random_seed() -> u64 {
+    getrandom::u64().unwrap_or_else(|_| fastrand::u64(..))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(text: &str) -> Result<FileConfig, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn port_range_errors_name_the_field() {
+        let e = parse_port_range("5000-4000").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "ports: first port 5000 is greater than last port 4000"
+        );
+        assert!(parse_port_range("0-10").is_err());
+        assert!(parse_port_range("a-b").is_err());
+        assert_eq!(
+            parse_port_range("40000-40010").unwrap(),
+            PortRange {
+                first: 40000,
+                last: 40010
+            }
+        );
+    }
+
+    #[test]
+    fn unknown_key_is_rejected_by_name() {
+        let e = file("server = 'a:1'\nmax_leeses = 3\n").unwrap_err();
+        assert!(e.contains("max_leeses"), "{e}");
+    }
+
+    #[test]
+    fn flags_override_file() {
+        let f = file("server = 'a:1'\ndomain = 'p.example'\nmax_relays = 7\nports = '100-200'\n")
+            .unwrap();
+        let args = SettingsArgs {
+            max_relays: Some(9),
+            ..SettingsArgs::default()
+        };
+        let c = resolve(&args, &f, SecretSource::Given("s".into())).unwrap();
+        assert_eq!(c.core.max_relays, 9);
+        assert_eq!(c.core.first_port, 100);
+        assert_eq!(c.core.last_port, 200);
+        assert_eq!(c.server, "a:1");
+        assert_eq!(c.metrics, Some(DEFAULT_METRICS.parse().unwrap()));
+    }
+
+    #[test]
+    fn default_bind_follows_public_family() {
+        let args = SettingsArgs {
+            server: Some("h:5347".into()),
+            domain: Some("p.example".into()),
+            public_ip: vec!["192.0.2.1".parse().unwrap(), "2001:db8::1".parse().unwrap()],
+            ..SettingsArgs::default()
+        };
+        let c = resolve(
+            &args,
+            &FileConfig::default(),
+            SecretSource::Given("s".into()),
+        )
+        .unwrap();
+        assert_eq!(
+            c.bind,
+            vec![
+                IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_values_name_their_field() {
+        let base = "server = 'h:1'\ndomain = 'p.example'\n";
+        for (extra, field) in [
+            ("max_leases = 0", "max_leases"),
+            ("public_ip = ['1.2.3.4', '5.6.7.8']", "public_ip"),
+            ("metrics = 'nope'", "metrics"),
+            ("relay_rate = 0", "relay_rate"),
+            ("answer_timeout = 0", "answer_timeout"),
+            ("domain2 = 'x'", ""),
+        ] {
+            let text = format!("{base}{extra}\n");
+            match file(&text) {
+                Err(e) => assert!(field.is_empty(), "{extra}: {e}"),
+                Ok(f) => {
+                    let e = resolve(
+                        &SettingsArgs::default(),
+                        &f,
+                        SecretSource::Given("s".into()),
+                    )
+                    .unwrap_err();
+                    assert_eq!(e.field, field, "{extra}: {e}");
+                }
+            }
+        }
+    }
+}

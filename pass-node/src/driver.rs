@@ -1,0 +1,404 @@
+//! The driver: one task owns the engine and feeds it every event (stanzas, accepted
+//! connections, hang-ups, relay ends, the timer, shutdown), then carries out the
+//! actions it asks for, in order. All protocol decisions are the engine's.
+
+use crate::clock::Clock;
+use crate::component::{Link, LinkError, LinkEvent};
+use crate::config::NodeConfig;
+use crate::listen::{listen, Accepted, PortListener};
+use crate::metrics::Metrics;
+use crate::pending::Pending;
+use crate::relay::{relay, RelayEnv, RelayOutcome};
+use pass_core::engine::Engine;
+use pass_core::lease::{Action, ConnId};
+use pass_core::xml::{Element, NS_COMPONENT};
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::task::AbortHandle;
+use tokio::time::Instant;
+use tracing::{debug, info, warn};
+
+/// How long the link gets to flush and close at the end.
+const LINK_CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Events from the node's own tasks.
+#[derive(Debug)]
+enum HostEvent {
+    /// A pending socket's peer hung up.
+    PendingClosed(ConnId),
+    /// A relay ended by itself.
+    RelayEnded { id: u64, outcome: RelayOutcome },
+}
+
+enum Conn {
+    Pending(Pending),
+    Relaying(u64),
+}
+
+struct RelayTask {
+    client: ConnId,
+    owner: ConnId,
+    abort: AbortHandle,
+}
+
+/// Why the driver stopped with an error.
+#[derive(Debug)]
+pub enum DriveError {
+    /// The XMPP link gave up.
+    Link(LinkError),
+}
+
+pub(crate) struct Driver<E> {
+    engine: E,
+    clock: Clock,
+    config: NodeConfig,
+    link: Link,
+    metrics: Arc<Metrics>,
+    relay_env: RelayEnv,
+    listeners: HashMap<u16, PortListener>,
+    next_generation: u64,
+    conns: HashMap<ConnId, Conn>,
+    relays: HashMap<u64, RelayTask>,
+    next_conn: u64,
+    next_relay: u64,
+    accepted_tx: mpsc::Sender<Accepted>,
+    host_tx: mpsc::UnboundedSender<HostEvent>,
+}
+
+pub(crate) struct Channels {
+    pub(crate) link_rx: mpsc::Receiver<LinkEvent>,
+    accepted_rx: mpsc::Receiver<Accepted>,
+    host_rx: mpsc::UnboundedReceiver<HostEvent>,
+}
+
+impl<E: Engine + Send + 'static> Driver<E> {
+    pub(crate) fn new(
+        engine: E,
+        config: NodeConfig,
+        link: Link,
+        link_rx: mpsc::Receiver<LinkEvent>,
+        metrics: Arc<Metrics>,
+        relay_env: RelayEnv,
+    ) -> (Self, Channels) {
+        let (accepted_tx, accepted_rx) = mpsc::channel(1024);
+        let (host_tx, host_rx) = mpsc::unbounded_channel();
+        let d = Driver {
+            engine,
+            clock: Clock::start(),
+            config,
+            link,
+            metrics,
+            relay_env,
+            listeners: HashMap::new(),
+            next_generation: 0,
+            conns: HashMap::new(),
+            relays: HashMap::new(),
+            next_conn: 1,
+            next_relay: 1,
+            accepted_tx,
+            host_tx,
+        };
+        (
+            d,
+            Channels {
+                link_rx,
+                accepted_rx,
+                host_rx,
+            },
+        )
+    }
+
+    /// Runs until shutdown completes or the link gives up.
+    pub(crate) async fn run(
+        mut self,
+        mut ch: Channels,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), DriveError> {
+        tokio::pin!(shutdown);
+        let mut drain_until: Option<Instant> = None;
+        let far = Duration::from_secs(3600);
+        loop {
+            let timer_at = self.engine.poll_timeout().map(|t| self.clock.to_tokio(t));
+            let timer = tokio::time::sleep_until(timer_at.unwrap_or_else(|| Instant::now() + far));
+            let drain_timer =
+                tokio::time::sleep_until(drain_until.unwrap_or_else(|| Instant::now() + far));
+            tokio::select! {
+                biased;
+                () = &mut shutdown, if drain_until.is_none() => {
+                    drain_until = Some(Instant::now() + self.config.drain_timeout);
+                    self.begin_shutdown();
+                }
+                ev = ch.link_rx.recv() => match ev {
+                    Some(ev) => {
+                        if let Err(e) = self.on_link(ev) {
+                            self.link.abort();
+                            return Err(e);
+                        }
+                    }
+                    None => {
+                        // The link task is gone without a word: nothing more can
+                        // be said to the server.
+                        warn!("XMPP link task ended");
+                        break;
+                    }
+                },
+                ev = ch.host_rx.recv() => {
+                    if let Some(ev) = ev {
+                        self.on_host(ev);
+                    }
+                }
+                a = ch.accepted_rx.recv(), if drain_until.is_none() => {
+                    if let Some(a) = a {
+                        self.on_accepted(a);
+                    }
+                }
+                () = timer, if timer_at.is_some() => {
+                    let now = self.clock.now();
+                    self.engine.handle_timeout(now);
+                }
+                () = drain_timer, if drain_until.is_some() => {
+                    if !self.relays.is_empty() {
+                        warn!(relays = self.relays.len(), "drain timeout: cutting the remaining relays");
+                    }
+                    break;
+                }
+            }
+            self.carry_out().await;
+            self.refresh_metrics();
+            if drain_until.is_some() && self.relays.is_empty() {
+                break;
+            }
+        }
+        self.finish().await;
+        Ok(())
+    }
+
+    fn begin_shutdown(&mut self) {
+        info!(
+            relays = self.relays.len(),
+            drain_timeout = ?self.config.drain_timeout,
+            "shutting down: closing ports, telling owners, draining relays"
+        );
+        // Stop accepting first, then let the core tell each owner.
+        self.listeners.clear();
+        let now = self.clock.now();
+        self.engine.shutdown(now);
+    }
+
+    async fn finish(mut self) {
+        for (_, r) in self.relays.drain() {
+            r.abort.abort();
+        }
+        self.conns.clear();
+        self.listeners.clear();
+        self.link.close(LINK_CLOSE_TIMEOUT).await;
+        info!("pass-node stopped");
+    }
+
+    fn on_link(&mut self, ev: LinkEvent) -> Result<(), DriveError> {
+        match ev {
+            LinkEvent::Stanza(el) => {
+                let now = self.clock.now();
+                self.engine.handle_stanza(now, &el);
+            }
+            LinkEvent::Up { reconnect } => {
+                self.metrics.stream_up.store(true, Ordering::Relaxed);
+                if reconnect {
+                    self.metrics
+                        .stream_reconnects
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            LinkEvent::Down { .. } => {
+                self.metrics.stream_up.store(false, Ordering::Relaxed);
+            }
+            LinkEvent::Fatal(e) => return Err(DriveError::Link(e)),
+        }
+        Ok(())
+    }
+
+    fn on_host(&mut self, ev: HostEvent) {
+        let now = self.clock.now();
+        match ev {
+            HostEvent::PendingClosed(conn) => {
+                if matches!(self.conns.get(&conn), Some(Conn::Pending(_))) {
+                    self.conns.remove(&conn);
+                    debug!(%conn, "peer hung up before the relay");
+                    self.engine.handle_closed(now, conn);
+                }
+            }
+            HostEvent::RelayEnded { id, outcome } => {
+                if let Some(r) = self.relays.remove(&id) {
+                    self.conns.remove(&r.client);
+                    self.conns.remove(&r.owner);
+                    info!(
+                        client = %r.client, owner = %r.owner,
+                        client_to_owner = outcome.client_to_owner,
+                        owner_to_client = outcome.owner_to_client,
+                        error = outcome.error.as_deref().unwrap_or("none"),
+                        "relay ended"
+                    );
+                    self.engine.handle_closed(now, r.client);
+                    self.engine.handle_closed(now, r.owner);
+                }
+            }
+        }
+    }
+
+    fn on_accepted(&mut self, a: Accepted) {
+        let current = self.listeners.get(&a.port).map(|l| l.generation);
+        if current != Some(a.generation) {
+            debug!(
+                port = a.port,
+                "connection accepted on a closed port; dropped"
+            );
+            return;
+        }
+        let conn = ConnId(self.next_conn);
+        self.next_conn += 1;
+        let tx = self.host_tx.clone();
+        let pending = Pending::watch(a.stream, move || {
+            let _ = tx.send(HostEvent::PendingClosed(conn));
+        });
+        self.conns.insert(conn, Conn::Pending(pending));
+        debug!(%conn, port = a.port, peer = %a.peer, "accepted");
+        let now = self.clock.now();
+        self.engine.handle_connection(now, conn, a.port, a.peer);
+    }
+
+    /// Drains the engine's actions and carries them out in order.
+    async fn carry_out(&mut self) {
+        while let Some(action) = self.engine.poll_action() {
+            match action {
+                Action::Send(iq) => {
+                    let mut out = String::new();
+                    Element::from(&iq).write_in(&mut out, NS_COMPONENT);
+                    debug!(stanza = %out, "send");
+                    self.link.send(out);
+                }
+                Action::Listen { port } => self.do_listen(port),
+                Action::Unlisten { port } => {
+                    if self.listeners.remove(&port).is_some() {
+                        debug!(port, "stopped listening");
+                    }
+                }
+                Action::Bridge {
+                    client,
+                    owner,
+                    account,
+                } => self.do_bridge(client, owner, &account.to_string()).await,
+                Action::Drop { conn } => self.do_drop(conn),
+            }
+        }
+    }
+
+    fn do_listen(&mut self, port: u16) {
+        self.next_generation += 1;
+        let now = self.clock.now();
+        match listen(
+            &self.config.bind,
+            port,
+            self.next_generation,
+            &self.accepted_tx,
+        ) {
+            Ok(l) => {
+                debug!(port, "listening");
+                self.listeners.insert(port, l);
+                self.engine.handle_listen_result(now, port, Ok(()));
+            }
+            Err((kind, e)) => {
+                warn!(port, error = %e, "cannot listen");
+                self.engine.handle_listen_result(now, port, Err(kind));
+            }
+        }
+    }
+
+    async fn do_bridge(&mut self, client: ConnId, owner: ConnId, account: &str) {
+        let c = self.take_pending(client).await;
+        let o = self.take_pending(owner).await;
+        let now = self.clock.now();
+        match (c, o) {
+            (Some(c), Some(o)) => {
+                let id = self.next_relay;
+                self.next_relay += 1;
+                let env = self.relay_env.clone();
+                let tx = self.host_tx.clone();
+                let task = tokio::spawn(async move {
+                    let outcome = relay(c, o, &env).await;
+                    let _ = tx.send(HostEvent::RelayEnded { id, outcome });
+                });
+                info!(%client, %owner, %account, mode = ?self.relay_env.effective_mode(), "relay started");
+                self.conns.insert(client, Conn::Relaying(id));
+                self.conns.insert(owner, Conn::Relaying(id));
+                self.relays.insert(
+                    id,
+                    RelayTask {
+                        client,
+                        owner,
+                        abort: task.abort_handle(),
+                    },
+                );
+            }
+            (c, o) => {
+                // One side hung up just before the bridge: close the other too and
+                // report both (the hung-up side's watcher report is ignored now).
+                warn!(%client, %owner, "bridge: a side had already hung up");
+                drop((c, o));
+                self.engine.handle_closed(now, client);
+                self.engine.handle_closed(now, owner);
+            }
+        }
+    }
+
+    /// Takes a pending socket out of the watcher; `None` if unknown or hung up.
+    async fn take_pending(&mut self, conn: ConnId) -> Option<tokio::net::TcpStream> {
+        match self.conns.remove(&conn) {
+            Some(Conn::Pending(p)) => p.release().await,
+            Some(Conn::Relaying(id)) => {
+                warn!(%conn, relay = id, "bridge asked for a connection already relaying");
+                self.conns.insert(conn, Conn::Relaying(id));
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn do_drop(&mut self, conn: ConnId) {
+        match self.conns.remove(&conn) {
+            Some(Conn::Pending(p)) => {
+                debug!(%conn, "dropped");
+                drop(p);
+            }
+            Some(Conn::Relaying(id)) => {
+                if let Some(r) = self.relays.remove(&id) {
+                    r.abort.abort();
+                    let other = if r.client == conn { r.owner } else { r.client };
+                    self.conns.remove(&other);
+                    info!(%conn, "relay cut");
+                    let now = self.clock.now();
+                    self.engine.handle_closed(now, other);
+                }
+            }
+            None => {}
+        }
+    }
+
+    fn refresh_metrics(&self) {
+        self.metrics.set_stats(self.engine.stats());
+        let pending = self
+            .conns
+            .values()
+            .filter(|c| matches!(c, Conn::Pending(_)))
+            .count();
+        self.metrics
+            .pending_sockets
+            .store(pending as u64, Ordering::Relaxed);
+        self.metrics
+            .relay_tasks
+            .store(self.relays.len() as u64, Ordering::Relaxed);
+    }
+}

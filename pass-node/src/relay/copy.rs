@@ -1,0 +1,53 @@
+//! The portable relay: read into a large buffer, write it out, both ways at once.
+
+use super::rate::Throttle;
+use super::Tally;
+use std::io;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{ReadHalf, WriteHalf};
+use tokio::net::TcpStream;
+
+/// Buffer per direction: large buffers measured ≈ 11–16 Gbit/s on loopback against
+/// ≈ 9 for tokio's 8 KiB `copy_bidirectional` (DESIGN, toolchain facts).
+pub const BUFFER_BYTES: usize = 256 * 1024;
+
+/// Relays both ways; returns at the first error, or when both directions saw EOF.
+pub(crate) async fn relay(
+    client: &mut TcpStream,
+    owner: &mut TcpStream,
+    up_throttle: Throttle,
+    down_throttle: Throttle,
+    up: &mut Tally<'_>,
+    down: &mut Tally<'_>,
+) -> io::Result<()> {
+    let (client_r, client_w) = client.split();
+    let (owner_r, owner_w) = owner.split();
+    tokio::try_join!(
+        one_way(client_r, owner_w, up_throttle, up),
+        one_way(owner_r, client_w, down_throttle, down),
+    )?;
+    Ok(())
+}
+
+async fn one_way(
+    mut from: ReadHalf<'_>,
+    mut to: WriteHalf<'_>,
+    mut throttle: Throttle,
+    tally: &mut Tally<'_>,
+) -> io::Result<()> {
+    let mut buf = vec![0u8; BUFFER_BYTES];
+    let chunk = throttle.chunk_limit(BUFFER_BYTES);
+    loop {
+        let n = from.read(buf.get_mut(..chunk).unwrap_or_default()).await?;
+        if n == 0 {
+            // Half-close: the other side sees EOF and may still answer.
+            to.shutdown().await?;
+            return Ok(());
+        }
+        if throttle.is_limited() {
+            throttle.consume(n).await;
+        }
+        to.write_all(buf.get(..n).unwrap_or_default()).await?;
+        tally.add(n);
+    }
+}
