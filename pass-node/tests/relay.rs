@@ -1,0 +1,329 @@
+//! End to end through the node, in-process: register, incoming connection, accept,
+//! relay, and the ways a session ends.
+
+mod common;
+
+use common::*;
+use pass_core::stanza::{IqType, PassMessage};
+use pass_core::xml::StreamEvent;
+use pass_node::config::RelayMode;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const OWNER: &str = "owner@example/home";
+
+/// Registers, connects a third party, accepts, connects the owner: returns
+/// (client socket, owner socket).
+async fn bridged(session: &mut Session, controls: &str) -> (TcpStream, TcpStream, SocketAddr) {
+    let lease = session.register(OWNER, controls).await;
+    let client = connect(lease).await;
+    let (notice, client_addr, proxy) = session.expect_incoming().await;
+    assert_eq!(client_addr, client.local_addr().unwrap());
+    assert_eq!(notice.to.as_ref().unwrap().to_string(), OWNER);
+    session.ack(&notice).await;
+    let owner = connect_proxy(proxy).await;
+    (client, owner, lease)
+}
+
+/// The proxy port listens once the notice is out; retry briefly in case the accept
+/// (result) is still on its way to the node.
+async fn connect_proxy(proxy: SocketAddr) -> TcpStream {
+    for _ in 0..50 {
+        if let Ok(s) = TcpStream::connect(proxy).await {
+            return s;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("proxy port {proxy} never accepted");
+}
+
+/// Sends `data` on `w` and closes its writing side, while reading all of `r`.
+async fn exchange(mut a: TcpStream, mut b: TcpStream, ab: Vec<u8>, ba: Vec<u8>) {
+    let (mut ar, mut aw) = a.split();
+    let (mut br, mut bw) = b.split();
+    let (got_at_b, got_at_a, (), ()) = tokio::time::timeout(Duration::from_secs(30), async {
+        tokio::join!(
+            async {
+                let mut v = Vec::new();
+                br.read_to_end(&mut v).await.unwrap();
+                v
+            },
+            async {
+                let mut v = Vec::new();
+                ar.read_to_end(&mut v).await.unwrap();
+                v
+            },
+            async {
+                aw.write_all(&ab).await.unwrap();
+                aw.shutdown().await.unwrap();
+            },
+            async {
+                bw.write_all(&ba).await.unwrap();
+                bw.shutdown().await.unwrap();
+            },
+        )
+    })
+    .await
+    .expect("exchange timed out");
+    assert!(
+        got_at_b == ab,
+        "client→owner bytes differ ({} vs {})",
+        got_at_b.len(),
+        ab.len()
+    );
+    assert!(
+        got_at_a == ba,
+        "owner→client bytes differ ({} vs {})",
+        got_at_a.len(),
+        ba.len()
+    );
+}
+
+async fn one_mib_each_way(mode: RelayMode) {
+    let (_server, mut session, node) = node_with(|c| c.relay.mode = mode).await;
+    let (client, owner, _) = bridged(&mut session, "").await;
+    exchange(client, owner, random_bytes(1 << 20), random_bytes(1 << 20)).await;
+    node.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn relays_one_mib_each_way_byte_exact_with_copy() {
+    one_mib_each_way(RelayMode::Copy).await;
+}
+
+#[tokio::test]
+async fn relays_one_mib_each_way_byte_exact_with_splice() {
+    one_mib_each_way(RelayMode::Splice).await;
+}
+
+#[tokio::test]
+async fn half_close_is_propagated_and_the_other_way_keeps_flowing() {
+    for mode in [RelayMode::Copy, RelayMode::Splice] {
+        let (_server, mut session, node) = node_with(|c| c.relay.mode = mode).await;
+        let (mut client, mut owner, _) = bridged(&mut session, "").await;
+        client.write_all(b"request").await.unwrap();
+        client.shutdown().await.unwrap();
+        // The owner sees the request then EOF...
+        let (got, clean) = read_to_end(&mut owner).await;
+        assert_eq!(got, b"request");
+        assert!(clean);
+        // ...and can still answer.
+        owner.write_all(b"response").await.unwrap();
+        owner.shutdown().await.unwrap();
+        let (got, clean) = read_to_end(&mut client).await;
+        assert_eq!(got, b"response", "mode {mode:?}");
+        assert!(clean);
+        node.stop().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn client_disconnect_closes_owner_and_lease_listens_again() {
+    let (_server, mut session, node) = node_with(|_| {}).await;
+    let (client, mut owner, lease) = bridged(&mut session, "").await;
+    drop(client);
+    assert!(closed_by_peer(&mut owner).await, "owner side not closed");
+    // The owner closes in turn: the relay is over.
+    drop(owner);
+    // §2: the port listens again after a session without expire/oneshot. (While the
+    // relay winds down, a connection may still be refused as "busy": retry.)
+    let mut notice = None;
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let _again = connect(lease).await;
+        if let Ok(StreamEvent::Stanza(e)) = session.try_next_event(Duration::from_millis(500)).await
+        {
+            notice = Some(e);
+            break;
+        }
+    }
+    let notice = notice.expect("no notice for a connection after the relay ended");
+    let iq = pass_core::stanza::Iq::try_from(&notice).unwrap();
+    assert!(matches!(
+        PassMessage::from_iq(&iq),
+        Ok(PassMessage::IncomingConnection { .. })
+    ));
+    node.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn owner_disconnect_closes_client() {
+    let (_server, mut session, node) = node_with(|_| {}).await;
+    let (mut client, owner, _) = bridged(&mut session, "").await;
+    drop(owner);
+    assert!(closed_by_peer(&mut client).await, "client side not closed");
+    node.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn deny_drops_the_client() {
+    let (_server, mut session, node) = node_with(|_| {}).await;
+    let lease = session.register(OWNER, "").await;
+    let mut client = connect(lease).await;
+    let (notice, client_addr, proxy) = session.expect_incoming().await;
+    let deny = format!(
+        "<iq type='error' id='{}' from='{OWNER}' to='{DOMAIN}'>\
+         <query xmlns='jabber:iq:pass'><client port='{}'>{}</client>\
+         <proxy port='{}'>{}</proxy></query>\
+         <error code='401' type='auth'><not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>",
+        notice.id,
+        client_addr.port(),
+        client_addr.ip(),
+        proxy.port(),
+        proxy.ip()
+    );
+    session.send_raw(&deny).await;
+    assert!(
+        closed_by_peer(&mut client).await,
+        "denied client not dropped"
+    );
+    node.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn unanswered_notice_drops_the_client_after_the_answer_timeout() {
+    let (_server, mut session, node) =
+        node_with(|c| c.core.answer_timeout = Duration::from_secs(1)).await;
+    let lease = session.register(OWNER, "").await;
+    let mut client = connect(lease).await;
+    let _ = session.expect_incoming().await;
+    let t0 = std::time::Instant::now();
+    assert!(closed_by_peer(&mut client).await, "client not dropped");
+    assert!(
+        t0.elapsed() >= Duration::from_millis(500),
+        "dropped before the timeout"
+    );
+    node.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn owner_that_never_connects_loses_the_client_after_the_window() {
+    let (_server, mut session, node) =
+        node_with(|c| c.core.proxy_window = Duration::from_secs(1)).await;
+    let lease = session.register(OWNER, "").await;
+    let mut client = connect(lease).await;
+    let (notice, _, _) = session.expect_incoming().await;
+    session.ack(&notice).await;
+    assert!(
+        closed_by_peer(&mut client).await,
+        "client not dropped after the window"
+    );
+    node.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn client_hanging_up_before_the_answer_is_reported() {
+    // Answer timeout 30 s: only the node reporting the hang-up frees the lease for
+    // the next caller within this test's few seconds.
+    let (_server, mut session, node) = node_with(|_| {}).await;
+    let lease = session.register(OWNER, "").await;
+    let client = connect(lease).await;
+    let (first, _, _) = session.expect_incoming().await;
+    drop(client);
+    let mut second = None;
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let _next = connect(lease).await;
+        if let Ok(StreamEvent::Stanza(e)) = session.try_next_event(Duration::from_millis(300)).await
+        {
+            second = Some(pass_core::stanza::Iq::try_from(&e).unwrap());
+            break;
+        }
+    }
+    let second = second.expect("lease still busy: the hang-up was not reported");
+    assert_ne!(second.id, first.id);
+    assert!(matches!(
+        PassMessage::from_iq(&second),
+        Ok(PassMessage::IncomingConnection { .. })
+    ));
+    node.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn peer_reset_mid_relay_ends_only_that_relay() {
+    let (_server, mut session, node) = node_with(|_| {}).await;
+    let (client1, mut owner1, _) = bridged(&mut session, "").await;
+    let (mut client2, mut owner2, _) = bridged(&mut session, "").await;
+    // Reset: linger 0 then close sends RST.
+    socket2::SockRef::from(&client1)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(client1);
+    assert!(closed_by_peer(&mut owner1).await);
+    // The other relay still works.
+    client2.write_all(b"still here").await.unwrap();
+    let mut buf = [0u8; 10];
+    tokio::time::timeout(WAIT, owner2.read_exact(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&buf, b"still here");
+    owner2.write_all(b"yes").await.unwrap();
+    let mut buf = [0u8; 3];
+    tokio::time::timeout(WAIT, client2.read_exact(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&buf, b"yes");
+    node.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn full_pool_answers_502() {
+    let (_server, mut session, node) = node_with(|c| c.core.last_port = c.core.first_port).await;
+    let _lease = session.register(OWNER, "").await;
+    let iq = session.register_raw("other@example/x", "full", "").await;
+    assert_eq!(iq.kind, IqType::Error);
+    assert_eq!(iq.error.as_ref().and_then(|e| e.code), Some(502), "{iq:?}");
+    node.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn rate_limited_relay_is_complete() {
+    let (_server, mut session, node) = node_with(|c| {
+        c.relay.relay_rate = Some(512 * 1024);
+        c.relay.total_rate = Some(1024 * 1024);
+    })
+    .await;
+    let (client, owner, _) = bridged(&mut session, "").await;
+    exchange(client, owner, random_bytes(300_000), random_bytes(200_000)).await;
+    node.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn malformed_stanza_gets_bad_request_and_the_stream_stays_up() {
+    let (_server, mut session, node) = node_with(|_| {}).await;
+    session
+        .send_iq(
+            OWNER,
+            "bad1",
+            "set",
+            "<query xmlns='jabber:iq:pass'><expire>soon</expire></query>",
+        )
+        .await;
+    let iq = session.next_iq().await;
+    assert_eq!(iq.id, "bad1");
+    assert_eq!(iq.kind, IqType::Error);
+    assert_eq!(iq.error.as_ref().and_then(|e| e.code), Some(400), "{iq:?}");
+    // Same stream, next request works.
+    let lease = session.register(OWNER, "").await;
+    assert_ne!(lease.port(), 0);
+    node.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn expire_sends_a_notice() {
+    let (_server, mut session, node) = node_with(|_| {}).await;
+    let lease = session.register(OWNER, "<expire>1</expire>").await;
+    let iq = session.next_iq().await;
+    match PassMessage::from_iq(&iq).unwrap() {
+        PassMessage::ExpireNotice { proxy } => assert_eq!(proxy, lease),
+        other => panic!("expected an expire notice, got {other:?}"),
+    }
+    // The port no longer listens.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(TcpStream::connect(lease).await.is_err());
+    node.stop().await.unwrap();
+}
