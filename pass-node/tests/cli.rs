@@ -1,0 +1,182 @@
+//! The real binary: check-config, handshake outcomes, SIGTERM.
+
+mod common;
+
+use common::*;
+use pass_core::stanza::{IqType, PassMessage};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_pass-node");
+
+fn check_config(text: &str) -> (bool, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("node.toml");
+    std::fs::write(&path, text).unwrap();
+    let out = Command::new(BIN)
+        .args(["check-config", "--config"])
+        .arg(&path)
+        .env_remove("PASS_NODE_SECRET")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn example_config_is_accepted() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("pass-node.example.toml");
+    let (ok, text) = check_config(&std::fs::read_to_string(example).unwrap());
+    assert!(ok, "{text}");
+    assert!(text.contains("ok"), "{text}");
+}
+
+#[test]
+fn check_config_names_bad_fields() {
+    let base = "server = 'localhost:5347'\ndomain = 'pass.example'\nsecret_file = '/x'\n";
+    for (extra, expect) in [
+        (
+            "ports = '5000-4000'",
+            "ports: first port 5000 is greater than last port 4000",
+        ),
+        ("max_leaes = 3", "max_leaes"),
+        ("max_relays = 0", "max_relays: must be at least 1"),
+        ("metrics = 'everywhere'", "metrics:"),
+        ("public_ip = ['not-an-ip']", "public_ip"),
+        ("relay_mode = 'teleport'", "relay_mode"),
+    ] {
+        let (ok, text) = check_config(&format!("{base}{extra}\n"));
+        assert!(!ok, "{extra} accepted");
+        assert!(text.contains(expect), "{extra}: {text}");
+    }
+    let (ok, text) = check_config("domain = 'pass.example'\nsecret_file = '/x'\n");
+    assert!(!ok);
+    assert!(text.contains("server: missing"), "{text}");
+}
+
+#[test]
+fn help_explains_the_flags() {
+    let out = Command::new(BIN).arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for flag in [
+        "--server",
+        "--domain",
+        "--secret-file",
+        "--public-ip",
+        "--bind",
+        "--ports",
+        "--max-leases-per-jid",
+        "--max-leases",
+        "--max-relays",
+        "--relay-rate",
+        "--total-rate",
+        "--answer-timeout",
+        "--proxy-window",
+        "--max-expire",
+        "--relay-mode",
+        "--metrics",
+        "--log-format",
+        "--log-level",
+        "--drain-timeout",
+    ] {
+        assert!(help.contains(flag), "--help lacks {flag}");
+    }
+}
+
+/// Starts the binary against `server` with `secret` in the environment.
+fn spawn_node(server: std::net::SocketAddr, secret: &str, extra: &[&str]) -> std::process::Child {
+    let (first, last) = port_pool();
+    Command::new(BIN)
+        .args(["--server", &server.to_string(), "--domain", DOMAIN])
+        .args(["--public-ip", "127.0.0.1", "--metrics", "off"])
+        .args(["--ports", &format!("{first}-{last}")])
+        .args(extra)
+        .env("PASS_NODE_SECRET", secret)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits for the process to exit (bounded); returns (code, stderr).
+fn wait_exit(mut child: std::process::Child) -> (Option<i32>, String) {
+    for _ in 0..300 {
+        if let Some(status) = child.try_wait().unwrap() {
+            let out = child.wait_with_output().unwrap();
+            return (
+                status.code(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    panic!(
+        "node did not exit; stderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn wrong_secret_exits_3_with_a_clear_message() {
+    let server = FakeServer::bind(SECRET).await;
+    let child = spawn_node(server.addr, "not-the-secret", &[]);
+    let (_session, outcome) = server.accept().await;
+    assert_eq!(outcome, HandshakeOutcome::Refused);
+    let (code, stderr) = tokio::task::spawn_blocking(move || wait_exit(child))
+        .await
+        .unwrap();
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(stderr.contains("not-authorized"), "{stderr}");
+    assert!(stderr.contains("handshake refused"), "{stderr}");
+}
+
+#[tokio::test]
+async fn missing_secret_is_a_config_error() {
+    let out = Command::new(BIN)
+        .args(["--server", "127.0.0.1:1", "--domain", DOMAIN])
+        .env_remove("PASS_NODE_SECRET")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("secret_file: missing"));
+}
+
+#[tokio::test]
+async fn sigterm_sends_close_notices_and_exits_0() {
+    let server = FakeServer::bind(SECRET).await;
+    let child = spawn_node(server.addr, SECRET, &["--drain-timeout", "2"]);
+    let mut session = server.accept_ok().await;
+    let lease = session.register("owner@example/home", "").await;
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("the `kill` command (procps) is needed: apt-get install procps");
+    assert!(status.success());
+    // The owner is told its port is closed.
+    let iq = session.next_iq().await;
+    assert_eq!(iq.kind, IqType::Set);
+    match PassMessage::from_iq(&iq).unwrap() {
+        PassMessage::ExpireNotice { proxy } | PassMessage::OneshotNotice { proxy } => {
+            assert_eq!(proxy, lease)
+        }
+        PassMessage::Close { proxy } => assert!(proxy.is_some()),
+        other => panic!("expected a close notice, got {other:?}"),
+    }
+    // Then the stream is closed.
+    match session.try_next_event(WAIT).await {
+        Ok(pass_core::xml::StreamEvent::End) | Err(_) => {}
+        Ok(other) => panic!("expected the stream to end, got {other:?}"),
+    }
+    let (code, stderr) = tokio::task::spawn_blocking(move || wait_exit(child))
+        .await
+        .unwrap();
+    assert_eq!(code, Some(0), "{stderr}");
+}
