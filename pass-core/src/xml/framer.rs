@@ -1015,4 +1015,51 @@ mod tests {
         assert_eq!(run_str(&s).len(), 4);
         let _ = Node::Text(String::new());
     }
+
+    /// Broken streams too: any chunking gives the same events and the same error as
+    /// one feed, and nothing panics.
+    #[test]
+    fn mutated_streams_chunk_the_same() {
+        const ALPHABET: &[u8] = b"<>/&;'\"=:!?[]-x \n\x00\xFF";
+        fn prop(edits: Vec<(u16, u8, u8)>, cuts: Vec<u16>) -> bool {
+            let mut doc = format!(
+                "{HEADER}<iq a='1'><q xmlns='urn:q'>t&amp;<![CDATA[]]>]]></q></iq> <stream:error/><x/></stream:stream>"
+            )
+            .into_bytes();
+            for (at, op, b) in edits {
+                let at = usize::from(at) % (doc.len() + 1);
+                let b = ALPHABET[usize::from(b) % ALPHABET.len()];
+                match op % 3 {
+                    0 => doc.insert(at, b),
+                    1 if at < doc.len() => {
+                        doc.remove(at);
+                    }
+                    _ if at < doc.len() => doc[at] = b,
+                    _ => {}
+                }
+            }
+            let mut cuts: Vec<usize> = cuts
+                .iter()
+                .map(|c| usize::from(*c) % (doc.len() + 1))
+                .collect();
+            cuts.sort_unstable();
+            let mut chunks: Vec<&[u8]> = Vec::new();
+            let mut from = 0;
+            for cut in cuts {
+                chunks.push(&doc[from..cut]);
+                from = cut;
+            }
+            chunks.push(&doc[from..]);
+            let limits = Limits {
+                max_stanza_bytes: 200,
+                max_depth: 3,
+                ..Limits::default()
+            };
+            run(&limits, &chunks) == run(&limits, &[&doc])
+        }
+        QuickCheck::new()
+            .gen(Gen::new(6))
+            .tests(3000)
+            .quickcheck(prop as fn(Vec<(u16, u8, u8)>, Vec<u16>) -> bool);
+    }
 }

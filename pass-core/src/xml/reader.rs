@@ -265,6 +265,8 @@ struct Parser<'a, 'l> {
     limits: &'l Limits,
     /// Namespace bindings in scope, innermost last; `""` is the default namespace.
     scope: Vec<(&'a str, Cow<'a, str>)>,
+    /// Scratch space for the attributes of the start tag being read.
+    raw_attrs: Vec<RawAttr<'a>>,
 }
 
 impl<'a, 'l> Parser<'a, 'l> {
@@ -277,6 +279,7 @@ impl<'a, 'l> Parser<'a, 'l> {
             pos: 0,
             limits,
             scope,
+            raw_attrs: Vec::new(),
         }
     }
 
@@ -641,7 +644,9 @@ impl<'a, 'l> Parser<'a, 'l> {
         }
         self.pos += 1;
         let (prefix, local) = self.run(qname, "an element name after '<'")?;
-        let mut raw: Vec<RawAttr<'a>> = Vec::new();
+        // Reuse one buffer for all elements rather than allocating per start tag.
+        let mut raw = core::mem::take(&mut self.raw_attrs);
+        raw.clear();
         let closed = loop {
             let spaced = self.skip_ws();
             match self.peek() {
@@ -704,7 +709,7 @@ impl<'a, 'l> Parser<'a, 'l> {
 
         let namespace = String::from(self.resolve(prefix.unwrap_or(""), prefix.is_some())?);
         let mut attributes: Vec<Attribute> = Vec::with_capacity(raw.len());
-        for r in raw {
+        for r in raw.drain(..) {
             if matches!((r.prefix, r.local), (None, "xmlns") | (Some("xmlns"), _)) {
                 continue;
             }
@@ -724,6 +729,7 @@ impl<'a, 'l> Parser<'a, 'l> {
                 value: r.value.into_owned(),
             });
         }
+        self.raw_attrs = raw;
         let element = Element {
             name: String::from(local),
             namespace,
@@ -1263,5 +1269,54 @@ mod tests {
         assert_eq!(msg, "end tag </b> does not match the open <a>");
         let msg = parse("<a>&x;</a>").unwrap_err().to_string();
         assert!(msg.contains("&x;"), "{msg}");
+    }
+
+    /// Valid documents with bytes inserted, deleted or replaced: the reader answers
+    /// every one with an element or an error, never a panic.
+    #[test]
+    fn mutated_documents_never_panic() {
+        use quickcheck::{Gen, QuickCheck};
+        const DOC: &[u8] = "<?xml version='1.0'?><p:a xmlns='urn:a' xmlns:p='urn:p' p:x='&amp;\"'>t&#x41;é<![CDATA[c]]><b y=\"1\"/></p:a>".as_bytes();
+        const ALPHABET: &[u8] = b"<>/&;#x'\"=:!?[]-CDATAxmlns \t\r\n\x00\xC3\xA9\xFF";
+        fn prop(edits: Vec<(u16, u8, u8)>) -> bool {
+            let mut doc = DOC.to_vec();
+            for (at, op, b) in edits {
+                let at = usize::from(at) % (doc.len() + 1);
+                let b = ALPHABET[usize::from(b) % ALPHABET.len()];
+                match op % 3 {
+                    0 => doc.insert(at, b),
+                    1 if at < doc.len() => {
+                        doc.remove(at);
+                    }
+                    _ if at < doc.len() => doc[at] = b,
+                    _ => {}
+                }
+            }
+            let tight = Limits {
+                max_depth: 3,
+                max_attributes: 3,
+                max_attribute_bytes: 8,
+                max_text_bytes: 8,
+                ..Limits::default()
+            };
+            let _ = parse_element(&doc, &tight);
+            let _ = parse_element(&doc, &Limits::default());
+            true
+        }
+        QuickCheck::new()
+            .gen(Gen::new(8))
+            .tests(5000)
+            .quickcheck(prop as fn(Vec<(u16, u8, u8)>) -> bool);
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic() {
+        fn prop(bytes: Vec<u8>) -> bool {
+            let _ = parse_element(&bytes, &Limits::default());
+            true
+        }
+        quickcheck::QuickCheck::new()
+            .tests(2000)
+            .quickcheck(prop as fn(Vec<u8>) -> bool);
     }
 }
