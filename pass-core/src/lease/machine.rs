@@ -231,6 +231,12 @@ impl LeaseMachine {
         result: Result<(), ListenError>,
     ) {
         self.advance(now);
+        self.listen_result(port, result);
+        // A lease granted late may already be past its expiry.
+        self.fire_due();
+    }
+
+    fn listen_result(&mut self, port: u16, result: Result<(), ListenError>) {
         if let Some(reg) = self.registrations.remove(&port) {
             match result {
                 Ok(()) => self.grant(port, reg),
@@ -675,9 +681,12 @@ impl LeaseMachine {
             Phase::Relaying => self.relays = self.relays.saturating_sub(1),
             Phase::Opening { .. } => {}
         }
+        // Dropping one side of a relay ends the relay, which closes the other: one
+        // Drop (of the client) is enough, and a second would name a closed conn.
+        let relaying = s.phase == Phase::Relaying;
         for conn in [Some(s.client), s.owner_conn].into_iter().flatten() {
             self.conns.remove(&conn);
-            if Some(conn) != closed {
+            if Some(conn) != closed && !(relaying && conn != s.client) {
                 self.actions.push_back(Action::Drop { conn });
             }
         }
@@ -757,6 +766,11 @@ impl LeaseMachine {
         if now > self.now {
             self.now = now;
         }
+        self.fire_due();
+    }
+
+    /// Fires every deadline at or before the current instant, earliest first.
+    fn fire_due(&mut self) {
         self.pool.end_quarantines(self.now);
         while let Some(&(at, timer)) = self.timers.first() {
             if at > self.now {
