@@ -2,47 +2,7 @@
 //! proxy ports, relays and deadlines (§2–§5 of XEP-0003 and DESIGN decisions 1, 2,
 //! 6, 7, 9, 10).
 //!
-//! Semantics, in the order a lease lives them:
-//! - **Register** (§2). `<expire>0</expire>` is a bad-request; a longer expiry than
-//!   [`Config::max_expire`] is clamped to it (the client is not told: the spec has no
-//!   way to say so). An account past [`Config::max_leases_per_account`] gets
-//!   resource-constraint (500, wait); past [`Config::max_leases`] or with no free
-//!   port, 502. A port is drawn at random from the free part of the pool and
-//!   [`Action::Listen`] asked for; the result IQ (one `<server/>` per advertised
-//!   address) goes out when the host reports the listen succeeded. A failed listen
-//!   quarantines the port for [`Config::quarantine`] and another is tried, up to
-//!   [`MAX_LISTEN_TRIES`] ports, then 502. The expiry counts from the request.
-//! - **Incoming connection** (§3). One session at a time per lease (decision 2): a
-//!   connection on a busy lease, or past [`Config::max_relays`] sessions (pending or
-//!   relaying), is dropped unannounced. Otherwise a proxy port is drawn and
-//!   listened on; once it listens the notice goes to the owner's full JID and the
-//!   answer timer ([`Config::answer_timeout`]) starts. The proxy port takes one
-//!   connection, the owner's (decision 1): at the first one it is unlistened and
-//!   returned to the pool.
-//! - **Answer**. A `result` accepts: bridge at once if the owner is connected, else
-//!   wait [`Config::proxy_window`] for it. Any `error` (a deny, §5.2, or a bounce by
-//!   the XMPP server), no answer in time, the window passing, or either side closing
-//!   before the bridge cancels the session: the client (and a held owner
-//!   connection) is dropped, the proxy port released; the lease port never stopped
-//!   listening and a oneshot lease is not used up (decision 2).
-//! - **Relay**. On the first close the host reports, the relay is over: a oneshot
-//!   lease ends (§4.2 notice); a plain one accepts the next connection (its port
-//!   kept listening all along, so no new `Listen` is asked for).
-//! - **Expire** (§4.1). At request time + expiry the lease ends with one notice;
-//!   whatever is in flight on it (pending client, held owner, relay) is dropped: a
-//!   lease's resources end at its deadline. With oneshot too, whichever comes first
-//!   ends it, with exactly one notice.
-//! - **Close** (§4.3). Checked in this order: no `<proxy/>` or no port → 400; proxy
-//!   IP not advertised → 405; port not a lease → 404; another account's lease → 401
-//!   (any resource of the owning account may close, decision 6); else the lease ends
-//!   (in-flight connections dropped) and an empty query acknowledges it.
-//! - **Shutdown**. Every lease ends with a close notice
-//!   (`<query><close/><proxy port=P>IP</proxy></query>`, our choice: the spec has
-//!   no server-initiated close), every port is unlistened and pending connections
-//!   dropped; relays are left to the host to drain. Later registers get 502.
-//!
-//! Time never goes backwards for the machine: an earlier `now` counts as the last one
-//! seen. Every `handle_*` first fires what fell due by `now`.
+//! Its semantics are documented on [`LeaseMachine`].
 
 use super::ids::{parse_id, IdGen};
 use super::lease::{End, Lease, Phase, Registration, Session, Timer};
@@ -66,7 +26,49 @@ pub const MAX_LISTEN_TRIES: u8 = 8;
 /// consumed; past this the oldest is forgotten and its late answer ignored).
 const MAX_OUTSTANDING_NOTICES: usize = 1024;
 
-/// The lease state machine. See the [module documentation](self) for its semantics.
+/// The lease state machine.
+///
+/// Semantics, in the order a lease lives them:
+/// - **Register** (§2). `<expire>0</expire>` is a bad-request; a longer expiry than
+///   [`Config::max_expire`] is clamped to it (the client is not told: the spec has no
+///   way to say so). An account past [`Config::max_leases_per_account`] gets
+///   resource-constraint (500, wait); past [`Config::max_leases`] or with no free
+///   port, 502. A port is drawn at random from the free part of the pool and
+///   [`Action::Listen`] asked for; the result IQ (one `<server/>` per advertised
+///   address) goes out when the host reports the listen succeeded. A failed listen
+///   quarantines the port for [`Config::quarantine`] and another is tried, up to
+///   [`MAX_LISTEN_TRIES`] ports, then 502. The expiry counts from the request.
+/// - **Incoming connection** (§3). One session at a time per lease (decision 2): a
+///   connection on a busy lease, or past [`Config::max_relays`] sessions (pending or
+///   relaying), is dropped unannounced. Otherwise a proxy port is drawn and
+///   listened on; once it listens the notice goes to the owner's full JID and the
+///   answer timer ([`Config::answer_timeout`]) starts. The proxy port takes one
+///   connection, the owner's (decision 1): at the first one it is unlistened and
+///   returned to the pool.
+/// - **Answer**. A `result` accepts: bridge at once if the owner is connected, else
+///   wait [`Config::proxy_window`] for it. Any `error` (a deny, §5.2, or a bounce by
+///   the XMPP server), no answer in time, the window passing, or either side closing
+///   before the bridge cancels the session: the client (and a held owner
+///   connection) is dropped, the proxy port released; the lease port never stopped
+///   listening and a oneshot lease is not used up (decision 2).
+/// - **Relay**. On the first close the host reports, the relay is over: a oneshot
+///   lease ends (§4.2 notice); a plain one accepts the next connection (its port
+///   kept listening all along, so no new `Listen` is asked for).
+/// - **Expire** (§4.1). At request time + expiry the lease ends with one notice;
+///   whatever is in flight on it (pending client, held owner, relay) is dropped: a
+///   lease's resources end at its deadline. With oneshot too, whichever comes first
+///   ends it, with exactly one notice.
+/// - **Close** (§4.3). Checked in this order: no `<proxy/>` or no port → 400; proxy
+///   IP not advertised → 405; port not a lease → 404; another account's lease → 401
+///   (any resource of the owning account may close, decision 6); else the lease ends
+///   (in-flight connections dropped) and an empty query acknowledges it.
+/// - **Shutdown**. Every lease ends with a close notice
+///   (`<query><close/><proxy port=P>IP</proxy></query>`, our choice: the spec has
+///   no server-initiated close), every port is unlistened and pending connections
+///   dropped; relays are left to the host to drain. Later registers get 502.
+///
+/// Time never goes backwards for the machine: an earlier `now` counts as the last one
+/// seen. Every `handle_*` first fires what fell due by `now`.
 #[derive(Debug)]
 pub struct LeaseMachine {
     config: Config,
@@ -397,7 +399,7 @@ impl LeaseMachine {
         }
     }
 
-    /// Shutting down: see the [module documentation](self).
+    /// Shutting down: see [`LeaseMachine`] (every lease ends with a close notice).
     pub fn shutdown(&mut self, now: Instant) {
         self.advance(now);
         self.shut_down = true;
