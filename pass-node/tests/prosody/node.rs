@@ -1,0 +1,92 @@
+//! `pass-node` as a child process, connected to Prosody as its component. The
+//! guard kills and waits for it when dropped, and prints its log if the test failed.
+
+use std::io::Read as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+/// The settings a scenario varies.
+pub struct NodeSettings {
+    /// The component domain, e.g. `pass.localhost`.
+    pub domain: String,
+    /// The component secret.
+    pub secret: String,
+    /// Prosody's component port.
+    pub server: SocketAddr,
+    /// The port pool, inclusive.
+    pub ports: (u16, u16),
+    /// More flags, e.g. `["--answer-timeout", "2"]`.
+    pub extra: Vec<String>,
+}
+
+/// A running node.
+pub struct Node {
+    child: Child,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Node {
+    /// Starts `pass-node` with loopback addresses, the pool and no metrics endpoint
+    /// (so parallel tests do not fight over its port). The secret goes in a file.
+    pub fn start(settings: &NodeSettings) -> Node {
+        let dir = tempfile::Builder::new()
+            .prefix("pass-node-")
+            .tempdir()
+            .expect("temp dir");
+        let secret_file = dir.path().join("secret");
+        std::fs::write(&secret_file, &settings.secret).expect("write secret");
+        let log = dir.path().join("node.log");
+        let out = std::fs::File::create(&log).expect("node log");
+        let err = out.try_clone().expect("node log");
+        let (first, last) = settings.ports;
+        let child = Command::new(env!("CARGO_BIN_EXE_pass-node"))
+            .arg("--server")
+            .arg(settings.server.to_string())
+            .args(["--domain", &settings.domain])
+            .arg("--secret-file")
+            .arg(&secret_file)
+            .args(["--public-ip", "127.0.0.1", "--bind", "127.0.0.1"])
+            .args(["--ports", &format!("{first}-{last}")])
+            .args(["--metrics", "off", "--log-level", "debug"])
+            .args(&settings.extra)
+            .env_remove("PASS_NODE_SECRET")
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::from(err))
+            .spawn()
+            .expect("spawn pass-node");
+        Node {
+            child,
+            log,
+            _dir: dir,
+        }
+    }
+
+    /// Panics with the node's log if it has exited.
+    pub fn assert_running(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            panic!("pass-node exited ({status}):\n{}", self.logs());
+        }
+    }
+
+    /// The node's output so far.
+    pub fn logs(&self) -> String {
+        let mut text = String::new();
+        if let Ok(mut f) = std::fs::File::open(&self.log) {
+            let _ = f.read_to_string(&mut text);
+        }
+        crate::server::tail_lines(&text, 300)
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("===== pass-node log (test failed) =====\n{}", self.logs());
+        }
+    }
+}
