@@ -6,15 +6,22 @@
 //!   in-process case runs against it unchanged.
 //! - [`GuestLimits`]: the fuel budget per event and the memory cap; a guest that
 //!   loops or hoards memory stops with a [`WasmError`] naming the limit.
+//! - [`WasmHarness`]: the in-process host around a guest, turning a guest failure
+//!   into a harness error that names the limit.
+//! - [`run_wasm`]: `pass-conformance wasm MODULE.wasm`.
 //! - [`records`]: the ABI's text records, host side (events out, actions in).
 
 mod engine;
 mod error;
+mod harness;
 mod limits;
 mod module;
 pub mod records;
+mod run;
 
 pub use engine::WasmEngine;
 pub use error::WasmError;
+pub use harness::WasmHarness;
 pub use limits::GuestLimits;
 pub use module::WasmModule;
+pub use run::{run_wasm, wasm_host};
