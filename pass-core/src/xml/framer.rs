@@ -1058,7 +1058,7 @@ mod tests {
             run(&limits, &chunks) == run(&limits, &[&doc])
         }
         QuickCheck::new()
-            .set_rng(Gen::new(6))
+            .rng(Gen::new(6))
             .tests(3000)
             .quickcheck(prop as fn(Vec<(u16, u8, u8)>, Vec<u16>) -> bool);
     }

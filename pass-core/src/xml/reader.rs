@@ -1304,7 +1304,7 @@ mod tests {
             true
         }
         QuickCheck::new()
-            .set_rng(Gen::new(8))
+            .rng(Gen::new(8))
             .tests(5000)
             .quickcheck(prop as fn(Vec<(u16, u8, u8)>) -> bool);
     }
