@@ -4,7 +4,6 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use pass_core::jid::Jid;
 use pass_core::lease::Config as CoreConfig;
-use pass_core::time::Duration as CoreDuration;
 use serde::Deserialize;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -489,13 +488,13 @@ pub fn resolve(
             .unwrap_or(core.max_relays),
     )?;
     if let Some(v) = args.answer_timeout.or(file.answer_timeout) {
-        core.answer_timeout = CoreDuration::from(secs("answer_timeout", v, 1)?);
+        core.answer_timeout = secs("answer_timeout", v, 1)?;
     }
     if let Some(v) = args.proxy_window.or(file.proxy_window) {
-        core.proxy_window = CoreDuration::from(secs("proxy_window", v, 1)?);
+        core.proxy_window = secs("proxy_window", v, 1)?;
     }
     if let Some(v) = args.max_expire.or(file.max_expire) {
-        core.max_expire = CoreDuration::from(secs("max_expire", v, 1)?);
+        core.max_expire = secs("max_expire", v, 1)?;
     }
     core.seed = random_seed();
     core.validate()

@@ -369,11 +369,9 @@ async fn open(s: &LinkSettings) -> Result<Open, OpenError> {
         .map_err(io)?;
     let mut framer = StreamFramer::new(s.limits.clone());
     let mut buf = vec![0u8; 4096];
-    let header = loop {
-        match next_event(&mut framer, &mut reader, &mut buf, false).await? {
-            StreamEvent::Header(h) => break h,
-            other => return Err(unexpected(other, "the stream header")),
-        }
+    let header = match next_event(&mut framer, &mut reader, &mut buf, false).await? {
+        StreamEvent::Header(h) => h,
+        other => return Err(unexpected(other, "the stream header")),
     };
     let id = header
         .id

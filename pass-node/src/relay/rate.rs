@@ -110,8 +110,8 @@ mod tests {
 
     #[test]
     fn bucket_goes_into_debt_and_asks_to_wait() {
-        let t0 = Instant::now();
         let mut b = TokenBucket::new(100_000);
+        let t0 = Instant::now();
         assert_eq!(b.burst(), 10_000);
         assert_eq!(b.take(10_000, t0), Duration::ZERO);
         let w = b.take(50_000, t0);
@@ -122,8 +122,8 @@ mod tests {
 
     #[test]
     fn refill_is_capped_at_burst() {
-        let t0 = Instant::now();
         let mut b = TokenBucket::new(10_000);
+        let t0 = Instant::now();
         let later = t0 + Duration::from_secs(100);
         assert_eq!(b.take(4096, later), Duration::ZERO);
         assert!(b.take(1, later) > Duration::ZERO);
