@@ -1,0 +1,676 @@
+//! `lease_machine`: an [`arbitrary`] script of host events driven into a
+//! [`Service`](pass_core::service::Service) through the simulated [`Host`], which
+//! checks the host-side invariants (ports held once, pool balance, connections
+//! named by actions are held). On top, a model of the leases checks, after every
+//! event:
+//!
+//! - every request (register, close) gets exactly one answer, once its listen
+//!   results are in (checked at the end, after a shutdown and all results);
+//! - a close is acknowledged exactly when the closer's account holds a live lease on
+//!   that port and names an advertised IP; a register with `<expire>0</expire>` is
+//!   refused;
+//! - a granted port is listening and not already leased; the global and
+//!   per-account limits hold;
+//! - every lease with an expiry has ended once time passed its deadline, with
+//!   exactly one notice (a second notice finds no live lease); an expire notice
+//!   never comes early, a oneshot notice only after a relay of a oneshot lease, a
+//!   close notice only at shutdown;
+//! - an incoming-connection notice goes to the lease's owner, names a listening
+//!   proxy port and the peer of a connection held on the lease port; a bridge joins
+//!   a connection on a lease port of the bridged account to one on a proxy port
+//!   announced for that lease;
+//! - at the end, after a shutdown: nothing listens, every port is back in the pool,
+//!   no lease or pending session is left, and every connection still held is in a
+//!   relay (relays are the host's to drain).
+
+use crate::host::Host;
+use arbitrary::Arbitrary;
+use pass_core::jid::Jid;
+use pass_core::lease::{Action, Config, ConnId, ListenError};
+use pass_core::stanza::{Condition, Iq, IqType, PassEntity, PassMessage, StanzaError};
+use pass_core::time::{Duration, Instant};
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+/// Most events run from one script (longer scripts are cut).
+const MAX_EVENTS: usize = 200;
+const FIRST_PORT: u16 = 41000;
+const LAST_PORT: u16 = 41009;
+const MAX_LEASES: usize = 6;
+const PER_ACCOUNT: usize = 3;
+const MAX_RELAYS: usize = 2;
+const MAX_EXPIRE_S: u64 = 3600;
+const SERVICE: &str = "pass.example.org";
+/// Full JIDs the events speak for: two resources of one account, other accounts,
+/// and a domain-only JID.
+const USERS: [&str; 5] = [
+    "alice@example.org/home",
+    "alice@example.org/work",
+    "bob@example.org/x",
+    "carol@example.net/y",
+    "example.net",
+];
+const V4: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+const V6: IpAddr = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1));
+const NOT_ADVERTISED: IpAddr = IpAddr::V4(Ipv4Addr::new(198, 51, 100, 7));
+
+/// The settings under test: a small pool and low limits so that they are reached.
+pub fn config(seed: u64) -> Config {
+    let service = match Jid::new(SERVICE) {
+        Ok(j) => j,
+        Err(e) => panic!("{SERVICE}: {e}"),
+    };
+    let mut c = Config::new(service, vec![V4, V6]);
+    c.first_port = FIRST_PORT;
+    c.last_port = LAST_PORT;
+    c.max_leases = MAX_LEASES;
+    c.max_leases_per_account = PER_ACCOUNT;
+    c.max_relays = MAX_RELAYS;
+    c.max_expire = Duration::from_secs(MAX_EXPIRE_S);
+    c.answer_timeout = Duration::from_secs(20);
+    c.proxy_window = Duration::from_secs(10);
+    c.quarantine = Duration::from_secs(30);
+    // The rate limit has its own tests; here it would only hide the machine.
+    c.iq_burst = 100_000;
+    c.iq_per_second = 100_000;
+    c.seed = seed;
+    c
+}
+
+/// A fuzzer-made run: the pool's seed and the events.
+#[derive(Arbitrary, Debug)]
+pub struct Script {
+    /// Seed of the port draws.
+    pub seed: u64,
+    /// What happens, in order.
+    pub events: Vec<Event>,
+}
+
+/// How long a registration asks for.
+#[derive(Arbitrary, Debug, Clone, Copy)]
+pub enum Expire {
+    /// No `<expire/>`: forever.
+    Forever,
+    /// A short expiry, in seconds (0 included: refused).
+    Secs(u8),
+    /// Any expiry, in seconds (clamped to the maximum).
+    Long(u64),
+}
+
+/// Which IP a close names.
+#[derive(Arbitrary, Debug, Clone, Copy)]
+pub enum CloseIp {
+    /// The advertised IPv4 address.
+    V4,
+    /// The advertised IPv6 address.
+    V6,
+    /// An address the service does not advertise (405).
+    Other,
+    /// No `<proxy/>` at all (400).
+    Missing,
+}
+
+/// Where a connection arrives.
+#[derive(Arbitrary, Debug, Clone, Copy)]
+pub enum Target {
+    /// A leased port (picked among the live leases).
+    Lease(u8),
+    /// A proxy port announced in an incoming-connection notice (picked, old ones too).
+    Proxy(u8),
+    /// Any port of the pool.
+    Pool(u8),
+    /// Any port at all.
+    Port(u16),
+}
+
+/// One thing that happens to the host.
+#[derive(Arbitrary, Debug, Clone, Copy)]
+pub enum Event {
+    /// A user registers.
+    Register {
+        /// Index into the users.
+        user: u8,
+        /// The expiry asked for.
+        expire: Expire,
+        /// `<oneshot/>`.
+        oneshot: bool,
+    },
+    /// A user closes a lease (picked among the live ones, else any pool port).
+    Close {
+        /// Index into the users.
+        user: u8,
+        /// Index into the live leases (past them: a pool port).
+        lease: u8,
+        /// The IP named.
+        ip: CloseIp,
+    },
+    /// The host reports a pending listen's result.
+    ListenResult {
+        /// Index into the pending listens.
+        pick: u8,
+        /// 0: address in use, 1: other failure, else success.
+        outcome: u8,
+    },
+    /// The host reports a listen result for a port nobody asked for.
+    SpuriousListenResult {
+        /// Offset of the port from the pool's start.
+        offset: u8,
+        /// Success or failure.
+        ok: bool,
+    },
+    /// A connection arrives.
+    Connect {
+        /// Where.
+        target: Target,
+        /// From an IPv6 peer.
+        v6: bool,
+    },
+    /// The host reports a connection (picked among all ever seen) closed.
+    Closed {
+        /// Index into the connections.
+        pick: u8,
+    },
+    /// Someone answers a notice the service sent (picked).
+    Answer {
+        /// Index into the unanswered notices.
+        pick: u8,
+        /// Result (accept) or error (deny).
+        accept: bool,
+        /// Answer from another user than the notice's recipient.
+        impostor: Option<u8>,
+    },
+    /// Time passes, in milliseconds.
+    Advance(u32),
+    /// Time passes by this many hours.
+    AdvanceHours(u8),
+    /// Time jumps to the next deadline.
+    NextDeadline,
+    /// The host shuts the service down.
+    Shutdown,
+}
+
+/// A request the model sent, by id.
+#[derive(Debug)]
+enum Request {
+    Register {
+        from: Jid,
+        expire: Option<u64>,
+        oneshot: bool,
+        at: Instant,
+    },
+    Close {
+        from: Jid,
+        port: Option<u16>,
+        ip: CloseIp,
+    },
+}
+
+/// What the model knows of a live lease.
+#[derive(Debug)]
+struct Lease {
+    owner: Jid,
+    oneshot: bool,
+    deadline: Option<Instant>,
+    /// A relay on it was bridged.
+    bridged: bool,
+    /// Proxy ports announced for it.
+    proxies: Vec<u16>,
+}
+
+/// A notice the service sent and nobody answered yet.
+#[derive(Debug, Clone)]
+struct Notice {
+    id: String,
+    to: Jid,
+    /// For an incoming-connection notice: the client and proxy it names.
+    incoming: Option<(SocketAddr, SocketAddr)>,
+}
+
+/// The lease model and the host it watches.
+struct Model {
+    host: Host,
+    users: Vec<Jid>,
+    requests: BTreeMap<String, Request>,
+    answers: BTreeMap<String, usize>,
+    leases: BTreeMap<u16, Lease>,
+    notices: Vec<Notice>,
+    notice_ids: BTreeMap<String, ()>,
+    proxies_announced: Vec<u16>,
+    conns: Vec<ConnId>,
+    next_request: u64,
+    shut_down: bool,
+}
+
+/// Runs one script; panics if an invariant fails.
+pub fn check(script: &Script) {
+    let mut users = Vec::new();
+    for u in USERS {
+        match Jid::new(u) {
+            Ok(j) => users.push(j),
+            Err(e) => panic!("{u}: {e}"),
+        }
+    }
+    let mut m = Model {
+        host: Host::new(config(script.seed)),
+        users,
+        requests: BTreeMap::new(),
+        answers: BTreeMap::new(),
+        leases: BTreeMap::new(),
+        notices: Vec::new(),
+        notice_ids: BTreeMap::new(),
+        proxies_announced: Vec::new(),
+        conns: Vec::new(),
+        next_request: 1,
+        shut_down: false,
+    };
+    for event in script.events.iter().take(MAX_EVENTS) {
+        let actions = m.apply(*event);
+        m.observe(&actions);
+    }
+    m.finish();
+}
+
+impl Model {
+    fn user(&self, i: u8) -> Jid {
+        self.users[usize::from(i) % self.users.len()].clone()
+    }
+
+    fn next_id(&mut self) -> String {
+        let id = format!("m{}", self.next_request);
+        self.next_request += 1;
+        id
+    }
+
+    fn send(&mut self, iq: &Iq) -> Vec<Action> {
+        self.host.stanza(&iq.to_element())
+    }
+
+    fn apply(&mut self, event: Event) -> Vec<Action> {
+        match event {
+            Event::Register {
+                user,
+                expire,
+                oneshot,
+            } => {
+                let from = self.user(user);
+                let expire = match expire {
+                    Expire::Forever => None,
+                    Expire::Secs(s) => Some(u64::from(s)),
+                    Expire::Long(s) => Some(s),
+                };
+                let id = self.next_id();
+                let iq = PassMessage::Register { expire, oneshot }.to_iq(
+                    &id,
+                    Some(from.clone()),
+                    Some(self.host.service.config().service.clone()),
+                );
+                self.requests.insert(
+                    id,
+                    Request::Register {
+                        from,
+                        expire,
+                        oneshot,
+                        at: self.host.now,
+                    },
+                );
+                self.send(&iq)
+            }
+            Event::Close { user, lease, ip } => {
+                let from = self.user(user);
+                let ports: Vec<u16> = self.leases.keys().copied().collect();
+                let port = ports
+                    .get(usize::from(lease))
+                    .copied()
+                    .unwrap_or(FIRST_PORT + u16::from(lease) % 16);
+                let host = match ip {
+                    CloseIp::V4 => Some(V4),
+                    CloseIp::V6 => Some(V6),
+                    CloseIp::Other => Some(NOT_ADVERTISED),
+                    CloseIp::Missing => None,
+                };
+                let proxy = host.map(|h| PassEntity::new(&h.to_string(), Some(port)));
+                let id = self.next_id();
+                let iq = PassMessage::Close { proxy }.to_iq(
+                    &id,
+                    Some(from.clone()),
+                    Some(self.host.service.config().service.clone()),
+                );
+                let port = host.map(|_| port);
+                self.requests
+                    .insert(id, Request::Close { from, port, ip });
+                self.send(&iq)
+            }
+            Event::ListenResult { pick, outcome } => {
+                let result = match outcome {
+                    0 => Err(ListenError::AddrInUse),
+                    1 => Err(ListenError::Other),
+                    _ => Ok(()),
+                };
+                self.host.listen_result(usize::from(pick), result)
+            }
+            Event::SpuriousListenResult { offset, ok } => {
+                let port = FIRST_PORT.saturating_add(u16::from(offset) % 16);
+                let result = if ok { Ok(()) } else { Err(ListenError::Other) };
+                self.host.spurious_listen_result(port, result)
+            }
+            Event::Connect { target, v6 } => {
+                let port = match target {
+                    Target::Lease(i) => {
+                        let ports: Vec<u16> = self.leases.keys().copied().collect();
+                        if ports.is_empty() {
+                            return Vec::new();
+                        }
+                        ports[usize::from(i) % ports.len()]
+                    }
+                    Target::Proxy(i) => {
+                        if self.proxies_announced.is_empty() {
+                            return Vec::new();
+                        }
+                        self.proxies_announced[usize::from(i) % self.proxies_announced.len()]
+                    }
+                    Target::Pool(i) => FIRST_PORT + u16::from(i) % 16,
+                    Target::Port(p) => p,
+                };
+                let n = u16::try_from(self.conns.len() % 60000).unwrap_or(0);
+                let peer = if v6 {
+                    SocketAddr::new(IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 9, 0, 0, 0, 0, 9)), 1024 + n)
+                } else {
+                    SocketAddr::new(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 9)), 1024 + n)
+                };
+                let (conn, actions) = self.host.connect(port, peer);
+                self.conns.push(conn);
+                actions
+            }
+            Event::Closed { pick } => {
+                if self.conns.is_empty() {
+                    return Vec::new();
+                }
+                let conn = self.conns[usize::from(pick) % self.conns.len()];
+                self.host.close(conn)
+            }
+            Event::Answer {
+                pick,
+                accept,
+                impostor,
+            } => {
+                if self.notices.is_empty() {
+                    return Vec::new();
+                }
+                let notice = self.notices[usize::from(pick) % self.notices.len()].clone();
+                let from = match impostor {
+                    Some(u) => self.user(u),
+                    None => {
+                        self.notices.retain(|n| n.id != notice.id);
+                        notice.to.clone()
+                    }
+                };
+                let service = Some(self.host.service.config().service.clone());
+                let iq = if accept {
+                    PassMessage::Ack.to_iq(&notice.id, Some(from), service)
+                } else {
+                    let (client, proxy) = notice.incoming.unzip();
+                    PassMessage::Deny {
+                        client,
+                        proxy,
+                        error: StanzaError::new(Condition::NotAuthorized),
+                    }
+                    .to_iq(&notice.id, Some(from), service)
+                };
+                self.send(&iq)
+            }
+            Event::Advance(ms) => self.host.advance(Duration::from_millis(u64::from(ms))),
+            Event::AdvanceHours(h) => self.host.advance(Duration::from_secs(3600 * u64::from(h))),
+            Event::NextDeadline => self.host.to_next_deadline(),
+            Event::Shutdown => {
+                self.shut_down = true;
+                self.host.shutdown()
+            }
+        }
+    }
+
+    /// Checks the actions of one event against the model, in order, then the
+    /// invariants that hold between events.
+    fn observe(&mut self, actions: &[Action]) {
+        for action in actions {
+            match action {
+                Action::Send(iq) => match iq.kind {
+                    IqType::Result | IqType::Error => self.answer(iq),
+                    IqType::Set => self.notice(iq),
+                    IqType::Get => panic!("the service sent a get: {iq:?}"),
+                },
+                Action::Bridge {
+                    client,
+                    owner,
+                    account,
+                } => self.bridge(*client, *owner, account),
+                Action::Listen { .. } | Action::Unlisten { .. } | Action::Drop { .. } => {}
+            }
+        }
+        let now = self.host.now;
+        for (port, lease) in &self.leases {
+            if let Some(d) = lease.deadline {
+                assert!(
+                    d > now,
+                    "the lease on port {port} outlived its deadline {d:?} (now {now:?})"
+                );
+            }
+            assert!(
+                self.host.listening.contains(port),
+                "leased port {port} is not listening"
+            );
+        }
+        assert!(self.leases.len() <= MAX_LEASES, "more leases than max_leases");
+        let stats = self.host.service.stats();
+        assert_eq!(stats.leases, self.leases.len(), "lease count differs from the model");
+        assert!(stats.pending + stats.relays <= MAX_RELAYS, "sessions past max_relays");
+    }
+
+    fn answer(&mut self, iq: &Iq) {
+        let Some(request) = self.requests.get(&iq.id) else {
+            // Answers to requests the model did not send do not happen here.
+            panic!("an answer to no request of ours: {iq:?}");
+        };
+        let count = self.answers.entry(iq.id.clone()).or_insert(0);
+        *count += 1;
+        assert_eq!(*count, 1, "request {} answered twice: {iq:?}", iq.id);
+        match request {
+            Request::Register {
+                from,
+                expire,
+                oneshot,
+                at,
+            } => {
+                assert_eq!(iq.to.as_ref(), Some(from), "register answer to the wrong JID");
+                if *expire == Some(0) {
+                    assert_eq!(iq.kind, IqType::Error, "expire 0 was granted");
+                }
+                if iq.kind == IqType::Error {
+                    return;
+                }
+                let servers = match PassMessage::from_iq(iq) {
+                    Ok(PassMessage::Registered { servers }) => servers,
+                    other => panic!("register result is not a registration: {other:?}"),
+                };
+                let want: Vec<IpAddr> = servers.iter().map(|s| s.ip()).collect();
+                assert_eq!(want, vec![V4, V6], "servers are not the advertised IPs");
+                let port = servers[0].port();
+                assert!(
+                    servers.iter().all(|s| s.port() == port),
+                    "servers name different ports: {servers:?}"
+                );
+                assert!(self.host.in_pool(port), "granted port {port} outside the pool");
+                assert!(
+                    self.host.listening.contains(&port),
+                    "granted port {port} is not listening"
+                );
+                assert!(
+                    !self.leases.contains_key(&port),
+                    "port {port} granted while leased"
+                );
+                let account = from.to_bare();
+                let held = self
+                    .leases
+                    .values()
+                    .filter(|l| l.owner.to_bare() == account)
+                    .count();
+                assert!(held < PER_ACCOUNT, "{account} granted past the per-account limit");
+                let deadline = expire.map(|s| *at + Duration::from_secs(s.min(MAX_EXPIRE_S)));
+                self.leases.insert(
+                    port,
+                    Lease {
+                        owner: from.clone(),
+                        oneshot: *oneshot,
+                        deadline,
+                        bridged: false,
+                        proxies: Vec::new(),
+                    },
+                );
+            }
+            Request::Close { from, port, ip } => {
+                assert_eq!(iq.to.as_ref(), Some(from), "close answer to the wrong JID");
+                let own_live = port.and_then(|p| self.leases.get(&p)).is_some_and(|l| {
+                    l.owner.same_account(from) && matches!(ip, CloseIp::V4 | CloseIp::V6)
+                });
+                match iq.kind {
+                    IqType::Result => {
+                        assert!(own_live, "close of port {port:?} by {from} acknowledged");
+                        if let Some(p) = port {
+                            self.leases.remove(p);
+                        }
+                    }
+                    _ => assert!(
+                        !own_live,
+                        "close of own live lease {port:?} by {from} refused: {iq:?}"
+                    ),
+                }
+            }
+        }
+    }
+
+    fn notice(&mut self, iq: &Iq) {
+        assert!(
+            self.notice_ids.insert(iq.id.clone(), ()).is_none(),
+            "notice id {} used twice",
+            iq.id
+        );
+        let Some(to) = iq.to.clone() else {
+            panic!("notice without a to: {iq:?}");
+        };
+        let msg = match PassMessage::from_iq(iq) {
+            Ok(m) => m,
+            Err(e) => panic!("the service sent a set that is no PASS message ({e}): {iq:?}"),
+        };
+        let now = self.host.now;
+        let mut incoming = None;
+        match msg {
+            PassMessage::IncomingConnection { client, proxy } => {
+                let port = proxy.port();
+                assert!(
+                    self.host.listening.contains(&port),
+                    "incoming notice names proxy port {port}, which is not listening"
+                );
+                let on_lease = self.host.open.iter().find_map(|(c, local)| {
+                    let lease = self.leases.get(local)?;
+                    (self.host.peers.get(c) == Some(&client) && lease.owner == to)
+                        .then_some(*local)
+                });
+                let Some(lease_port) = on_lease else {
+                    panic!("incoming notice {iq:?} matches no held connection on a lease of {to}");
+                };
+                if let Some(l) = self.leases.get_mut(&lease_port) {
+                    l.proxies.push(port);
+                }
+                self.proxies_announced.push(port);
+                incoming = Some((client, proxy));
+            }
+            PassMessage::ExpireNotice { proxy } => {
+                let lease = self.end_lease(proxy.port(), &to, "expire");
+                let due = lease.deadline.is_some_and(|d| d <= now);
+                assert!(due, "expire notice for port {} before its deadline", proxy.port());
+            }
+            PassMessage::OneshotNotice { proxy } => {
+                let lease = self.end_lease(proxy.port(), &to, "oneshot");
+                assert!(
+                    lease.oneshot && lease.bridged,
+                    "oneshot notice for port {} (oneshot {}, bridged {})",
+                    proxy.port(),
+                    lease.oneshot,
+                    lease.bridged
+                );
+            }
+            PassMessage::Close { proxy } => {
+                let port = proxy.and_then(|p| p.port);
+                let Some(port) = port else {
+                    panic!("close notice without a port: {iq:?}");
+                };
+                self.end_lease(port, &to, "close");
+                assert!(self.shut_down, "close notice for port {port} before shutdown");
+            }
+            other => panic!("the service sent an unexpected set: {other:?}"),
+        }
+        self.notices.push(Notice {
+            id: iq.id.clone(),
+            to,
+            incoming,
+        });
+    }
+
+    /// A notice ended the lease on `port`: it must be live and `to`'s.
+    fn end_lease(&mut self, port: u16, to: &Jid, what: &str) -> Lease {
+        let Some(lease) = self.leases.remove(&port) else {
+            panic!("{what} notice for port {port}, which has no live lease");
+        };
+        assert_eq!(&lease.owner, to, "{what} notice for port {port} to another JID");
+        lease
+    }
+
+    fn bridge(&mut self, client: ConnId, owner: ConnId, account: &Jid) {
+        let lease_port = self.host.local_ports.get(&client).copied();
+        let Some(lease) = lease_port.and_then(|p| self.leases.get_mut(&p)) else {
+            panic!("bridge of {client}, which is not on a live lease port");
+        };
+        assert_eq!(&lease.owner.to_bare(), account, "bridge for the wrong account");
+        let proxy = self.host.local_ports.get(&owner).copied();
+        assert!(
+            proxy.is_some_and(|p| lease.proxies.contains(&p)),
+            "bridge of owner {owner} on port {proxy:?}, not a proxy announced for the lease"
+        );
+        lease.bridged = true;
+    }
+
+    /// Shuts down, reports every outstanding listen, and checks that everything was
+    /// given back.
+    fn finish(&mut self) {
+        self.shut_down = true;
+        let actions = self.host.shutdown();
+        self.observe(&actions);
+        let mut rounds = 0;
+        while !self.host.pending_listens.is_empty() {
+            rounds += 1;
+            assert!(rounds <= 10_000, "listens keep coming after shutdown");
+            let actions = self.host.listen_result(0, Ok(()));
+            self.observe(&actions);
+        }
+        assert!(
+            self.host.listening.is_empty(),
+            "ports still listening after shutdown: {:?}",
+            self.host.listening
+        );
+        assert!(self.leases.is_empty(), "leases left after shutdown: {:?}", self.leases);
+        let stats = self.host.service.stats();
+        assert_eq!(stats.pending, 0, "sessions pending after shutdown");
+        for (conn, port) in &self.host.open {
+            assert!(
+                self.host.relays.contains_key(conn),
+                "{conn} (on port {port}) neither dropped nor relayed after shutdown"
+            );
+        }
+        for id in self.requests.keys() {
+            assert_eq!(
+                self.answers.get(id).copied().unwrap_or(0),
+                1,
+                "request {id} got no answer"
+            );
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! `service_stanzas`: arbitrary bytes as stanzas into
+//! [`Service::handle_stanza`](pass_core::service::Service): it never panics, and
+//! every `<iq/>` of type get or set with an `id` and a `from` that is a JID gets
+//! exactly one answer (a result or an error with that id, to that JID) once the
+//! host reports its listens; anything else (results, errors, IQs with nobody to
+//! answer, other stanzas) gets none. The simulated [`Host`] checks every action.
+//!
+//! Input layout: stanzas separated by NUL bytes (which XML cannot contain), at most
+//! [`MAX_STANZAS`]; pieces that are not well-formed XML are skipped. Each stanza
+//! comes one second after the previous one, so short expiries run out.
+
+use crate::host::Host;
+use pass_core::jid::Jid;
+use pass_core::lease::{Action, Config};
+use pass_core::stanza::IqType;
+use pass_core::time::Duration;
+use pass_core::xml::{parse_element, Element, Limits};
+
+/// Most stanzas read from one input.
+pub const MAX_STANZAS: usize = 16;
+
+/// A small pool (ports 40000–40003) and the default seed, so that a seed corpus
+/// can name the ports that registrations get.
+pub fn config() -> Config {
+    let service = match Jid::new("pass.jabber.org") {
+        Ok(j) => j,
+        Err(e) => panic!("pass.jabber.org: {e}"),
+    };
+    let ips = vec![[1, 2, 3, 4].into(), "2001:db8::1".parse().unwrap_or([0u16; 8].into())];
+    let mut c = Config::new(service, ips);
+    c.first_port = 40000;
+    c.last_port = 40003;
+    c
+}
+
+/// How many answers `stanza` must get.
+fn answers_expected(stanza: &Element) -> usize {
+    let asks = stanza.name == "iq"
+        && matches!(stanza.attr("type"), Some("get" | "set"))
+        && stanza.attr("id").is_some()
+        && stanza.attr("from").is_some_and(|f| Jid::new(f).is_ok());
+    usize::from(asks)
+}
+
+/// Checks one input; panics if a property fails.
+pub fn check(data: &[u8]) {
+    let mut host = Host::new(config());
+    for piece in data.split(|&b| b == 0).take(MAX_STANZAS) {
+        let Ok(stanza) = parse_element(piece, &Limits::default()) else {
+            continue;
+        };
+        let mut actions = host.stanza(&stanza);
+        // Listens succeed, as on a host with free ports.
+        let mut rounds = 0;
+        while !host.pending_listens.is_empty() {
+            rounds += 1;
+            assert!(rounds <= 64, "listens keep coming");
+            actions.extend(host.listen_result(0, Ok(())));
+        }
+        let id = stanza.attr("id");
+        let from = stanza.attr("from").and_then(|f| Jid::new(f).ok());
+        let answers = actions
+            .iter()
+            .filter(|a| match a {
+                Action::Send(iq) => {
+                    matches!(iq.kind, IqType::Result | IqType::Error)
+                        && Some(iq.id.as_str()) == id
+                        && iq.to.is_some()
+                        && iq.to == from
+                }
+                _ => false,
+            })
+            .count();
+        assert_eq!(
+            answers,
+            answers_expected(&stanza),
+            "wrong number of answers to {}\n  actions: {actions:?}",
+            stanza.to_xml()
+        );
+        host.advance(Duration::from_secs(1));
+    }
+    host.shutdown();
+}
