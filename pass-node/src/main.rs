@@ -47,10 +47,15 @@ fn config_error(e: &config::ConfigError) -> ExitCode {
 }
 
 fn check_config(path: &std::path::Path) -> ExitCode {
-    let result = config::load_file(path).and_then(|file| {
-        config::resolve(&config::SettingsArgs::default(), &file, SecretSource::Skip)
-    });
-    match result {
+    // Load errors already name the file; settings errors get it prefixed.
+    let file = match config::load_file(path) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(pass_node::EXIT_CONFIG as u8);
+        }
+    };
+    match config::resolve(&config::SettingsArgs::default(), &file, SecretSource::Skip) {
         Ok(_) => {
             println!("{}: ok", path.display());
             ExitCode::SUCCESS
