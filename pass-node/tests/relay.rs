@@ -327,3 +327,35 @@ async fn expire_sends_a_notice() {
     assert!(TcpStream::connect(lease).await.is_err());
     node.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn dual_stack_advertises_both_families_and_relays_over_ipv6() {
+    let v4: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+    let v6: std::net::IpAddr = "::1".parse().unwrap();
+    let (_server, mut session, node) = node_with(|c| {
+        c.core.advertised = vec![v4, v6];
+        c.bind = vec![v4, v6];
+    })
+    .await;
+    let iq = session.register_raw(OWNER, "dual", "").await;
+    let servers = match PassMessage::from_iq(&iq).unwrap() {
+        PassMessage::Registered { servers } => servers,
+        other => panic!("expected Registered, got {other:?}"),
+    };
+    let ips: Vec<_> = servers.iter().map(|s| s.ip()).collect();
+    assert_eq!(ips, vec![v4, v6]);
+    let lease6 = servers[1];
+    let mut client = connect(lease6).await;
+    let (notice, client_addr, proxy) = session.expect_incoming().await;
+    assert_eq!(client_addr, client.local_addr().unwrap());
+    session.ack(&notice).await;
+    let mut owner = connect_proxy(SocketAddr::new(v6, proxy.port())).await;
+    client.write_all(b"over v6").await.unwrap();
+    let mut buf = [0u8; 7];
+    tokio::time::timeout(WAIT, owner.read_exact(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&buf, b"over v6");
+    node.stop().await.unwrap();
+}
