@@ -511,14 +511,14 @@ impl PassMessage {
         let mut deviations = Vec::new();
         // A <proxy/> beside the query, in the stanza's namespace or jabber:iq:pass.
         let mut envelope = iq.clone();
-        let mut stray_proxy = None;
+        let mut stray = Element::new("query", NS_PASS);
         envelope.children.retain(|n| match n {
             crate::xml::Node::Element(e)
                 if e.name == "proxy" && (e.namespace == iq.namespace || e.namespace == NS_PASS) =>
             {
-                if stray_proxy.is_none() {
-                    stray_proxy = Some(e.clone());
-                }
+                let mut p = e.clone();
+                p.namespace = String::from(NS_PASS);
+                stray.children.push(crate::xml::Node::Element(p));
                 false
             }
             _ => true,
@@ -527,17 +527,10 @@ impl PassMessage {
         let mut items = payload_query(parsed.payload.as_ref())?
             .map(|q| q.items)
             .unwrap_or_default();
-        if let Some(mut p) = stray_proxy {
+        if !stray.children.is_empty() {
+            // Several stray proxies end up as a DuplicateChild error below.
             deviations.push(Deviation::ProxyOutsideQuery);
-            p.namespace = String::from(NS_PASS);
-            let wrapped = Element::new("query", NS_PASS).with_child(p);
-            items.extend(Query::try_from(&wrapped)?.items);
-        }
-        if parsed.payload.is_none()
-            && items.is_empty()
-            && matches!(parsed.kind, IqType::Get | IqType::Set)
-        {
-            return Err(ParsePassError::MissingQuery);
+            items.extend(Query::try_from(&stray)?.items);
         }
         let mut children = Children::sort(&items)?;
         let is_notice = parsed.kind == IqType::Set
@@ -918,6 +911,11 @@ mod tests {
             [Deviation::ProxyOutsideQuery, Deviation::NoticeWithoutClose]
         );
         let (msg, _) = PassMessage::from_element_lenient(&notice("oneshot")).unwrap();
+        let twice = notice("oneshot").with_child(Element::new("proxy", "").with_text("::1"));
+        assert_eq!(
+            PassMessage::from_element_lenient(&twice),
+            Err(ParsePassError::DuplicateChild("proxy"))
+        );
         assert_eq!(
             msg,
             PassMessage::OneshotNotice {
