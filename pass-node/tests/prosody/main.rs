@@ -310,26 +310,37 @@ async fn bounded<F: std::future::Future<Output = ()>>(scenario: F) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn register_incoming_accept_relay_and_disconnect() {
-    bounded(async {
-        let mut f = Fixture::start(8, &[]).await;
-        let server = register(&mut f, "<expire>600</expire>").await;
+async fn relay_in_splice_mode() {
+    bounded(register_incoming_accept_relay_and_disconnect("splice")).await;
+}
 
-        let (mut third, mut owner) = incoming_accepted(&mut f, server).await;
-        let a = random_bytes(10 << 20, 1);
-        let b = random_bytes(10 << 20, 2);
-        relay_both_ways(&mut third, &mut owner, &a, &b).await;
-        // The third party hangs up: the node hangs up on the owner.
-        drop(third);
-        assert_hung_up(&mut owner, "owner after third party left").await;
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_in_copy_mode() {
+    bounded(register_incoming_accept_relay_and_disconnect("copy")).await;
+}
 
-        // The lease outlives the relay (DESIGN 2): a second session, ended by the owner.
-        let (mut third, mut owner) = incoming_accepted(&mut f, server).await;
-        relay_both_ways(&mut third, &mut owner, b"hello", b"world").await;
-        drop(owner);
-        assert_hung_up(&mut third, "third party after owner left").await;
-    })
-    .await;
+/// register → a third party connects → notice → accept → the owner connects to the
+/// proxy port → 10 MiB each way, byte-exact → disconnects propagate both ways.
+async fn register_incoming_accept_relay_and_disconnect(relay_mode: &str) {
+    let mut f = Fixture::start(8, &["--relay-mode", relay_mode]).await;
+    let server = register(&mut f, "<expire>600</expire>").await;
+
+    let (mut third, mut owner) = incoming_accepted(&mut f, server).await;
+    let a = random_bytes(10 << 20, 1);
+    let b = random_bytes(10 << 20, 2);
+    relay_both_ways(&mut third, &mut owner, &a, &b).await;
+    // The third party hangs up: the node hangs up on the owner.
+    drop(third);
+    assert_hung_up(&mut owner, "owner after third party left").await;
+    // The node propagates the close as a half-close (FIN); the relay ends when the
+    // owner closes its side too, as any client does on EOF.
+    drop(owner);
+
+    // The lease outlives the relay (DESIGN 2): a second session, ended by the owner.
+    let (mut third, mut owner) = incoming_accepted(&mut f, server).await;
+    relay_both_ways(&mut third, &mut owner, b"hello", b"world").await;
+    drop(owner);
+    assert_hung_up(&mut third, "third party after owner left").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -397,6 +408,7 @@ async fn oneshot_notice_after_one_relay() {
         relay_both_ways(&mut third, &mut owner, b"one", b"shot").await;
         drop(third);
         assert_hung_up(&mut owner, "owner after the oneshot relay").await;
+        drop(owner);
         let notice = f.owner.expect_request(STEP, "oneshot notice").await;
         let query = service_set(&notice);
         assert!(
