@@ -1,4 +1,286 @@
+//! `pass-conformance`: run the XEP-0003 conformance suite against an implementation.
+//!
+//! Exit codes: 0 every MUST passed (every case with `--strict`), 1 a case failed,
+//! 2 the run could not happen (the message says why).
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use pass_conformance::component::{self, ComponentOptions};
+use pass_conformance::inproc::{reference_config, HostFault, InprocHost, SERVICE_JID};
+use pass_conformance::runner::{run_suite, RunOptions, SuiteReport};
+use pass_conformance::{catalogue, report, selftest};
+use pass_core::service::Service;
+use pass_faults::{Fault, FaultyEngine};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    name = "pass-conformance",
+    version,
+    about = "XEP-0003 (jabber:iq:pass) conformance runner"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the case catalogue.
+    List {
+        /// text or markdown.
+        #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+        format: ListFormat,
+    },
+    /// Run the suite against the in-process reference service (simulated network, virtual time).
+    Inproc {
+        #[command(flatten)]
+        report: ReportArgs,
+        /// Switch a fault on (an engine fault such as `deny-ignored`, or a host fault such as `host-corrupt-relay-byte`).
+        #[arg(long)]
+        fault: Option<String>,
+    },
+    /// Play the XMPP server (XEP-0114) for an implementation that connects as a component.
+    Component {
+        #[command(flatten)]
+        target: ComponentArgs,
+        #[command(flatten)]
+        report: ReportArgs,
+    },
+    /// Run the suite in process against a PASS engine compiled to a WASI (wasip1) module.
+    Wasm {
+        /// The module (docs/ENGINE-ABI.md).
+        module: PathBuf,
+        #[command(flatten)]
+        report: ReportArgs,
+    },
+    /// Spawn the reference pass-node next to this executable and run the suite against it.
+    SelfTest {
+        #[command(flatten)]
+        report: ReportArgs,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ListFormat {
+    Text,
+    Markdown,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Table,
+    Json,
+    Junit,
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Write the report here instead of stdout (a table still goes to stdout).
+    #[arg(long)]
+    output: Option<PathBuf>,
+    /// Run only cases whose id matches this glob (repeatable).
+    #[arg(long)]
+    only: Vec<String>,
+    /// Leave out cases whose id matches this glob (repeatable).
+    #[arg(long)]
+    skip: Vec<String>,
+    /// SHOULD and MAY failures fail the run.
+    #[arg(long)]
+    strict: bool,
+}
+
+#[derive(Args)]
+struct ComponentArgs {
+    /// Where the runner listens for the implementation's component connection.
+    #[arg(long)]
+    listen: String,
+    /// The component's domain (the JID the implementation serves).
+    #[arg(long)]
+    domain: String,
+    /// File holding the shared component secret.
+    #[arg(long)]
+    secret_file: PathBuf,
+    /// Start the implementation with `sh -c COMMAND` (stopped at the end).
+    #[arg(long)]
+    spawn: Option<String>,
+    /// Seconds to wait for a stanza that should come.
+    #[arg(long, default_value_t = 5.0)]
+    answer_wait: f64,
+    /// Seconds to wait for TCP connects, bytes and EOFs.
+    #[arg(long, default_value_t = 5.0)]
+    connect_timeout: f64,
+    /// Seconds the implementation waits for an owner's answer before dropping the client.
+    #[arg(long, default_value_t = 30.0)]
+    impl_answer_timeout: f64,
+    /// Seconds to wait for the implementation to connect (and to reconnect).
+    #[arg(long, default_value_t = 10.0)]
+    connect_wait: f64,
+}
+
+fn secs(s: f64) -> Duration {
+    Duration::try_from_secs_f64(s).unwrap_or(Duration::from_secs(5))
+}
+
+fn run_options(r: &ReportArgs) -> Result<RunOptions, String> {
+    let globs = |v: &[String]| -> Result<Vec<glob::Pattern>, String> {
+        v.iter()
+            .map(|g| glob::Pattern::new(g).map_err(|e| format!("bad glob {g:?}: {e}")))
+            .collect()
+    };
+    Ok(RunOptions {
+        only: globs(&r.only)?,
+        skip: globs(&r.skip)?,
+        strict: r.strict,
+    })
+}
+
+fn emit(report: &SuiteReport, args: &ReportArgs) -> Result<(), String> {
+    let text = match args.format {
+        Format::Table => report::table(report),
+        Format::Json => report::json(report),
+        Format::Junit => report::junit(report),
+    };
+    match &args.output {
+        Some(path) => {
+            std::fs::write(path, &text)
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            if !matches!(args.format, Format::Table) {
+                print!("{}", report::table(report));
+            }
+        }
+        None => print!("{text}"),
+    }
+    Ok(())
+}
+
+async fn run_inproc(fault: Option<&str>, opts: &RunOptions) -> Result<SuiteReport, String> {
+    let config = reference_config();
+    let timeout = config.answer_timeout;
+    let ips = config.advertised.clone();
+    let service = Service::new(config).map_err(|e| format!("reference config: {e}"))?;
+    let cases = catalogue();
+    let (report, _) = match fault {
+        None => {
+            run_suite(
+                Box::new(InprocHost::new(service, SERVICE_JID, ips, timeout)),
+                "inproc",
+                &cases,
+                opts,
+            )
+            .await
+        }
+        Some(name) => {
+            if let Some(f) = Fault::from_name(name) {
+                let host =
+                    InprocHost::new(FaultyEngine::new(service, f), SERVICE_JID, ips, timeout);
+                run_suite(
+                    Box::new(host),
+                    &format!("inproc (fault {name})"),
+                    &cases,
+                    opts,
+                )
+                .await
+            } else if let Some(f) = HostFault::ALL.iter().copied().find(|f| f.name() == name) {
+                let host = InprocHost::new(service, SERVICE_JID, ips, timeout).with_fault(f);
+                run_suite(
+                    Box::new(host),
+                    &format!("inproc (fault {name})"),
+                    &cases,
+                    opts,
+                )
+                .await
+            } else {
+                let mut names: Vec<&str> = Fault::ALL.iter().map(|f| f.name()).collect();
+                names.extend(HostFault::ALL.iter().map(|f| f.name()));
+                return Err(format!(
+                    "unknown fault {name:?}; known: {}",
+                    names.join(", ")
+                ));
+            }
+        }
+    };
+    Ok(report)
+}
+
 fn main() {
-    eprintln!("pass-conformance: not built yet");
-    std::process::exit(2);
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("pass-conformance: cannot start the async runtime: {e}");
+            std::process::exit(2);
+        }
+    };
+    let result: Result<(SuiteReport, ReportArgs), String> = runtime.block_on(async {
+        match cli.command {
+            Command::List { format } => {
+                let cases = catalogue();
+                match format {
+                    ListFormat::Text => print!("{}", report::list_text(&cases)),
+                    ListFormat::Markdown => print!("{}", report::list_markdown(&cases)),
+                }
+                std::process::exit(0);
+            }
+            Command::Inproc { report, fault } => {
+                let opts = run_options(&report)?;
+                Ok((run_inproc(fault.as_deref(), &opts).await?, report))
+            }
+            Command::Component { target, report } => {
+                let opts = run_options(&report)?;
+                let secret = std::fs::read_to_string(&target.secret_file).map_err(|e| {
+                    format!(
+                        "cannot read the secret file {}: {e}",
+                        target.secret_file.display()
+                    )
+                })?;
+                let copts = ComponentOptions {
+                    listen: target.listen,
+                    domain: target.domain,
+                    secret: secret.trim().to_string(),
+                    spawn: target.spawn,
+                    answer_wait: secs(target.answer_wait),
+                    io_wait: secs(target.connect_timeout),
+                    impl_answer_timeout: secs(target.impl_answer_timeout),
+                    connect_wait: secs(target.connect_wait),
+                };
+                let r = component::run(&copts, &opts)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok((r, report))
+            }
+            Command::Wasm { module, report } => {
+                let opts = run_options(&report)?;
+                let limits = pass_conformance::wasm::GuestLimits::default();
+                let r = pass_conformance::wasm::run_wasm(&module, &opts, limits)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok((r, report))
+            }
+            Command::SelfTest { report } => {
+                let opts = run_options(&report)?;
+                let r = selftest::run(&opts).await.map_err(|e| e.to_string())?;
+                Ok((r, report))
+            }
+        }
+    });
+    match result {
+        Ok((r, args)) => {
+            if let Err(e) = emit(&r, &args) {
+                eprintln!("pass-conformance: {e}");
+                std::process::exit(2);
+            }
+            std::process::exit(r.exit_code());
+        }
+        Err(e) => {
+            eprintln!("pass-conformance: {e}");
+            std::process::exit(2);
+        }
+    }
 }

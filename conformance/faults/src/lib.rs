@@ -1,0 +1,317 @@
+//! Deliberately broken PASS engines: the proof that `pass-conformance` catches
+//! faults. [`FaultyEngine`] wraps any [`Engine`] and switches one behaviour off or
+//! makes it wrong, by filtering or rewriting the events that go in and the actions
+//! that come out. `no_std` (with `alloc`) so it also builds for `wasm32-wasip1`.
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+extern crate alloc;
+
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
+use alloc::format;
+use core::net::SocketAddr;
+use pass_core::engine::Engine;
+use pass_core::jid::Jid;
+use pass_core::lease::{Action, ConnId, ListenError};
+use pass_core::stanza::{Condition, ErrorType, Iq, IqType};
+use pass_core::time::Instant;
+use pass_core::xml::{Element, Node};
+use pass_core::NS_PASS;
+
+/// One broken behaviour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Fault {
+    /// §4.1: the expire notice is never sent.
+    NoExpireNotice,
+    /// §4.2: the oneshot notice is never sent.
+    NoOneshotNotice,
+    /// §4.3: a close from someone else is acknowledged instead of refused with 401.
+    CloseWithoutOwnerCheck,
+    /// Error tables: 404 item-not-found is sent where 401 not-authorized is due.
+    WrongErrorCode,
+    /// §5.2: an owner's deny is taken as an accept.
+    DenyIgnored,
+    /// DESIGN decision 8: malformed requests get no answer at all.
+    SilentOnMalformed,
+    /// §2: after a relay the lease port does not listen again.
+    NoRelisten,
+    /// §3/§4: requests and notices go to another resource than the owner's.
+    NoticeToWrongJid,
+    /// §2: the registration result's `<server/>` has no port.
+    MissingServerPort,
+    /// §3/§5.2: the client socket is never dropped (deny, error, no answer).
+    NoClientDrop,
+    /// §3: `<client/>` names a wrong port for the remote end.
+    WrongClientPort,
+}
+
+impl Fault {
+    /// Every fault.
+    pub const ALL: [Fault; 11] = [
+        Fault::NoExpireNotice,
+        Fault::NoOneshotNotice,
+        Fault::CloseWithoutOwnerCheck,
+        Fault::WrongErrorCode,
+        Fault::DenyIgnored,
+        Fault::SilentOnMalformed,
+        Fault::NoRelisten,
+        Fault::NoticeToWrongJid,
+        Fault::MissingServerPort,
+        Fault::NoClientDrop,
+        Fault::WrongClientPort,
+    ];
+
+    /// A stable, kebab-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Fault::NoExpireNotice => "no-expire-notice",
+            Fault::NoOneshotNotice => "no-oneshot-notice",
+            Fault::CloseWithoutOwnerCheck => "close-without-owner-check",
+            Fault::WrongErrorCode => "wrong-error-code",
+            Fault::DenyIgnored => "deny-ignored",
+            Fault::SilentOnMalformed => "silent-on-malformed",
+            Fault::NoRelisten => "no-relisten",
+            Fault::NoticeToWrongJid => "notice-to-wrong-jid",
+            Fault::MissingServerPort => "missing-server-port",
+            Fault::NoClientDrop => "no-client-drop",
+            Fault::WrongClientPort => "wrong-client-port",
+        }
+    }
+
+    /// The fault with this [`name`](Fault::name).
+    pub fn from_name(name: &str) -> Option<Fault> {
+        Fault::ALL.iter().copied().find(|f| f.name() == name)
+    }
+}
+
+/// An engine with one fault switched on.
+#[derive(Debug)]
+pub struct FaultyEngine<E: Engine> {
+    inner: E,
+    fault: Fault,
+    /// Actions the fault adds, handed out before the inner engine's next one.
+    extra: VecDeque<Action>,
+    /// The port each connection came in on.
+    conn_ports: BTreeMap<ConnId, u16>,
+    /// Lease ports that must not listen again (NoRelisten).
+    dead_ports: BTreeSet<u16>,
+}
+
+impl<E: Engine> FaultyEngine<E> {
+    /// Wraps `inner` with `fault` on.
+    pub fn new(inner: E, fault: Fault) -> Self {
+        FaultyEngine {
+            inner,
+            fault,
+            extra: VecDeque::new(),
+            conn_ports: BTreeMap::new(),
+            dead_ports: BTreeSet::new(),
+        }
+    }
+
+    /// The fault.
+    pub fn fault(&self) -> Fault {
+        self.fault
+    }
+
+    /// The wrapped engine.
+    pub fn inner(&self) -> &E {
+        &self.inner
+    }
+
+    /// The fault's view of an outgoing action: `None` swallows it.
+    fn filter(&mut self, action: Action) -> Option<Action> {
+        match (self.fault, action) {
+            (Fault::NoExpireNotice, Action::Send(iq)) if is_set_with(&iq, "expire") => None,
+            (Fault::NoOneshotNotice, Action::Send(iq)) if is_set_with(&iq, "oneshot") => None,
+            (Fault::CloseWithoutOwnerCheck, Action::Send(mut iq))
+                if error_is(&iq, 401, Condition::NotAuthorized) =>
+            {
+                iq.kind = IqType::Result;
+                iq.error = None;
+                iq.payload = Some(Element::new("query", NS_PASS));
+                Some(Action::Send(iq))
+            }
+            (Fault::WrongErrorCode, Action::Send(mut iq))
+                if error_is(&iq, 401, Condition::NotAuthorized) =>
+            {
+                if let Some(e) = iq.error.as_mut() {
+                    e.code = Some(404);
+                    e.condition = Some(Condition::ItemNotFound);
+                    e.kind = Some(ErrorType::Cancel);
+                }
+                Some(Action::Send(iq))
+            }
+            (Fault::SilentOnMalformed, Action::Send(iq))
+                if error_is(&iq, 400, Condition::BadRequest) =>
+            {
+                None
+            }
+            (Fault::NoticeToWrongJid, Action::Send(mut iq))
+                if is_set_with(&iq, "expire")
+                    || is_set_with(&iq, "oneshot")
+                    || is_set_with(&iq, "client") =>
+            {
+                if let Some(to) = &iq.to {
+                    let wrong = format!("{}/wrong-resource", to.to_bare());
+                    iq.to = Jid::new(&wrong).ok().or(iq.to.take());
+                }
+                Some(Action::Send(iq))
+            }
+            (Fault::MissingServerPort, Action::Send(mut iq)) if iq.kind == IqType::Result => {
+                if let Some(q) = iq.payload.as_mut().filter(|q| q.is("query", NS_PASS)) {
+                    for n in q.children.iter_mut() {
+                        if let Node::Element(e) = n {
+                            if e.is("server", NS_PASS) {
+                                e.attributes.retain(|a| a.name != "port");
+                            }
+                        }
+                    }
+                }
+                Some(Action::Send(iq))
+            }
+            (Fault::WrongClientPort, Action::Send(mut iq)) if is_set_with(&iq, "client") => {
+                if let Some(q) = iq.payload.as_mut() {
+                    for n in q.children.iter_mut() {
+                        if let Node::Element(e) = n {
+                            if e.is("client", NS_PASS) {
+                                let port = e
+                                    .attr("port")
+                                    .and_then(|p| p.parse::<u16>().ok())
+                                    .unwrap_or(0);
+                                e.set_attr("port", &format!("{}", port.wrapping_add(1)));
+                            }
+                        }
+                    }
+                }
+                Some(Action::Send(iq))
+            }
+            (Fault::NoClientDrop, Action::Drop { .. }) => None,
+            (
+                Fault::NoRelisten,
+                Action::Bridge {
+                    client,
+                    owner,
+                    account,
+                },
+            ) => {
+                if let Some(port) = self.conn_ports.get(&client).copied() {
+                    self.dead_ports.insert(port);
+                    self.extra.push_back(Action::Unlisten { port });
+                }
+                Some(Action::Bridge {
+                    client,
+                    owner,
+                    account,
+                })
+            }
+            (Fault::NoRelisten, Action::Listen { port }) if self.dead_ports.contains(&port) => None,
+            (Fault::NoRelisten, Action::Unlisten { port }) => {
+                self.dead_ports.remove(&port);
+                Some(Action::Unlisten { port })
+            }
+            (_, a) => Some(a),
+        }
+    }
+}
+
+/// Whether `iq` is a set whose `jabber:iq:pass` query has a child named `child`.
+fn is_set_with(iq: &Iq, child: &str) -> bool {
+    iq.kind == IqType::Set
+        && iq
+            .payload
+            .as_ref()
+            .is_some_and(|q| q.is("query", NS_PASS) && q.get_child(child, NS_PASS).is_some())
+}
+
+/// Whether `iq` is an error with this code or condition.
+fn error_is(iq: &Iq, code: u16, condition: Condition) -> bool {
+    iq.kind == IqType::Error
+        && iq
+            .error
+            .as_ref()
+            .is_some_and(|e| e.code == Some(code) || e.condition == Some(condition))
+}
+
+/// Whether an incoming element is an owner's deny (an error IQ saying 401).
+fn is_deny(e: &Element) -> bool {
+    e.name == "iq"
+        && e.attr("type") == Some("error")
+        && e.elements().any(|c| {
+            c.name == "error"
+                && (c.attr("code") == Some("401")
+                    || c.elements().any(|k| k.name == "not-authorized"))
+        })
+}
+
+impl<E: Engine> Engine for FaultyEngine<E> {
+    fn handle_stanza(&mut self, now: Instant, stanza: &Element) {
+        if self.fault == Fault::DenyIgnored && is_deny(stanza) {
+            let mut accept = stanza.clone();
+            accept.set_attr("type", "result");
+            accept
+                .children
+                .retain(|n| !matches!(n, Node::Element(c) if c.name == "error"));
+            self.inner.handle_stanza(now, &accept);
+        } else {
+            self.inner.handle_stanza(now, stanza);
+        }
+    }
+
+    fn handle_listen_result(&mut self, now: Instant, port: u16, result: Result<(), ListenError>) {
+        self.inner.handle_listen_result(now, port, result);
+    }
+
+    fn handle_connection(&mut self, now: Instant, conn: ConnId, local_port: u16, peer: SocketAddr) {
+        self.conn_ports.insert(conn, local_port);
+        self.inner.handle_connection(now, conn, local_port, peer);
+    }
+
+    fn handle_closed(&mut self, now: Instant, conn: ConnId) {
+        self.conn_ports.remove(&conn);
+        self.inner.handle_closed(now, conn);
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.inner.handle_timeout(now);
+    }
+
+    fn shutdown(&mut self, now: Instant) {
+        self.inner.shutdown(now);
+    }
+
+    fn poll_action(&mut self) -> Option<Action> {
+        // Bounded by the inner engine's queue: each turn consumes one of its actions.
+        loop {
+            if let Some(a) = self.extra.pop_front() {
+                return Some(a);
+            }
+            let a = self.inner.poll_action()?;
+            if let Some(a) = self.filter(a) {
+                return Some(a);
+            }
+        }
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.inner.poll_timeout()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_are_unique() {
+        for f in Fault::ALL {
+            assert_eq!(Fault::from_name(f.name()), Some(f));
+            assert_eq!(
+                Fault::ALL.iter().filter(|g| g.name() == f.name()).count(),
+                1
+            );
+        }
+        assert_eq!(Fault::from_name("no-such-fault"), None);
+    }
+}

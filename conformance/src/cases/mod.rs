@@ -1,0 +1,68 @@
+//! The cases, one module per spec section. Each case is a short async scenario on a
+//! [`Ctx`](crate::ctx::Ctx); the catalogue entry beside it says what it checks.
+
+pub mod robustness;
+pub mod s2_registration;
+pub mod s3_incoming;
+pub mod s4_1_expire;
+pub mod s4_2_oneshot;
+pub mod s4_3_close;
+pub mod s5_1_client_auth;
+pub mod s5_2_deny;
+
+use crate::ctx::{Ctx, Stop};
+use crate::harness::SockId;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Builds a catalogue entry.
+macro_rules! case {
+    ($id:literal, $section:literal, $listing:expr, $level:ident, $desc:literal, $run:path) => {
+        $crate::catalogue::Case {
+            id: $id,
+            section: $section,
+            listing: $listing,
+            level: $crate::catalogue::Level::$level,
+            description: $desc,
+            run: $run,
+        }
+    };
+}
+pub(crate) use case;
+
+/// How long a case waits to conclude that nothing (more) comes.
+pub(crate) const QUIET: Duration = Duration::from_millis(500);
+
+/// A payload both sides of a relay exchange, distinct per direction.
+pub(crate) fn greeting(from: &str) -> Vec<u8> {
+    format!("hello from {from} through PASS\n").into_bytes()
+}
+
+/// Connects, retrying for up to a second while refused: a service re-listens
+/// asynchronously after a relay or a deny.
+pub(crate) async fn connect_retry(
+    c: &mut Ctx,
+    who: &str,
+    addr: SocketAddr,
+) -> Result<(SockId, SocketAddr), Stop> {
+    for _ in 0..10 {
+        match c.connect(who, addr).await {
+            Ok(s) => return Ok(s),
+            Err(Stop::Fail(_)) => c.sleep(Duration::from_millis(100)).await,
+            Err(e) => return Err(e),
+        }
+    }
+    c.connect(who, addr).await
+}
+
+/// Sends bytes one way through a relay and checks they arrive unchanged.
+pub(crate) async fn pass_bytes(
+    c: &mut Ctx,
+    step: &str,
+    from: SockId,
+    to: SockId,
+    data: &[u8],
+) -> Result<(), Stop> {
+    c.write(from, data).await?;
+    c.expect_bytes(step, to, data).await
+}

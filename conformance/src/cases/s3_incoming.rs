@@ -1,0 +1,205 @@
+//! §3 Incoming Connections: listings 3 and 4, the relay, disconnects, dropped clients.
+
+use super::{case, greeting, pass_bytes};
+use crate::catalogue::Case;
+use crate::ctx::{CaseFut, Ctx, NS_STANZA, NS_STANZAS};
+use pass_core::xml::Element;
+use rand::RngCore;
+
+/// The §3 cases.
+pub fn cases() -> Vec<Case> {
+    vec![
+        case!("pass/3/incoming-request", "3", Some(3), Must,
+            "A connection to a leased port makes the service send the owner an IQ set with <client/> and <proxy/>", incoming_request),
+        case!("pass/3/client-is-remote-end", "3", None, Must,
+            "<client/> gives the IP and port of the remote end of the incoming socket", client_is_remote_end),
+        case!("pass/3/accept-relay", "3", Some(4), Must,
+            "After the owner's result (listing 4) and its connection to <proxy/>, bytes flow both ways", accept_relay),
+        case!("pass/3/relay-4mib-byte-exact", "3", None, Must,
+            "4 MiB of random bytes each way arrive unchanged through the relay", relay_4mib),
+        case!("pass/3/disconnect-third-party", "3", None, Must,
+            "The third party hanging up makes the service disconnect the owner", disconnect_third_party),
+        case!("pass/3/disconnect-owner", "3", None, Must,
+            "The owner hanging up makes the service disconnect the third party", disconnect_owner),
+        case!("pass/3/owner-error-drops-client", "3", None, Must,
+            "An error answer to the incoming-connection IQ makes the service drop the client socket", owner_error_drops_client),
+        case!("pass/3/no-answer-drops-client", "3", None, Must,
+            "No answer to the incoming-connection IQ (within the service's timeout) drops the client socket (DESIGN decision 7)", no_answer_drops_client),
+        case!("pass/3/half-close", "3", None, Should,
+            "A half-close travels through the relay and the other direction keeps working (spec silent; TCP relay semantics)", half_close),
+    ]
+}
+
+fn incoming_request(c: &mut Ctx) -> CaseFut<'_> {
+    Box::pin(async move {
+        let owner = c.user("owner");
+        c.incoming(&owner, Some(600), false).await?;
+        Ok(())
+    })
+}
+
+fn client_is_remote_end(c: &mut Ctx) -> CaseFut<'_> {
+    Box::pin(async move {
+        let owner = c.user("owner");
+        let (_, _, local, inc) = c.incoming(&owner, None, false).await?;
+        if inc.client != local {
+            return Err(c.fail_el(
+                "compare <client/> with the third party's address",
+                format!("<client port='{}'>{}</client>", local.port(), local.ip()),
+                &inc.stanza,
+            ));
+        }
+        Ok(())
+    })
+}
+
+fn accept_relay(c: &mut Ctx) -> CaseFut<'_> {
+    Box::pin(async move {
+        let owner = c.user("owner");
+        let (_, client, own) = c.relay(&owner, None, false).await?;
+        pass_bytes(
+            c,
+            "relay third party -> owner",
+            client,
+            own,
+            &greeting("the third party"),
+        )
+        .await?;
+        pass_bytes(
+            c,
+            "relay owner -> third party",
+            own,
+            client,
+            &greeting("the owner"),
+        )
+        .await?;
+        Ok(())
+    })
+}
+
+fn relay_4mib(c: &mut Ctx) -> CaseFut<'_> {
+    Box::pin(async move {
+        const SIZE: usize = 4 << 20;
+        let owner = c.user("owner");
+        let (_, client, own) = c.relay(&owner, None, false).await?;
+        let mut up = vec![0u8; SIZE];
+        let mut down = vec![0u8; SIZE];
+        rand::rng().fill_bytes(&mut up);
+        rand::rng().fill_bytes(&mut down);
+        // Both directions in flight at once: a relay must not serialise them.
+        c.write(client, &up).await?;
+        c.write(own, &down).await?;
+        c.expect_bytes("relay 4 MiB third party -> owner", own, &up)
+            .await?;
+        c.expect_bytes("relay 4 MiB owner -> third party", client, &down)
+            .await?;
+        Ok(())
+    })
+}
+
+fn disconnect_third_party(c: &mut Ctx) -> CaseFut<'_> {
+    Box::pin(async move {
+        let owner = c.user("owner");
+        let (_, client, own) = c.relay(&owner, None, false).await?;
+        pass_bytes(
+            c,
+            "relay third party -> owner",
+            client,
+            own,
+            &greeting("the third party"),
+        )
+        .await?;
+        c.close(client).await;
+        let wait = c.info().io_wait;
+        c.expect_eof(
+            "the third party hung up: the owner's side must close",
+            own,
+            wait,
+        )
+        .await
+    })
+}
+
+fn disconnect_owner(c: &mut Ctx) -> CaseFut<'_> {
+    Box::pin(async move {
+        let owner = c.user("owner");
+        let (_, client, own) = c.relay(&owner, None, false).await?;
+        pass_bytes(
+            c,
+            "relay owner -> third party",
+            own,
+            client,
+            &greeting("the owner"),
+        )
+        .await?;
+        c.close(own).await;
+        let wait = c.info().io_wait;
+        c.expect_eof(
+            "the owner hung up: the third party's side must close",
+            client,
+            wait,
+        )
+        .await
+    })
+}
+
+fn owner_error_drops_client(c: &mut Ctx) -> CaseFut<'_> {
+    Box::pin(async move {
+        let owner = c.user("owner");
+        let (_, client, _, inc) = c.incoming(&owner, None, false).await?;
+        let err = Element::new("error", NS_STANZA)
+            .with_attr("code", "503")
+            .with_attr("type", "cancel")
+            .with_child(Element::new("service-unavailable", NS_STANZAS));
+        let iq = c.answer_iq("error", &owner, &inc.id, None).with_child(err);
+        c.send(&iq).await?;
+        let wait = c.info().io_wait;
+        c.expect_eof(
+            "the owner answered an error: the client socket must be dropped",
+            client,
+            wait,
+        )
+        .await
+    })
+}
+
+fn no_answer_drops_client(c: &mut Ctx) -> CaseFut<'_> {
+    Box::pin(async move {
+        let owner = c.user("owner");
+        let (_, client, _, _) = c.incoming(&owner, None, false).await?;
+        let wait = c.info().impl_answer_timeout + c.info().io_wait;
+        c.expect_eof(
+            "the owner never answers: the client socket must be dropped",
+            client,
+            wait,
+        )
+        .await
+    })
+}
+
+fn half_close(c: &mut Ctx) -> CaseFut<'_> {
+    Box::pin(async move {
+        let owner = c.user("owner");
+        let (_, client, own) = c.relay(&owner, None, false).await?;
+        let up = greeting("the third party");
+        c.write(client, &up).await?;
+        c.shutdown_write(client).await?;
+        c.expect_bytes("relay before the half-close", own, &up)
+            .await?;
+        let wait = c.info().io_wait;
+        c.expect_eof(
+            "the third party half-closed: the owner reads EOF",
+            own,
+            wait,
+        )
+        .await?;
+        pass_bytes(
+            c,
+            "owner -> third party after the half-close",
+            own,
+            client,
+            &greeting("the owner"),
+        )
+        .await
+    })
+}

@@ -1,0 +1,575 @@
+//! The network target: the runner plays the XMPP server's side of XEP-0114.
+//!
+//! The implementation connects to `--listen` as it would to its XMPP server; the
+//! runner checks the handshake (hex SHA-1 of stream id + secret), then routes: the
+//! stanzas it sends carry `from` = user JIDs, the stanzas the implementation sends
+//! go to the case by their `to`. Third parties and owners are real TCP connections
+//! to the addresses the implementation advertised.
+
+use crate::catalogue::catalogue;
+use crate::harness::{ConnectError, Harness, HarnessError, ReadEvent, SockId, TargetInfo};
+use crate::runner::{run_suite, RunOptions, Status, SuiteReport};
+use crate::xmlfmt::to_xml_in;
+use async_trait::async_trait;
+use pass_core::xml::{Element, Limits, StreamEvent, StreamFramer, StreamHeader, NS_COMPONENT};
+use sha1::{Digest, Sha1};
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::timeout;
+
+/// How the runner reaches the implementation.
+#[derive(Clone, Debug)]
+pub struct ComponentOptions {
+    /// Where to listen for the component connection (`IP:PORT`).
+    pub listen: String,
+    /// The component's domain: the service JID.
+    pub domain: String,
+    /// The shared secret.
+    pub secret: String,
+    /// A command starting the implementation (`sh -c`), stopped at the end.
+    pub spawn: Option<String>,
+    /// How long to wait for a stanza that should come.
+    pub answer_wait: Duration,
+    /// How long to wait for connects, bytes and EOFs.
+    pub io_wait: Duration,
+    /// The implementation's owner-answer timeout.
+    pub impl_answer_timeout: Duration,
+    /// How long to wait for the implementation to connect or reconnect.
+    pub connect_wait: Duration,
+}
+
+/// Why the run could not happen (exit code 2).
+#[derive(Debug)]
+pub enum RunError {
+    /// The listen address is taken or invalid.
+    Listen(String),
+    /// The implementation could not be started.
+    Spawn(String),
+    /// Nothing connected in time; with the implementation's output, if spawned.
+    NeverConnected(String),
+    /// The XEP-0114 handshake failed (e.g. wrong secret).
+    Handshake(String),
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunError::Listen(m) => f.write_str(m),
+            RunError::Spawn(m) => write!(f, "cannot start the implementation: {m}"),
+            RunError::NeverConnected(m) => f.write_str(m),
+            RunError::Handshake(m) => write!(f, "handshake failed: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
+/// What the stream reader passes on.
+enum LinkEvent {
+    Stanza(Element),
+    Broken(String),
+}
+
+/// A handshaken component stream.
+struct Link {
+    writer: OwnedWriteHalf,
+    events: mpsc::UnboundedReceiver<LinkEvent>,
+    reader: JoinHandle<()>,
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+/// A TCP connection a case opened.
+struct Sock {
+    read: OwnedReadHalf,
+    tx: mpsc::UnboundedSender<SockCmd>,
+    writer: JoinHandle<()>,
+}
+
+enum SockCmd {
+    Data(Vec<u8>),
+    Shutdown,
+}
+
+/// The XEP-0114 handshake digest: lowercase hex SHA-1 of stream id + secret.
+pub fn handshake_digest(stream_id: &str, secret: &str) -> String {
+    let digest = Sha1::digest(format!("{stream_id}{secret}").as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+const STREAM_ERROR_NOT_AUTHORIZED: &str =
+    "<stream:error><not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></stream:stream>";
+const STREAM_ERROR_NOT_WELL_FORMED: &str =
+    "<stream:error><not-well-formed xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></stream:stream>";
+
+/// Reads the next framer event, feeding it from `r`; bounded by `wait`.
+async fn next_event(
+    r: &mut (impl AsyncRead + Unpin),
+    framer: &mut StreamFramer,
+    wait: Duration,
+) -> Result<StreamEvent, String> {
+    let read = async {
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            if let Some(ev) = framer.next_event() {
+                return ev.map_err(|e| format!("malformed XML from the implementation: {e}"));
+            }
+            let n = r
+                .read(&mut buf)
+                .await
+                .map_err(|e| format!("connection error: {e}"))?;
+            if n == 0 {
+                return Err("the implementation closed the connection".into());
+            }
+            framer.feed(&buf[..n]);
+        }
+    };
+    timeout(wait, read).await.unwrap_or_else(|_| {
+        Err(format!(
+            "nothing from the implementation for {} s",
+            wait.as_secs_f32()
+        ))
+    })
+}
+
+/// Accepts the implementation's connection and runs the handshake.
+async fn accept_link(
+    listener: &TcpListener,
+    domain: &str,
+    secret: &str,
+    wait: Duration,
+) -> Result<Link, RunError> {
+    let (stream, _) = match timeout(wait, listener.accept()).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            return Err(RunError::NeverConnected(format!(
+                "accepting the implementation's connection failed: {e}"
+            )))
+        }
+        Err(_) => {
+            return Err(RunError::NeverConnected(format!(
+                "the implementation never connected within {} s",
+                wait.as_secs_f32()
+            )))
+        }
+    };
+    let (mut read, mut writer) = stream.into_split();
+    let mut framer = StreamFramer::new(Limits::default());
+    let header = match next_event(&mut read, &mut framer, wait).await {
+        Ok(StreamEvent::Header(h)) => h,
+        Ok(other) => {
+            return Err(RunError::Handshake(format!(
+                "expected a stream header, got {other:?}"
+            )))
+        }
+        Err(e) => return Err(RunError::Handshake(e)),
+    };
+    if header.default_namespace != NS_COMPONENT {
+        return Err(RunError::Handshake(format!(
+            "stream namespace is {:?}, expected {NS_COMPONENT}",
+            header.default_namespace
+        )));
+    }
+    if header.to.as_deref() != Some(domain) {
+        return Err(RunError::Handshake(format!(
+            "stream header to={:?}, expected the component domain {domain:?}",
+            header.to
+        )));
+    }
+    let id: String = (0..16)
+        .map(|_| format!("{:x}", rand::random::<u8>() & 0xf))
+        .collect();
+    let mut ours = StreamHeader::new(NS_COMPONENT);
+    ours.id = Some(id.clone());
+    ours.from = Some(domain.to_string());
+    let io = |e: std::io::Error| RunError::Handshake(format!("write failed: {e}"));
+    writer
+        .write_all(ours.to_open_tag().as_bytes())
+        .await
+        .map_err(io)?;
+    let hs = match next_event(&mut read, &mut framer, wait).await {
+        Ok(StreamEvent::Stanza(e)) if e.name == "handshake" => e,
+        Ok(other) => {
+            return Err(RunError::Handshake(format!(
+                "expected <handshake/>, got {other:?}"
+            )))
+        }
+        Err(e) => return Err(RunError::Handshake(e)),
+    };
+    if !hs
+        .text()
+        .trim()
+        .eq_ignore_ascii_case(&handshake_digest(&id, secret))
+    {
+        let _ = writer
+            .write_all(STREAM_ERROR_NOT_AUTHORIZED.as_bytes())
+            .await;
+        let _ = writer.shutdown().await;
+        return Err(RunError::Handshake("wrong secret".into()));
+    }
+    writer.write_all(b"<handshake/>").await.map_err(io)?;
+    let (tx, events) = mpsc::unbounded_channel();
+    let reader = tokio::spawn(async move {
+        loop {
+            let ev = match next_event(&mut read, &mut framer, Duration::from_secs(24 * 3600)).await
+            {
+                Ok(StreamEvent::Stanza(e)) => LinkEvent::Stanza(e),
+                Ok(StreamEvent::StreamError(e)) => LinkEvent::Broken(format!(
+                    "the implementation sent a stream error: {}",
+                    crate::xmlfmt::to_xml(&e)
+                )),
+                Ok(StreamEvent::End) => {
+                    LinkEvent::Broken("the implementation closed its stream".into())
+                }
+                Ok(StreamEvent::Header(_)) => LinkEvent::Broken("a second stream header".into()),
+                Err(e) => LinkEvent::Broken(e),
+            };
+            let broken = matches!(ev, LinkEvent::Broken(_));
+            if tx.send(ev).is_err() || broken {
+                return;
+            }
+        }
+    });
+    Ok(Link {
+        writer,
+        events,
+        reader,
+    })
+}
+
+/// The harness over a component stream.
+pub struct ComponentHarness {
+    info: TargetInfo,
+    listener: TcpListener,
+    secret: String,
+    connect_wait: Duration,
+    link: Option<Link>,
+    socks: HashMap<u64, Sock>,
+    next_sock: u64,
+}
+
+impl ComponentHarness {
+    /// Listens, then waits for the implementation and handshakes.
+    pub async fn start(opts: &ComponentOptions) -> Result<ComponentHarness, RunError> {
+        let listener = TcpListener::bind(&opts.listen).await.map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AddrInUse {
+                RunError::Listen(format!(
+                    "port in use: cannot listen on {}: {e}",
+                    opts.listen
+                ))
+            } else {
+                RunError::Listen(format!("cannot listen on {}: {e}", opts.listen))
+            }
+        })?;
+        Ok(ComponentHarness {
+            info: TargetInfo {
+                service: opts.domain.clone(),
+                user_domain: "localhost".into(),
+                answer_wait: opts.answer_wait,
+                io_wait: opts.io_wait,
+                impl_answer_timeout: opts.impl_answer_timeout,
+            },
+            listener,
+            secret: opts.secret.clone(),
+            connect_wait: opts.connect_wait,
+            link: None,
+            socks: HashMap::new(),
+            next_sock: 1,
+        })
+    }
+
+    /// Waits for the implementation's (first) connection.
+    pub async fn connect_implementation(&mut self) -> Result<(), RunError> {
+        let link = accept_link(
+            &self.listener,
+            &self.info.service,
+            &self.secret,
+            self.connect_wait,
+        )
+        .await?;
+        self.link = Some(link);
+        Ok(())
+    }
+
+    async fn break_link(&mut self, why: &str) -> HarnessError {
+        if let Some(mut l) = self.link.take() {
+            if why.starts_with("malformed") {
+                let _ = l
+                    .writer
+                    .write_all(STREAM_ERROR_NOT_WELL_FORMED.as_bytes())
+                    .await;
+            }
+            let _ = l.writer.shutdown().await;
+        }
+        HarnessError(why.to_string())
+    }
+
+    fn disconnected() -> HarnessError {
+        HarnessError("implementation disconnected".into())
+    }
+}
+
+#[async_trait(?Send)]
+impl Harness for ComponentHarness {
+    fn info(&self) -> &TargetInfo {
+        &self.info
+    }
+
+    async fn send_stanza(&mut self, stanza: &Element) -> Result<(), HarnessError> {
+        let Some(link) = self.link.as_mut() else {
+            return Err(Self::disconnected());
+        };
+        let xml = to_xml_in(stanza, NS_COMPONENT);
+        if let Err(e) = link.writer.write_all(xml.as_bytes()).await {
+            return Err(self
+                .break_link(&format!("implementation disconnected: {e}"))
+                .await);
+        }
+        Ok(())
+    }
+
+    async fn next_stanza(&mut self, wait: Duration) -> Result<Option<Element>, HarnessError> {
+        let Some(link) = self.link.as_mut() else {
+            return Err(Self::disconnected());
+        };
+        match timeout(wait, link.events.recv()).await {
+            Err(_) => Ok(None),
+            Ok(Some(LinkEvent::Stanza(e))) => Ok(Some(e)),
+            Ok(Some(LinkEvent::Broken(why))) => Err(self.break_link(&why).await),
+            Ok(None) => Err(self.break_link("implementation disconnected").await),
+        }
+    }
+
+    async fn connect(&mut self, addr: SocketAddr) -> Result<(SockId, SocketAddr), ConnectError> {
+        let stream = match timeout(self.info.io_wait, TcpStream::connect(addr)).await {
+            Err(_) => return Err(ConnectError::Timeout),
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                return Err(ConnectError::Refused)
+            }
+            Ok(Err(e)) => return Err(ConnectError::Other(e.to_string())),
+            Ok(Ok(s)) => s,
+        };
+        let _ = stream.set_nodelay(true);
+        let local = stream
+            .local_addr()
+            .map_err(|e| ConnectError::Other(e.to_string()))?;
+        let (read, mut write) = stream.into_split();
+        let (tx, mut rx) = mpsc::unbounded_channel::<SockCmd>();
+        // A writer task per connection: a case can queue megabytes both ways without
+        // blocking on the peer's reading.
+        let writer = tokio::spawn(async move {
+            while let Some(cmd) = rx.recv().await {
+                let ok = match cmd {
+                    SockCmd::Data(d) => write.write_all(&d).await.is_ok(),
+                    SockCmd::Shutdown => write.shutdown().await.is_ok(),
+                };
+                if !ok {
+                    return;
+                }
+            }
+        });
+        let id = self.next_sock;
+        self.next_sock += 1;
+        self.socks.insert(id, Sock { read, tx, writer });
+        Ok((SockId(id), local))
+    }
+
+    async fn write(&mut self, sock: SockId, data: &[u8]) -> Result<(), HarnessError> {
+        if let Some(s) = self.socks.get(&sock.0) {
+            let _ = s.tx.send(SockCmd::Data(data.to_vec()));
+        }
+        Ok(())
+    }
+
+    async fn shutdown_write(&mut self, sock: SockId) -> Result<(), HarnessError> {
+        if let Some(s) = self.socks.get(&sock.0) {
+            let _ = s.tx.send(SockCmd::Shutdown);
+        }
+        Ok(())
+    }
+
+    async fn close(&mut self, sock: SockId) {
+        if let Some(s) = self.socks.remove(&sock.0) {
+            // Dropping both halves closes the socket at once, queued bytes or not.
+            s.writer.abort();
+            let _ = s.writer.await;
+            drop(s.read);
+        }
+    }
+
+    async fn read(&mut self, sock: SockId, wait: Duration) -> Result<ReadEvent, HarnessError> {
+        let Some(s) = self.socks.get_mut(&sock.0) else {
+            return Ok(ReadEvent::Eof);
+        };
+        let mut buf = vec![0u8; 256 * 1024];
+        match timeout(wait, s.read.read(&mut buf)).await {
+            Err(_) => Ok(ReadEvent::Timeout),
+            Ok(Ok(0)) | Ok(Err(_)) => Ok(ReadEvent::Eof),
+            Ok(Ok(n)) => {
+                buf.truncate(n);
+                Ok(ReadEvent::Data(buf))
+            }
+        }
+    }
+
+    async fn sleep(&mut self, d: Duration) {
+        tokio::time::sleep(d).await;
+    }
+
+    async fn reset(&mut self) -> Result<(), HarnessError> {
+        let ids: Vec<u64> = self.socks.keys().copied().collect();
+        for id in ids {
+            self.close(SockId(id)).await;
+        }
+        if let Some(link) = self.link.as_mut() {
+            // Leftovers of the last case are nobody's business now.
+            loop {
+                match link.events.try_recv() {
+                    Ok(LinkEvent::Stanza(_)) => continue,
+                    Ok(LinkEvent::Broken(_)) | Err(mpsc::error::TryRecvError::Disconnected) => {
+                        self.link = None;
+                        break;
+                    }
+                    Err(mpsc::error::TryRecvError::Empty) => break,
+                }
+            }
+        }
+        if self.link.is_none() {
+            let link = accept_link(
+                &self.listener,
+                &self.info.service,
+                &self.secret,
+                self.connect_wait,
+            )
+            .await
+            .map_err(|e| {
+                HarnessError(format!(
+                    "implementation disconnected and did not reconnect: {e}"
+                ))
+            })?;
+            self.link = Some(link);
+        }
+        Ok(())
+    }
+}
+
+/// The implementation as a child process, with the tail of its output kept.
+pub struct Spawned {
+    child: tokio::process::Child,
+    tail: Arc<Mutex<VecDeque<String>>>,
+}
+
+impl Spawned {
+    /// Starts `sh -c command` in its own process group.
+    pub fn start(command: &str) -> Result<Spawned, RunError> {
+        let mut cmd = tokio::process::Command::new("sh");
+        cmd.arg("-c")
+            .arg(command)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| RunError::Spawn(format!("sh -c {command:?}: {e}")))?;
+        let tail = Arc::new(Mutex::new(VecDeque::new()));
+        if let Some(out) = child.stdout.take() {
+            keep_tail(out, tail.clone());
+        }
+        if let Some(err) = child.stderr.take() {
+            keep_tail(err, tail.clone());
+        }
+        Ok(Spawned { child, tail })
+    }
+
+    /// The last lines the implementation wrote.
+    pub fn tail(&self) -> String {
+        self.tail
+            .lock()
+            .map(|t| t.iter().cloned().collect::<Vec<_>>().join("\n"))
+            .unwrap_or_default()
+    }
+
+    /// Stops the process group (TERM, then KILL after 2 s) and waits for it.
+    pub async fn stop(mut self) -> String {
+        if let Some(pid) = self.child.id() {
+            let _ = std::process::Command::new("kill")
+                .arg("-TERM")
+                .arg("--")
+                .arg(format!("-{pid}"))
+                .status();
+            if timeout(Duration::from_secs(2), self.child.wait())
+                .await
+                .is_err()
+            {
+                let _ = std::process::Command::new("kill")
+                    .arg("-KILL")
+                    .arg("--")
+                    .arg(format!("-{pid}"))
+                    .status();
+            }
+        }
+        let _ = self.child.kill().await;
+        self.tail()
+    }
+}
+
+fn keep_tail(r: impl AsyncRead + Unpin + Send + 'static, tail: Arc<Mutex<VecDeque<String>>>) {
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(r).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Ok(mut t) = tail.lock() {
+                t.push_back(line);
+                while t.len() > 40 {
+                    t.pop_front();
+                }
+            }
+        }
+    });
+}
+
+/// Runs the suite against an implementation that connects as a component.
+pub async fn run(copts: &ComponentOptions, opts: &RunOptions) -> Result<SuiteReport, RunError> {
+    let mut harness = ComponentHarness::start(copts).await?;
+    let spawned = match &copts.spawn {
+        Some(cmd) => Some(Spawned::start(cmd)?),
+        None => None,
+    };
+    if let Err(e) = harness.connect_implementation().await {
+        let e = match (e, spawned) {
+            (RunError::NeverConnected(m), Some(s)) => {
+                let tail = s.stop().await;
+                RunError::NeverConnected(format!("{m}; its output ends with:\n{tail}"))
+            }
+            (e, Some(s)) => {
+                s.stop().await;
+                e
+            }
+            (e, None) => e,
+        };
+        return Err(e);
+    }
+    let target = format!("component {} ({})", copts.listen, copts.domain);
+    let (mut report, harness) = run_suite(Box::new(harness), &target, &catalogue(), opts).await;
+    drop(harness);
+    if let Some(s) = spawned {
+        let tail = s.stop().await;
+        if report.count(Status::Fail) > 0 && !tail.is_empty() {
+            report.impl_log_tail = Some(tail);
+        }
+    }
+    Ok(report)
+}

@@ -1,0 +1,107 @@
+//! What a target offers the cases: act as user JIDs on the XMPP side, open TCP
+//! connections as the third party and the owner, and let time pass.
+
+use async_trait::async_trait;
+use pass_core::xml::Element;
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// A TCP connection the harness opened for a case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SockId(pub u64);
+
+/// What a read gave.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReadEvent {
+    /// Bytes (at least one).
+    Data(Vec<u8>),
+    /// The peer closed its side (FIN or reset).
+    Eof,
+    /// Nothing within the wait.
+    Timeout,
+}
+
+/// Why a connection attempt failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConnectError {
+    /// Connection refused: nothing listens there.
+    Refused,
+    /// No answer within the connect timeout.
+    Timeout,
+    /// Anything else.
+    Other(String),
+}
+
+impl fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConnectError::Refused => f.write_str("connection refused"),
+            ConnectError::Timeout => f.write_str("connect timed out"),
+            ConnectError::Other(e) => write!(f, "connect failed: {e}"),
+        }
+    }
+}
+
+/// The harness cannot go on (the rest of the run fails with this message).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HarnessError(pub String);
+
+impl fmt::Display for HarnessError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for HarnessError {}
+
+/// Facts about the target the cases adapt to.
+#[derive(Clone, Debug)]
+pub struct TargetInfo {
+    /// The service's JID (the `to` of requests, the `from` of what it sends).
+    pub service: String,
+    /// Domain of the user JIDs the cases act as.
+    pub user_domain: String,
+    /// How long to wait for a stanza that should come.
+    pub answer_wait: Duration,
+    /// How long to wait for bytes or an EOF that should come.
+    pub io_wait: Duration,
+    /// How long the implementation waits for an owner's answer (DESIGN decision 7).
+    pub impl_answer_timeout: Duration,
+}
+
+/// A target as the cases see it. Methods that wait take the longest wait; in-process
+/// targets let virtual time pass instead of sleeping.
+#[async_trait(?Send)]
+pub trait Harness {
+    /// Facts about the target.
+    fn info(&self) -> &TargetInfo;
+
+    /// Sends a stanza to the service as a user (the stanza's `from` says which).
+    async fn send_stanza(&mut self, stanza: &Element) -> Result<(), HarnessError>;
+
+    /// The next stanza the service sent (to any JID), `None` after `wait`.
+    async fn next_stanza(&mut self, wait: Duration) -> Result<Option<Element>, HarnessError>;
+
+    /// Opens a TCP connection; gives the local address the service will see.
+    async fn connect(&mut self, addr: SocketAddr) -> Result<(SockId, SocketAddr), ConnectError>;
+
+    /// Queues bytes to write (never blocks on the peer's reading).
+    async fn write(&mut self, sock: SockId, data: &[u8]) -> Result<(), HarnessError>;
+
+    /// Half-closes: no more writes (FIN), reading goes on.
+    async fn shutdown_write(&mut self, sock: SockId) -> Result<(), HarnessError>;
+
+    /// Closes the connection both ways.
+    async fn close(&mut self, sock: SockId);
+
+    /// Reads what is there, waiting at most `wait`.
+    async fn read(&mut self, sock: SockId, wait: Duration) -> Result<ReadEvent, HarnessError>;
+
+    /// Lets `d` pass.
+    async fn sleep(&mut self, d: Duration);
+
+    /// Between cases: closes every connection the last case left open and makes sure
+    /// the service is reachable again (a component target waits for a reconnect).
+    async fn reset(&mut self) -> Result<(), HarnessError>;
+}

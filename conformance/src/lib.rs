@@ -1,0 +1,28 @@
+//! `pass-conformance`: checks any implementation of XEP-0003, Proxy Accept Socket
+//! Service (`jabber:iq:pass`), against every listing and error code of the spec.
+//!
+//! - [`catalogue`]: the cases, each with a stable id, its spec section, listing,
+//!   requirement level and a one-line description.
+//! - [`cases`]: one module per spec section, each case a short async scenario written
+//!   against [`ctx::Ctx`], which wraps a [`harness::Harness`].
+//! - Targets (implementations of [`harness::Harness`]): [`inproc`] drives any
+//!   [`pass_core::engine::Engine`] with a simulated host and virtual time;
+//!   [`component`] plays the XMPP server side of XEP-0114 for a networked service;
+//!   [`wasm`] runs an engine compiled to a WASI module inside the in-process host.
+//! - [`runner`] runs a selection of cases and [`report`] renders the outcome for
+//!   people (a table) and machines (JSON, JUnit XML).
+
+pub mod cases;
+pub mod catalogue;
+pub mod component;
+pub mod ctx;
+pub mod harness;
+pub mod inproc;
+pub mod report;
+pub mod runner;
+pub mod selftest;
+pub mod wasm;
+pub mod xmlfmt;
+
+pub use catalogue::{catalogue, Case, Level};
+pub use runner::{run_suite, Outcome, RunOptions, Status, SuiteReport};

@@ -1,0 +1,70 @@
+//! The report for people.
+
+use crate::runner::{Status, SuiteReport};
+use std::fmt::Write;
+
+/// A table (id, section, level, status) followed by the details of every failure
+/// and warning, and a summary line.
+pub fn table(report: &SuiteReport) -> String {
+    let mut s = String::new();
+    let w = report
+        .outcomes
+        .iter()
+        .map(|o| o.id.len())
+        .max()
+        .unwrap_or(2)
+        .max(2);
+    let _ = writeln!(
+        s,
+        "pass-conformance: {}{}",
+        report.target,
+        if report.strict { " (strict)" } else { "" }
+    );
+    let _ = writeln!(s, "{:<w$}  {:<10}  {:<6}  STATUS", "ID", "SECTION", "LEVEL");
+    for o in &report.outcomes {
+        let section = match o.listing {
+            Some(n) => format!("§{} L{n}", o.section),
+            None => format!("§{}", o.section),
+        };
+        let _ = writeln!(
+            s,
+            "{:<w$}  {:<10}  {:<6}  {}",
+            o.id,
+            section,
+            o.level.to_string(),
+            o.status
+        );
+    }
+    let details: Vec<_> = report
+        .outcomes
+        .iter()
+        .filter(|o| o.status != Status::Pass)
+        .collect();
+    if !details.is_empty() {
+        let _ = writeln!(s, "\nDetails:");
+    }
+    for o in details {
+        let _ = writeln!(s, "\n{} {} [{}] {}", o.status, o.id, o.level, o.description);
+        if let Some(f) = o.failure_text() {
+            for line in f.lines() {
+                let _ = writeln!(s, "  {line}");
+            }
+        }
+        for n in &o.notes {
+            let _ = writeln!(s, "  note: {n}");
+        }
+    }
+    if let Some(tail) = &report.impl_log_tail {
+        let _ = writeln!(s, "\nThe implementation's output ends with:\n{tail}");
+    }
+    let _ = writeln!(
+        s,
+        "\n{} cases: {} passed, {} failed, {} warnings, {} skipped",
+        report.outcomes.len(),
+        report.count(Status::Pass),
+        report.count(Status::Fail),
+        report.count(Status::Warn),
+        report.count(Status::Skip)
+    );
+    s
+}

@@ -1,0 +1,206 @@
+//! Runs a selection of cases against one harness and collects their outcomes.
+
+use crate::catalogue::{Case, Level};
+use crate::ctx::{Ctx, Failure, Stop};
+use crate::harness::Harness;
+use serde::Serialize;
+use std::time::Instant;
+
+/// Which cases run and how failures count.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Run only cases whose id matches one of these globs (all when empty).
+    pub only: Vec<glob::Pattern>,
+    /// Leave out cases whose id matches one of these globs.
+    pub skip: Vec<glob::Pattern>,
+    /// SHOULD and MAY failures fail the run too.
+    pub strict: bool,
+}
+
+impl RunOptions {
+    /// Whether the case with this id is selected.
+    pub fn selects(&self, id: &str) -> bool {
+        (self.only.is_empty() || self.only.iter().any(|p| p.matches(id)))
+            && !self.skip.iter().any(|p| p.matches(id))
+    }
+}
+
+/// A case's verdict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Status {
+    /// Did what the spec requires.
+    Pass,
+    /// Did not (a MUST, or any level with `--strict`, or the harness broke down).
+    Fail,
+    /// A SHOULD/MAY not met, or a tolerated deviation from the canonical form.
+    Warn,
+    /// Could not be checked against this implementation.
+    Skip,
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Status::Pass => "PASS",
+            Status::Fail => "FAIL",
+            Status::Warn => "WARN",
+            Status::Skip => "SKIP",
+        })
+    }
+}
+
+/// The outcome of one case.
+#[derive(Clone, Debug, Serialize)]
+pub struct Outcome {
+    /// The case id.
+    pub id: String,
+    /// The spec section.
+    pub section: String,
+    /// The listing, if any.
+    pub listing: Option<u8>,
+    /// The requirement level.
+    pub level: Level,
+    /// What the case checks.
+    pub description: String,
+    /// The verdict.
+    pub status: Status,
+    /// Deviations, the skip reason or a harness problem.
+    pub notes: Vec<String>,
+    /// What went wrong, for a failure (or a SHOULD not met).
+    pub failure: Option<Failure>,
+    /// Wall-clock time the case took.
+    pub duration_ms: u64,
+}
+
+impl Outcome {
+    /// The failure as one paragraph: section, step, sent, expected, got.
+    pub fn failure_text(&self) -> Option<String> {
+        let f = self.failure.as_ref()?;
+        let mut s = format!(
+            "§{}: {}\n  expected: {}\n  got:      {}",
+            self.section,
+            f.step,
+            f.expected,
+            f.got.as_deref().unwrap_or("nothing")
+        );
+        if let Some(sent) = &f.sent {
+            s.push_str(&format!("\n  sent:     {sent}"));
+        }
+        Some(s)
+    }
+}
+
+/// The outcomes of a run.
+#[derive(Clone, Debug, Serialize)]
+pub struct SuiteReport {
+    /// What was tested (e.g. `inproc`, `component 127.0.0.1:5347`).
+    pub target: String,
+    /// Whether SHOULD failures count.
+    pub strict: bool,
+    /// One per selected case, in catalogue order.
+    pub outcomes: Vec<Outcome>,
+    /// The last lines a spawned implementation wrote, kept when a case failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub impl_log_tail: Option<String>,
+}
+
+impl SuiteReport {
+    /// How many cases have this status.
+    pub fn count(&self, s: Status) -> usize {
+        self.outcomes.iter().filter(|o| o.status == s).count()
+    }
+
+    /// 0 when nothing failed, 1 otherwise (the process exit code).
+    pub fn exit_code(&self) -> i32 {
+        if self.count(Status::Fail) == 0 {
+            0
+        } else {
+            1
+        }
+    }
+}
+
+/// Runs `cases` (those `opts` selects) in order. Each case gets a fresh [`Ctx`];
+/// between cases the harness is reset. If the harness cannot be reset, the remaining
+/// cases fail with its message.
+pub async fn run_suite(
+    mut h: Box<dyn Harness>,
+    target: &str,
+    cases: &[Case],
+    opts: &RunOptions,
+) -> (SuiteReport, Box<dyn Harness>) {
+    let mut outcomes = Vec::new();
+    let mut broken: Option<String> = None;
+    for (index, case) in cases.iter().enumerate().filter(|(_, c)| opts.selects(c.id)) {
+        let mut out = Outcome {
+            id: case.id.to_string(),
+            section: case.section.to_string(),
+            listing: case.listing,
+            level: case.level,
+            description: case.description.to_string(),
+            status: Status::Pass,
+            notes: Vec::new(),
+            failure: None,
+            duration_ms: 0,
+        };
+        if broken.is_none() {
+            if let Err(e) = h.reset().await {
+                broken = Some(format!("implementation disconnected: {e}"));
+            }
+        }
+        if let Some(why) = &broken {
+            out.status = Status::Fail;
+            out.notes.push(why.clone());
+            out.failure = Some(Failure {
+                step: "start the case".into(),
+                sent: None,
+                expected: "the implementation connected".into(),
+                got: Some(why.clone()),
+            });
+            outcomes.push(out);
+            continue;
+        }
+        let start = Instant::now();
+        let mut ctx = Ctx::new(h, index + 1);
+        let result = (case.run)(&mut ctx).await;
+        ctx.cleanup().await;
+        let (back, warnings) = ctx.into_parts();
+        h = back;
+        out.duration_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        out.notes = warnings;
+        let soft = case.level != Level::Must && !opts.strict;
+        match result {
+            Ok(()) if out.notes.is_empty() => {}
+            Ok(()) => out.status = Status::Warn,
+            Err(Stop::Skip(why)) => {
+                out.status = Status::Skip;
+                out.notes.push(why);
+            }
+            Err(Stop::Fail(f)) => {
+                out.status = if soft { Status::Warn } else { Status::Fail };
+                out.failure = Some(f);
+            }
+            Err(Stop::Harness(e)) => {
+                out.status = Status::Fail;
+                out.notes.push(e.to_string());
+                out.failure = Some(Failure {
+                    step: "talk to the implementation".into(),
+                    sent: None,
+                    expected: "the harness keeps working".into(),
+                    got: Some(e.to_string()),
+                });
+            }
+        }
+        outcomes.push(out);
+    }
+    (
+        SuiteReport {
+            target: target.to_string(),
+            strict: opts.strict,
+            outcomes,
+            impl_log_tail: None,
+        },
+        h,
+    )
+}
