@@ -1,9 +1,10 @@
 //! `service_stanzas`: arbitrary bytes as stanzas into
 //! [`Service::handle_stanza`](pass_core::service::Service): it never panics, and
-//! every `<iq/>` of type get or set with an `id` and a `from` that is a JID gets
-//! exactly one answer (a result or an error with that id, to that JID) once the
-//! host reports its listens; anything else (results, errors, IQs with nobody to
-//! answer, other stanzas) gets none. The simulated [`Host`] checks every action.
+//! every `<iq/>` with an `id` and a `from` that is a JID, and a type other than
+//! result or error (get, set, and unknown or missing types, which RFC 6120 §8.3
+//! answers with bad-request) gets exactly one answer (a result or an error with
+//! that id, to that JID) once the host reports its listens; anything else
+//! (results, errors, IQs with nobody to answer, other stanzas) gets none. The simulated [`Host`] checks every action.
 //!
 //! Input layout: stanzas separated by NUL bytes (which XML cannot contain), at most
 //! [`MAX_STANZAS`]; pieces that are not well-formed XML are skipped. Each stanza
@@ -36,7 +37,7 @@ pub fn config() -> Config {
 /// How many answers `stanza` must get.
 fn answers_expected(stanza: &Element) -> usize {
     let asks = stanza.name == "iq"
-        && matches!(stanza.attr("type"), Some("get" | "set"))
+        && !matches!(stanza.attr("type"), Some("result" | "error"))
         && stanza.attr("id").is_some()
         && stanza.attr("from").is_some_and(|f| Jid::new(f).is_ok());
     usize::from(asks)
