@@ -723,25 +723,33 @@ impl Ctx {
         Ok(())
     }
 
-    /// Fails unless the connection is closed by the service within the I/O wait.
+    /// Fails unless the service closes the connection within `wait`, with no bytes
+    /// before the EOF (nothing is relayed to a connection that is being dropped).
     pub async fn expect_eof(&mut self, step: &str, s: SockId, wait: Duration) -> Result<(), Stop> {
-        let mut extra = 0usize;
-        let start = Instant::now();
-        for _ in 0..100_000 {
-            match self.h.read(s, wait.saturating_sub(start.elapsed())).await? {
-                ReadEvent::Eof => return Ok(()),
-                ReadEvent::Data(d) => extra += d.len(),
-                ReadEvent::Timeout => break,
-            }
-        }
-        Err(self.fail(
-            step,
-            "the service closes this connection",
-            Some(format!(
-                "still open after {} s ({extra} unexpected bytes read)",
-                wait.as_secs_f32()
+        match self.h.read(s, wait).await? {
+            ReadEvent::Eof => Ok(()),
+            ReadEvent::Data(d) => Err(self.fail(
+                step,
+                "the service closes this connection (EOF, no bytes)",
+                Some(format!("{} bytes: {:?}", d.len(), String::from_utf8_lossy(&d[..d.len().min(64)]))),
             )),
-        ))
+            ReadEvent::Timeout => Err(self.fail(
+                step,
+                "the service closes this connection",
+                Some(format!("still open after {} s", wait.as_secs_f32())),
+            )),
+        }
+    }
+
+    /// Opens a connection if the service accepts one; `None` when it refuses.
+    pub async fn try_connect(&mut self, addr: SocketAddr) -> Option<SockId> {
+        match self.h.connect(addr).await {
+            Ok((s, _)) => {
+                self.socks.push(s);
+                Some(s)
+            }
+            Err(_) => None,
+        }
     }
 
     /// Fails unless the connection stays open (no EOF) for `wait`.

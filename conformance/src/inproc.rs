@@ -22,7 +22,7 @@ use std::time::Duration;
 pub const SERVICE_JID: &str = "pass.localhost";
 /// The address the simulated third parties and owners connect from (RFC 5737).
 pub const PEER_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7));
-/// Where the relay corrupts a byte under [`HostFault::CorruptRelayByte`].
+/// Which byte of each relayed direction [`HostFault::CorruptRelayByte`] flips.
 const CORRUPT_AT: u64 = 7;
 
 /// A deliberately broken host behaviour.
@@ -94,6 +94,8 @@ struct SimConn {
     bridge: Option<u64>,
     /// The engine has been told (or decided) this connection is over.
     ended: bool,
+    /// Bytes a relay has delivered to this side so far.
+    relayed_in: u64,
 }
 
 /// The simulated host around an engine.
@@ -107,7 +109,6 @@ pub struct InprocHost<E: Engine> {
     next_conn: u64,
     outbox: VecDeque<Element>,
     faults: Vec<HostFault>,
-    relayed: u64,
 }
 
 impl<E: Engine> InprocHost<E> {
@@ -130,7 +131,6 @@ impl<E: Engine> InprocHost<E> {
             next_conn: 1,
             outbox: VecDeque::new(),
             faults: Vec::new(),
-            relayed: 0,
         }
     }
 
@@ -236,14 +236,14 @@ impl<E: Engine> InprocHost<E> {
     /// Copies bytes into the readable buffer of `to` (a relay hop).
     fn relay(&mut self, to: u64, data: &[u8]) {
         let corrupt = self.has(HostFault::CorruptRelayByte);
-        let start = self.relayed;
-        self.relayed += data.len() as u64;
         let Some(c) = self.conns.get_mut(&to) else {
             return;
         };
         if c.closed || c.ended {
             return;
         }
+        let start = c.relayed_in;
+        c.relayed_in += data.len() as u64;
         let at = c.readable.len();
         c.readable.extend_from_slice(data);
         if corrupt && start <= CORRUPT_AT && CORRUPT_AT < start + data.len() as u64 {

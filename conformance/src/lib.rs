@@ -25,4 +25,5 @@ pub mod wasm;
 pub mod xmlfmt;
 
 pub use catalogue::{catalogue, Case, Level};
+pub use harness::Harness;
 pub use runner::{run_suite, Outcome, RunOptions, Status, SuiteReport};

@@ -248,11 +248,10 @@ fn is_deny(e: &Element) -> bool {
 impl<E: Engine> Engine for FaultyEngine<E> {
     fn handle_stanza(&mut self, now: Instant, stanza: &Element) {
         if self.fault == Fault::DenyIgnored && is_deny(stanza) {
+            // The canonical accept (§3 listing 4): same id, an empty query.
             let mut accept = stanza.clone();
             accept.set_attr("type", "result");
-            accept
-                .children
-                .retain(|n| !matches!(n, Node::Element(c) if c.name == "error"));
+            accept.children = alloc::vec![Node::Element(Element::new("query", NS_PASS))];
             self.inner.handle_stanza(now, &accept);
         } else {
             self.inner.handle_stanza(now, stanza);

@@ -22,13 +22,12 @@ fn deny_drops_client(c: &mut Ctx) -> CaseFut<'_> {
         let owner = c.user("user");
         let (_, client, _, inc) = c.incoming(&owner, None, false).await?;
         c.deny(&owner, &inc).await?;
+        // Whoever reaches the proxy port now must not be relayed to the client.
+        if let Some(probe) = c.try_connect(inc.proxy).await {
+            c.write(probe, b"relayed despite the deny\n").await?;
+        }
         let wait = c.info().io_wait;
-        c.expect_eof(
-            "the owner denied: the client socket must be dropped",
-            client,
-            wait,
-        )
-        .await
+        c.expect_eof("the owner denied: the client socket must be dropped, nothing relayed", client, wait).await
     })
 }
 
