@@ -5,7 +5,7 @@
 //! filling the missing one from the XEP-0086 mapping, e.g.
 //! `<error code='404' type='cancel'><item-not-found
 //! xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>`.
-use crate::xml::{Element, Node, NS_COMPONENT};
+use crate::xml::{Element, NS_COMPONENT};
 use alloc::string::{String, ToString};
 use core::fmt;
 
@@ -418,7 +418,7 @@ impl TryFrom<&Element> for StanzaError {
 pub enum PassError {
     /// §2 502 "No more ports available. Try again later."
     NoPortsAvailable,
-    /// §4.3 400 "Missing <proxy/> specification."
+    /// §4.3 400 "Missing `<proxy/>` specification."
     MissingProxy,
     /// §4.3 401 "Port not registered to your JID."
     NotYourPort,
@@ -488,21 +488,6 @@ impl From<PassError> for StanzaError {
 /// A bad-request/modify error whose `<text/>` says what was wrong.
 pub(crate) fn bad_request(why: &dyn fmt::Display) -> StanzaError {
     StanzaError::new(Condition::BadRequest).with_text(&why.to_string())
-}
-
-/// Whether `child` of a stanza in namespace `stanza_ns` is its `<error/>`: in the
-/// stanza's own namespace (RFC 6120), or in the stanza-errors namespace (seen from
-/// some older software).
-pub(crate) fn is_error_child(child: &Element, stanza_ns: &str) -> bool {
-    child.name == "error" && (child.namespace == stanza_ns || child.namespace == NS_STANZAS)
-}
-
-/// Whether an element has no content at all (no text, no children).
-pub(crate) fn has_no_content(e: &Element) -> bool {
-    e.children.iter().all(|n| match n {
-        Node::Text(t) => t.is_empty(),
-        Node::Element(_) => false,
-    })
 }
 
 #[cfg(test)]

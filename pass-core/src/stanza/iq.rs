@@ -1,6 +1,6 @@
 //! The IQ envelope (RFC 6120 §8.2.3): id, type, from, to, payload and error.
 use crate::jid::{Jid, JidError};
-use crate::stanza::error::{is_error_child, BadErrorElement};
+use crate::stanza::error::{BadErrorElement, NS_STANZAS};
 use crate::stanza::StanzaError;
 use crate::xml::{Element, Node, NS_CLIENT, NS_COMPONENT};
 use alloc::string::{String, ToString};
@@ -139,6 +139,13 @@ impl std::error::Error for ParseIqError {}
 /// Whether `ns` is a namespace stanzas are found in (listings carry none).
 fn is_stanza_namespace(ns: &str) -> bool {
     matches!(ns, "" | NS_COMPONENT | NS_CLIENT | NS_SERVER)
+}
+
+/// Whether `child` of a stanza in namespace `stanza_ns` is its `<error/>`: in the
+/// stanza's own namespace (RFC 6120), or in the stanza-errors namespace (seen from
+/// some older software).
+fn is_error_child(child: &Element, stanza_ns: &str) -> bool {
+    child.name == "error" && (child.namespace == stanza_ns || child.namespace == NS_STANZAS)
 }
 
 fn jid_attr(e: &Element, attr: &'static str) -> Result<Option<Jid>, ParseIqError> {

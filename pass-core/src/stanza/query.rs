@@ -4,7 +4,6 @@
 //!
 //! Duplicates and any order are allowed here, as in the XSD (an unbounded choice);
 //! the protocol level ([`super::pass`]) decides which combinations mean something.
-use crate::stanza::error::has_no_content;
 use crate::xml::{is_xml_whitespace, Element, Node};
 use crate::NS_PASS;
 use alloc::string::{String, ToString};
@@ -228,6 +227,14 @@ fn parse_entity(e: &Element, name: &'static str) -> Result<PassEntity, ParseQuer
         }
     };
     Ok(PassEntity { host, port })
+}
+
+/// Whether an element has no content at all (no text, no children).
+fn has_no_content(e: &Element) -> bool {
+    e.children.iter().all(|n| match n {
+        Node::Text(t) => t.is_empty(),
+        Node::Element(_) => false,
+    })
 }
 
 fn no_attributes(e: &Element, name: &'static str) -> Result<(), ParseQueryError> {
