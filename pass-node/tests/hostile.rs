@@ -284,7 +284,11 @@ async fn iq_flood_from_one_account_gets_resource_constraint_and_others_are_serve
     tokio::time::sleep(Duration::from_millis(1100)).await;
     link.send_ping(MALLORY, "after").await;
     let iq = link.next_iq().await;
-    assert_eq!((iq.id.as_str(), iq.kind), ("after", IqType::Result), "{iq:?}");
+    assert_eq!(
+        (iq.id.as_str(), iq.kind),
+        ("after", IqType::Result),
+        "{iq:?}"
+    );
     node.stop().await.unwrap();
 }
 
@@ -354,9 +358,46 @@ async fn trickling_caller_on_a_lease_port_is_dropped_after_the_answer_timeout() 
         .expect("trickle task bounded")
         .unwrap();
     let ended = ended.expect("the trickling caller was never dropped");
-    assert!(ended >= Duration::from_millis(800), "dropped early: {ended:?}");
+    assert!(
+        ended >= Duration::from_millis(800),
+        "dropped early: {ended:?}"
+    );
     let _next = lease_announces(&mut link, lease).await;
     bystander_is_served(&mut link).await;
+    node.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn connection_flood_past_busy_leases_and_max_relays_is_dropped_unannounced() {
+    let (_server, mut link, node) = node_with(|c| c.core.max_relays = 2).await;
+    let mut leases = Vec::new();
+    for who in ["a@example/x", "b@example/x", "c@example/x"] {
+        leases.push(link.register(who).await);
+    }
+    // Two callers take the two session slots (pending sessions count).
+    let first = connect(leases[0]).await;
+    let (_, c1, _) = link.expect_incoming().await;
+    assert_eq!(c1, first.local_addr().unwrap());
+    let second = connect(leases[1]).await;
+    let (_, c2, _) = link.expect_incoming().await;
+    assert_eq!(c2, second.local_addr().unwrap());
+    // A flood on the busy lease and on a lease past the relay limit: every caller
+    // is dropped, none announced.
+    for lease in [leases[0], leases[2]] {
+        for _ in 0..25 {
+            let mut extra = connect(lease).await;
+            assert!(
+                closed_by_peer(&mut extra).await,
+                "extra caller on {lease} kept"
+            );
+        }
+    }
+    match link.try_next_event(Duration::from_millis(300)).await {
+        Err(e) if e.starts_with("timed out") => {}
+        other => panic!("a dropped caller was announced: {other:?}"),
+    }
+    bystander_is_served(&mut link).await;
+    drop((first, second));
     node.stop().await.unwrap();
 }
 
@@ -388,9 +429,15 @@ async fn owner_that_never_connects_is_dropped_after_the_proxy_window() {
     let (notice, _, proxy) = link.expect_incoming().await;
     link.ack(&notice).await;
     let t0 = Instant::now();
-    assert!(closed_by_peer(&mut caller).await, "caller kept past the window");
+    assert!(
+        closed_by_peer(&mut caller).await,
+        "caller kept past the window"
+    );
     assert!(t0.elapsed() >= Duration::from_millis(800), "dropped early");
-    assert!(refuses(proxy).await, "proxy port {proxy} outlived its window");
+    assert!(
+        refuses(proxy).await,
+        "proxy port {proxy} outlived its window"
+    );
     let _next = lease_announces(&mut link, lease).await;
     bystander_is_served(&mut link).await;
     node.stop().await.unwrap();
@@ -430,11 +477,21 @@ async fn relay_flood_is_throttled_complete_and_the_node_stays_responsive() {
     let answered_at = Instant::now();
     let (got, done_at) = receive.await.unwrap();
     let _caller = flood.await.unwrap();
-    assert!(got == expected, "relayed {} of {SENT} bytes, or altered", got.len());
-    assert!(answered_at < done_at, "IQs were answered only after the relay");
+    assert!(
+        got == expected,
+        "relayed {} of {SENT} bytes, or altered",
+        got.len()
+    );
+    assert!(
+        answered_at < done_at,
+        "IQs were answered only after the relay"
+    );
     // Throttled: at 256 KiB/s with a 0.1 s burst, 512 KiB takes at least ~1.9 s.
     let took = done_at - t0;
-    assert!(took >= Duration::from_millis(1500), "not throttled: {took:?}");
+    assert!(
+        took >= Duration::from_millis(1500),
+        "not throttled: {took:?}"
+    );
     node.stop().await.unwrap();
 }
 
@@ -480,7 +537,10 @@ async fn port_scan_across_the_pool_finds_only_leased_ports() {
         .difference(&leased)
         .filter(|p| !proxies.contains(p))
         .collect();
-    assert!(unexpected.is_empty(), "ports open outside leases: {unexpected:?}");
+    assert!(
+        unexpected.is_empty(),
+        "ports open outside leases: {unexpected:?}"
+    );
     // Every lease still works; the first carries bytes end to end.
     for (i, (owner, lease)) in leases.iter().enumerate() {
         let (mut caller, notice, proxy) = lease_announces(&mut link, *lease).await;

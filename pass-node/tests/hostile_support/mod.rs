@@ -271,7 +271,11 @@ impl Link {
 
     /// Accepts a request from the node with an empty result.
     pub async fn ack(&mut self, request: &Iq) {
-        let to = request.to.as_ref().map(|j| j.to_string()).unwrap_or_default();
+        let to = request
+            .to
+            .as_ref()
+            .map(|j| j.to_string())
+            .unwrap_or_default();
         let xml = format!(
             "<iq type='result' id='{}' from='{to}' to='{DOMAIN}'><query xmlns='jabber:iq:pass'/></iq>",
             request.id
@@ -291,8 +295,8 @@ impl Link {
 pub fn free_port_range(n: u16) -> (u16, u16) {
     for _ in 0..200 {
         let first = 20000 + fastrand::u16(..(12000 - n));
-        let all_free = (first..first + n)
-            .all(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok());
+        let all_free =
+            (first..first + n).all(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok());
         if all_free {
             return (first, first + n - 1);
         }
