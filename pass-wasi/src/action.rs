@@ -19,7 +19,11 @@ pub fn write_action(out: &mut String, action: &Action) {
         }
         Action::Listen { port } => writeln!(out, "listen {port}"),
         Action::Unlisten { port } => writeln!(out, "unlisten {port}"),
-        Action::Bridge { client, owner, account } => {
+        Action::Bridge {
+            client,
+            owner,
+            account,
+        } => {
             writeln!(out, "bridge {} {} {account}", client.0, owner.0)
         }
         Action::Drop { conn } => writeln!(out, "drop {}", conn.0),
@@ -37,7 +41,11 @@ pub fn write_next(out: &mut String, deadline: Option<Instant>) {
 /// Appends an `error` line (the event was refused), kept on one line.
 pub fn write_error(out: &mut String, message: &str) {
     out.push_str("error ");
-    out.extend(message.chars().map(|c| if c.is_control() { ' ' } else { c }));
+    out.extend(
+        message
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c }),
+    );
     out.push('\n');
 }
 
@@ -53,7 +61,14 @@ mod tests {
         write_action(&mut out, &Action::Listen { port: 40001 });
         write_action(&mut out, &Action::Unlisten { port: 40001 });
         let account = Jid::new("user@example.org").unwrap();
-        write_action(&mut out, &Action::Bridge { client: ConnId(1), owner: ConnId(2), account });
+        write_action(
+            &mut out,
+            &Action::Bridge {
+                client: ConnId(1),
+                owner: ConnId(2),
+                account,
+            },
+        );
         write_action(&mut out, &Action::Drop { conn: ConnId(5) });
         write_next(&mut out, Some(Instant::from_millis(30000)));
         write_error(&mut out, "bad\nthing");

@@ -103,7 +103,13 @@ mod tests {
             Jid::new("pass.example").unwrap(),
             vec!["192.0.2.1".parse().unwrap()],
         );
-        assert_eq!(c, GuestConfig { config: want, fault: None });
+        assert_eq!(
+            c,
+            GuestConfig {
+                config: want,
+                fault: None
+            }
+        );
     }
 
     #[test]
@@ -152,11 +158,20 @@ mod tests {
             ("service=p.x", "advertised is required"),
             ("service=p.x advertised=nope", "advertised"),
             ("service=p.x advertised=192.0.2.1 ports=9-1", "ports"),
-            ("service=p.x advertised=192.0.2.1 ports=70000-70001", "ports"),
+            (
+                "service=p.x advertised=192.0.2.1 ports=70000-70001",
+                "ports",
+            ),
             ("service=p.x advertised=192.0.2.1 seed=+1", "seed"),
-            ("service=p.x advertised=192.0.2.1 colour=blue", "unknown key"),
+            (
+                "service=p.x advertised=192.0.2.1 colour=blue",
+                "unknown key",
+            ),
             ("service=p.x service=q.x advertised=192.0.2.1", "twice"),
-            ("service=p.x advertised=192.0.2.1 max_relays=0", "max_relays"),
+            (
+                "service=p.x advertised=192.0.2.1 max_relays=0",
+                "max_relays",
+            ),
             ("service=p.x advertised=192.0.2.1 bare", "key=value"),
         ];
         for (input, needle) in cases {

@@ -14,9 +14,18 @@ pub enum Event<'a> {
     /// `stanza NOW XML`.
     Stanza { now: Instant, xml: &'a str },
     /// `listen NOW PORT ok|addr-in-use|other`.
-    ListenResult { now: Instant, port: u16, result: Result<(), ListenError> },
+    ListenResult {
+        now: Instant,
+        port: u16,
+        result: Result<(), ListenError>,
+    },
     /// `conn NOW CONN LOCAL_PORT PEER`.
-    Connection { now: Instant, conn: ConnId, local_port: u16, peer: SocketAddr },
+    Connection {
+        now: Instant,
+        conn: ConnId,
+        local_port: u16,
+        peer: SocketAddr,
+    },
     /// `closed NOW CONN`.
     Closed { now: Instant, conn: ConnId },
     /// `timeout NOW`.
@@ -41,7 +50,10 @@ pub fn parse_event(input: &[u8]) -> Result<Event<'_>, String> {
         let (now, xml) = rest
             .split_once(' ')
             .ok_or_else(|| String::from("stanza: expected `stanza NOW XML`"))?;
-        return Ok(Event::Stanza { now: instant(now)?, xml });
+        return Ok(Event::Stanza {
+            now: instant(now)?,
+            xml,
+        });
     }
     let fields: std::vec::Vec<&str> = rest.split(' ').collect();
     let event = match (kind, fields.as_slice()) {
@@ -63,7 +75,10 @@ pub fn parse_event(input: &[u8]) -> Result<Event<'_>, String> {
                 .parse()
                 .map_err(|_| format!("conn: peer {peer:?} is not ADDRESS:PORT"))?,
         },
-        ("closed", [now, conn]) => Event::Closed { now: instant(now)?, conn: ConnId(number("conn", conn)?) },
+        ("closed", [now, conn]) => Event::Closed {
+            now: instant(now)?,
+            conn: ConnId(number("conn", conn)?),
+        },
         ("timeout", [now]) => Event::Timeout { now: instant(now)? },
         ("shutdown", [now]) => Event::Shutdown { now: instant(now)? },
         ("listen" | "conn" | "closed" | "timeout" | "shutdown", _) => {
@@ -82,7 +97,9 @@ fn number<T: core::str::FromStr>(what: &str, field: &str) -> Result<T, String> {
     if field.is_empty() || !field.bytes().all(|b| b.is_ascii_digit()) {
         return Err(format!("{what} {field:?} is not a decimal number"));
     }
-    field.parse().map_err(|_| format!("{what} {field:?} is out of range"))
+    field
+        .parse()
+        .map_err(|_| format!("{what} {field:?} is out of range"))
 }
 
 #[cfg(test)]
@@ -95,14 +112,24 @@ mod tests {
 
     #[test]
     fn parses_every_kind() {
-        assert_eq!(parse_event(b"config service=p.x\n"), Ok(Event::Config("service=p.x")));
+        assert_eq!(
+            parse_event(b"config service=p.x\n"),
+            Ok(Event::Config("service=p.x"))
+        );
         assert_eq!(
             parse_event(b"stanza 7 <iq id='a b' type='get'/>"),
-            Ok(Event::Stanza { now: at(7), xml: "<iq id='a b' type='get'/>" })
+            Ok(Event::Stanza {
+                now: at(7),
+                xml: "<iq id='a b' type='get'/>"
+            })
         );
         assert_eq!(
             parse_event(b"listen 8 40001 addr-in-use"),
-            Ok(Event::ListenResult { now: at(8), port: 40001, result: Err(ListenError::AddrInUse) })
+            Ok(Event::ListenResult {
+                now: at(8),
+                port: 40001,
+                result: Err(ListenError::AddrInUse)
+            })
         );
         assert_eq!(
             parse_event(b"conn 9 3 40001 [2001:db8::2]:1234\r\n"),
@@ -113,9 +140,21 @@ mod tests {
                 peer: "[2001:db8::2]:1234".parse().unwrap()
             })
         );
-        assert_eq!(parse_event(b"closed 10 3"), Ok(Event::Closed { now: at(10), conn: ConnId(3) }));
-        assert_eq!(parse_event(b"timeout 11"), Ok(Event::Timeout { now: at(11) }));
-        assert_eq!(parse_event(b"shutdown 12"), Ok(Event::Shutdown { now: at(12) }));
+        assert_eq!(
+            parse_event(b"closed 10 3"),
+            Ok(Event::Closed {
+                now: at(10),
+                conn: ConnId(3)
+            })
+        );
+        assert_eq!(
+            parse_event(b"timeout 11"),
+            Ok(Event::Timeout { now: at(11) })
+        );
+        assert_eq!(
+            parse_event(b"shutdown 12"),
+            Ok(Event::Shutdown { now: at(12) })
+        );
     }
 
     #[test]
@@ -132,7 +171,11 @@ mod tests {
             b"bogus 1",
             b"timeout 1\ntimeout 2",
         ] {
-            assert!(parse_event(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+            assert!(
+                parse_event(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 }

@@ -55,7 +55,8 @@ pub extern "C" fn pass_handle(ptr: u32, len: u32) -> u64 {
         let output = if len as usize <= s.input.len() && ptr == address(&s.input) {
             s.guest.handle(&s.input[..len as usize])
         } else {
-            s.guest.refuse("pass_handle: the buffer is not the one pass_alloc returned")
+            s.guest
+                .refuse("pass_handle: the buffer is not the one pass_alloc returned")
         };
         s.output = output.into_bytes();
         s.input = Vec::new();

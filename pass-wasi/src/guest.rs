@@ -29,7 +29,10 @@ impl Guest {
                 write_action(&mut out, &action);
             }
         }
-        write_next(&mut out, self.engine.as_ref().and_then(|e| e.poll_timeout()));
+        write_next(
+            &mut out,
+            self.engine.as_ref().and_then(|e| e.poll_timeout()),
+        );
         out
     }
 
@@ -37,7 +40,10 @@ impl Guest {
     pub fn refuse(&self, message: &str) -> String {
         let mut out = String::new();
         write_error(&mut out, message);
-        write_next(&mut out, self.engine.as_ref().and_then(|e| e.poll_timeout()));
+        write_next(
+            &mut out,
+            self.engine.as_ref().and_then(|e| e.poll_timeout()),
+        );
         out
     }
 
@@ -61,10 +67,15 @@ impl Guest {
                     .map_err(|e| format!("stanza: {e}"))?;
                 engine.handle_stanza(now, &stanza);
             }
-            Event::ListenResult { now, port, result } => engine.handle_listen_result(now, port, result),
-            Event::Connection { now, conn, local_port, peer } => {
-                engine.handle_connection(now, conn, local_port, peer)
+            Event::ListenResult { now, port, result } => {
+                engine.handle_listen_result(now, port, result)
             }
+            Event::Connection {
+                now,
+                conn,
+                local_port,
+                peer,
+            } => engine.handle_connection(now, conn, local_port, peer),
             Event::Closed { now, conn } => engine.handle_closed(now, conn),
             Event::Timeout { now } => engine.handle_timeout(now),
             Event::Shutdown { now } => engine.shutdown(now),
@@ -78,6 +89,15 @@ fn build_engine(config: GuestConfig) -> Result<Box<dyn Engine>, String> {
     let service = Service::new(config.config).map_err(|e| format!("config: {e}"))?;
     match config.fault {
         None => Ok(Box::new(service)),
-        Some(name) => Err(format!("config: fault {name:?}: this module has no faults")),
+        #[cfg(feature = "faults")]
+        Some(name) => {
+            let fault = pass_faults::Fault::from_name(&name)
+                .ok_or_else(|| format!("config: fault: no fault named {name:?}"))?;
+            Ok(Box::new(pass_faults::FaultyEngine::new(service, fault)))
+        }
+        #[cfg(not(feature = "faults"))]
+        Some(name) => Err(format!(
+            "config: fault {name:?}: built without the `faults` feature"
+        )),
     }
 }

@@ -1,0 +1,24 @@
+//! The reference core compiled to wasm gives the same verdicts as the native core,
+//! case for case: same status, same notes, same failure text.
+
+mod wasm_support;
+
+use pass_conformance::inproc::reference_host;
+use pass_conformance::wasm::wasm_host;
+use pass_conformance::{catalogue, run_suite, RunOptions, Status};
+use wasm_support::{block_on, compiled_pass_wasi, verdicts};
+
+#[test]
+fn wasm_verdicts_equal_inproc_verdicts() {
+    let cases = catalogue();
+    let opts = RunOptions::default();
+    let native = reference_host().unwrap();
+    let (native, _) = block_on(run_suite(Box::new(native), "inproc", &cases, &opts));
+    let guest = wasm_host(compiled_pass_wasi(), None).unwrap();
+    let (guest, h) = block_on(run_suite(Box::new(guest), "wasm", &cases, &opts));
+    drop(h);
+    assert_eq!(guest.outcomes.len(), cases.len());
+    assert_eq!(verdicts(&guest), verdicts(&native));
+    // The comparison means something only if the reference passes.
+    assert_eq!(native.count(Status::Fail), 0, "{:#?}", verdicts(&native));
+}

@@ -1,0 +1,60 @@
+//! A faulty engine compiled to wasm (`fault=NAME` in the configuration record) is
+//! caught by the wasm target exactly as the same fault is caught in process.
+
+mod wasm_support;
+
+use pass_conformance::inproc::{reference_config, InprocHost, SERVICE_JID};
+use pass_conformance::wasm::{wasm_host, WasmError};
+use pass_conformance::{catalogue, run_suite, RunOptions, Status};
+use pass_core::service::Service;
+use pass_faults::{Fault, FaultyEngine};
+use wasm_support::{block_on, compiled_pass_wasi, verdicts};
+
+#[test]
+fn every_fault_gets_the_same_verdicts_in_wasm() {
+    let cases = catalogue();
+    let opts = RunOptions::default();
+    let config = reference_config();
+    let mut caught = Vec::new();
+    for fault in Fault::ALL {
+        let engine = FaultyEngine::new(Service::new(config.clone()).unwrap(), fault);
+        let native = InprocHost::new(
+            engine,
+            SERVICE_JID,
+            config.advertised.clone(),
+            config.answer_timeout,
+        );
+        let (native, _) = block_on(run_suite(Box::new(native), "inproc", &cases, &opts));
+        let guest = wasm_host(compiled_pass_wasi(), Some(fault.name())).unwrap();
+        let (guest, _) = block_on(run_suite(Box::new(guest), "wasm", &cases, &opts));
+        assert_eq!(
+            verdicts(&guest),
+            verdicts(&native),
+            "fault {}",
+            fault.name()
+        );
+        if guest.count(Status::Fail) > 0 {
+            caught.push(fault.name());
+        }
+    }
+    // Equal verdicts mean something only if the suite catches faults at all (whether
+    // it catches every one is the suite's business: the self-test checks that).
+    assert!(
+        caught.len() >= Fault::ALL.len() / 2,
+        "caught only {caught:?}"
+    );
+}
+
+#[test]
+fn unknown_fault_is_refused_by_the_module() {
+    let err = wasm_host(compiled_pass_wasi(), Some("no-such-fault")).err();
+    let Some(WasmError::Protocol(message)) = err else {
+        panic!("{err:?}")
+    };
+    assert!(
+        message.starts_with(
+            "engine refused the event: config: fault: no fault named \"no-such-fault\""
+        ),
+        "{message}"
+    );
+}
