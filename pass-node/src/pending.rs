@@ -1,8 +1,7 @@
 //! Accepted sockets not yet bridged. A watcher notices a peer that hangs up while
 //! waiting, without consuming bytes the relay will need (it only peeks).
 
-use std::io;
-use tokio::io::Interest;
+use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -54,29 +53,21 @@ impl Drop for Pending {
     }
 }
 
+/// How often a socket with unread bytes is checked for a reset.
+const RESET_CHECK: Duration = Duration::from_millis(250);
+
 /// Returns when the peer closed (EOF with nothing unread) or reset the connection.
-/// While data is waiting, readiness is cleared after each peek so the next wake-up
-/// comes from new data or the FIN, not a spin.
+///
+/// While bytes wait unread, the socket's readiness must stay set: clearing it would
+/// leave the relay's first read waiting for an edge that never comes (the bytes
+/// are already there). So with data pending this only re-peeks now and then, which
+/// still catches a reset; a FIN behind unread data is the relay's to deliver.
 async fn wait_hangup(stream: &TcpStream) {
     let mut probe = [0u8; 1];
     loop {
-        let ready = match stream.ready(Interest::READABLE).await {
-            Ok(r) => r,
-            Err(_) => return,
-        };
         match stream.peek(&mut probe).await {
-            Ok(0) => return,
-            Err(_) => return,
-            Ok(_) if ready.is_read_closed() => {
-                // Data then FIN: a half-close. The relay will deliver both; nothing
-                // more to watch for.
-                std::future::pending::<()>().await;
-            }
-            Ok(_) => {
-                let _ = stream.try_io(Interest::READABLE, || {
-                    Err::<(), _>(io::Error::from(io::ErrorKind::WouldBlock))
-                });
-            }
+            Ok(0) | Err(_) => return,
+            Ok(_) => tokio::time::sleep(RESET_CHECK).await,
         }
     }
 }

@@ -88,17 +88,17 @@ async fn one_mib_each_way(mode: RelayMode) {
     node.stop().await.unwrap();
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relays_one_mib_each_way_byte_exact_with_copy() {
     one_mib_each_way(RelayMode::Copy).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relays_one_mib_each_way_byte_exact_with_splice() {
     one_mib_each_way(RelayMode::Splice).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn half_close_is_propagated_and_the_other_way_keeps_flowing() {
     for mode in [RelayMode::Copy, RelayMode::Splice] {
         let (_server, mut session, node) = node_with(|c| c.relay.mode = mode).await;
@@ -358,4 +358,26 @@ async fn dual_stack_advertises_both_families_and_relays_over_ipv6() {
         .unwrap();
     assert_eq!(&buf, b"over v6");
     node.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bytes_sent_before_the_bridge_are_not_lost() {
+    for mode in [RelayMode::Copy, RelayMode::Splice] {
+        let (_server, mut session, node) = node_with(|c| c.relay.mode = mode).await;
+        let lease = session.register(OWNER, "").await;
+        let mut client = connect(lease).await;
+        // The caller speaks first, while the node still waits for the owner.
+        client.write_all(b"early bytes").await.unwrap();
+        let (notice, _, proxy) = session.expect_incoming().await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        session.ack(&notice).await;
+        let mut owner = connect_proxy(proxy).await;
+        let mut buf = [0u8; 11];
+        tokio::time::timeout(WAIT, owner.read_exact(&mut buf))
+            .await
+            .unwrap_or_else(|_| panic!("{mode:?}: early bytes never arrived"))
+            .unwrap();
+        assert_eq!(&buf, b"early bytes");
+        node.stop().await.unwrap();
+    }
 }
