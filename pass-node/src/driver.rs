@@ -45,6 +45,14 @@ struct RelayTask {
     abort: AbortHandle,
 }
 
+impl Drop for RelayTask {
+    /// A relay forgotten by the driver (cut, drained out, or the node stopping on
+    /// an error) must not run on unsupervised.
+    fn drop(&mut self) {
+        self.abort.abort();
+    }
+}
+
 /// Why the driver stopped with an error.
 #[derive(Debug)]
 pub enum DriveError {
@@ -190,9 +198,7 @@ impl<E: Engine + Send + 'static> Driver<E> {
     }
 
     async fn finish(mut self) {
-        for (_, r) in self.relays.drain() {
-            r.abort.abort();
-        }
+        self.relays.clear();
         self.conns.clear();
         self.listeners.clear();
         self.link.close(LINK_CLOSE_TIMEOUT).await;
@@ -375,7 +381,6 @@ impl<E: Engine + Send + 'static> Driver<E> {
             }
             Some(Conn::Relaying(id)) => {
                 if let Some(r) = self.relays.remove(&id) {
-                    r.abort.abort();
                     let other = if r.client == conn { r.owner } else { r.client };
                     self.conns.remove(&other);
                     info!(%conn, "relay cut");
