@@ -180,3 +180,25 @@ async fn sigterm_sends_close_notices_and_exits_0() {
         .unwrap();
     assert_eq!(code, Some(0), "{stderr}");
 }
+
+#[tokio::test]
+async fn metrics_address_in_use_exits_5() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let server = FakeServer::bind(SECRET).await;
+    let (first, last) = port_pool();
+    let child = Command::new(BIN)
+        .args(["--server", &server.addr.to_string(), "--domain", DOMAIN])
+        .args(["--metrics", &addr, "--ports", &format!("{first}-{last}")])
+        .env("PASS_NODE_SECRET", SECRET)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (code, stderr) = tokio::task::spawn_blocking(move || wait_exit(child))
+        .await
+        .unwrap();
+    assert_eq!(code, Some(5), "{stderr}");
+    assert!(stderr.contains("metrics endpoint"), "{stderr}");
+    drop(taken);
+}
