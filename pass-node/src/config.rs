@@ -456,6 +456,14 @@ pub fn resolve(
             ));
         }
     }
+    for p in &public {
+        if !bind.iter().any(|b| b.is_ipv4() == p.is_ipv4()) {
+            return Err(ConfigError::new(
+                "bind",
+                format!("no address of {p}'s family: peers told {p} could not connect"),
+            ));
+        }
+    }
 
     let ports = match (&args.ports, &file.ports) {
         (Some(p), _) => *p,
@@ -726,6 +734,10 @@ mod tests {
             ("public_ip = ['1.2.3.4', '5.6.7.8']", "public_ip"),
             ("metrics = 'nope'", "metrics"),
             ("relay_rate = 0", "relay_rate"),
+            (
+                "public_ip = ['192.0.2.1', '2001:db8::1']\nbind = ['0.0.0.0']",
+                "bind",
+            ),
             ("answer_timeout = 0", "answer_timeout"),
             ("domain2 = 'x'", ""),
         ] {
