@@ -2,5 +2,5 @@
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|script: pass_fuzz::lease_machine::Script| {
-    pass_fuzz::lease_machine::check(&script)
+    pass_fuzz::lease_machine::check(&script);
 });

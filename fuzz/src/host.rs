@@ -12,7 +12,7 @@
 //!   being written (writer → reader);
 //! - after [`Service::handle_timeout`], [`Service::poll_timeout`] lies in the future.
 
-use crate::reread_limits;
+use crate::{reread_jid, reread_limits};
 use pass_core::engine::Engine;
 use pass_core::lease::{Action, Config, ConnId, ListenError};
 use pass_core::service::Service;
@@ -89,7 +89,9 @@ impl Host {
         if self.pending_listens.is_empty() {
             return Vec::new();
         }
-        let port = self.pending_listens.remove(pick % self.pending_listens.len());
+        let port = self
+            .pending_listens
+            .remove(pick % self.pending_listens.len());
         if result.is_ok() {
             self.listening.insert(port);
         }
@@ -199,7 +201,10 @@ impl Host {
         match action {
             Action::Listen { port } => {
                 let port = *port;
-                assert!(self.in_pool(port), "Listen on port {port}, outside the pool");
+                assert!(
+                    self.in_pool(port),
+                    "Listen on port {port}, outside the pool"
+                );
                 assert!(
                     !self.pending_listens.contains(&port),
                     "Listen on port {port}, already asked to listen"
@@ -256,9 +261,14 @@ impl Host {
         let reread = parse_element(written.as_bytes(), &reread_limits())
             .map_err(|e| e.to_string())
             .and_then(|e| Iq::try_from(&e).map_err(|e| e.to_string()));
+        let expected = Iq {
+            from: iq.from.as_ref().map(reread_jid),
+            to: iq.to.as_ref().map(reread_jid),
+            ..iq.clone()
+        };
         assert_eq!(
-            reread.as_ref(),
-            Ok(iq),
+            reread,
+            Ok(expected),
             "a sent IQ does not read back\n  written: {written}"
         );
     }

@@ -189,6 +189,27 @@ pub enum Event {
     Shutdown,
 }
 
+/// What a run went through, for tests and for judging a corpus.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Summary {
+    /// Leases granted.
+    pub granted: usize,
+    /// Requests refused with an error.
+    pub refused: usize,
+    /// Leases closed by their owner.
+    pub closed: usize,
+    /// Incoming-connection notices.
+    pub incoming: usize,
+    /// Relays bridged.
+    pub bridges: usize,
+    /// Expire notices.
+    pub expired: usize,
+    /// Oneshot notices.
+    pub oneshot_ended: usize,
+    /// Close notices at shutdown.
+    pub shutdown_closed: usize,
+}
+
 /// A request the model sent, by id.
 #[derive(Debug)]
 enum Request {
@@ -239,10 +260,11 @@ struct Model {
     conns: Vec<ConnId>,
     next_request: u64,
     shut_down: bool,
+    summary: Summary,
 }
 
 /// Runs one script; panics if an invariant fails.
-pub fn check(script: &Script) {
+pub fn check(script: &Script) -> Summary {
     let mut users = Vec::new();
     for u in USERS {
         match Jid::new(u) {
@@ -262,12 +284,14 @@ pub fn check(script: &Script) {
         conns: Vec::new(),
         next_request: 1,
         shut_down: false,
+        summary: Summary::default(),
     };
     for event in script.events.iter().take(MAX_EVENTS) {
         let actions = m.apply(*event);
         m.observe(&actions);
     }
     m.finish();
+    m.summary
 }
 
 impl Model {
@@ -336,8 +360,7 @@ impl Model {
                     Some(self.host.service.config().service.clone()),
                 );
                 let port = host.map(|_| port);
-                self.requests
-                    .insert(id, Request::Close { from, port, ip });
+                self.requests.insert(id, Request::Close { from, port, ip });
                 self.send(&iq)
             }
             Event::ListenResult { pick, outcome } => {
@@ -373,7 +396,10 @@ impl Model {
                 };
                 let n = u16::try_from(self.conns.len() % 60000).unwrap_or(0);
                 let peer = if v6 {
-                    SocketAddr::new(IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 9, 0, 0, 0, 0, 9)), 1024 + n)
+                    SocketAddr::new(
+                        IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 9, 0, 0, 0, 0, 9)),
+                        1024 + n,
+                    )
                 } else {
                     SocketAddr::new(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 9)), 1024 + n)
                 };
@@ -431,11 +457,38 @@ impl Model {
     /// Checks the actions of one event against the model, in order, then the
     /// invariants that hold between events.
     fn observe(&mut self, actions: &[Action]) {
-        for action in actions {
+        for (i, action) in actions.iter().enumerate() {
+            // The host carried out the whole batch already: a port this action
+            // needs listening may have been unlistened by a later one.
+            let later_unlisten: Vec<u16> = actions[i + 1..]
+                .iter()
+                .filter_map(|a| match a {
+                    Action::Unlisten { port } => Some(*port),
+                    _ => None,
+                })
+                .collect();
+            let listening = |host: &Host, port: u16| {
+                host.listening.contains(&port) || later_unlisten.contains(&port)
+            };
             match action {
                 Action::Send(iq) => match iq.kind {
-                    IqType::Result | IqType::Error => self.answer(iq),
-                    IqType::Set => self.notice(iq),
+                    IqType::Result | IqType::Error => {
+                        let granted = self.answer(iq);
+                        if let Some(port) = granted {
+                            assert!(
+                                listening(&self.host, port),
+                                "granted port {port} is not listening"
+                            );
+                        }
+                    }
+                    IqType::Set => {
+                        if let Some(proxy) = self.notice(iq) {
+                            assert!(
+                                listening(&self.host, proxy),
+                                "incoming notice names proxy port {proxy}, which is not listening"
+                            );
+                        }
+                    }
                     IqType::Get => panic!("the service sent a get: {iq:?}"),
                 },
                 Action::Bridge {
@@ -459,13 +512,24 @@ impl Model {
                 "leased port {port} is not listening"
             );
         }
-        assert!(self.leases.len() <= MAX_LEASES, "more leases than max_leases");
+        assert!(
+            self.leases.len() <= MAX_LEASES,
+            "more leases than max_leases"
+        );
         let stats = self.host.service.stats();
-        assert_eq!(stats.leases, self.leases.len(), "lease count differs from the model");
-        assert!(stats.pending + stats.relays <= MAX_RELAYS, "sessions past max_relays");
+        assert_eq!(
+            stats.leases,
+            self.leases.len(),
+            "lease count differs from the model"
+        );
+        assert!(
+            stats.pending + stats.relays <= MAX_RELAYS,
+            "sessions past max_relays"
+        );
     }
 
-    fn answer(&mut self, iq: &Iq) {
+    /// Checks an answer to one of the model's requests; returns the port it granted.
+    fn answer(&mut self, iq: &Iq) -> Option<u16> {
         let Some(request) = self.requests.get(&iq.id) else {
             // Answers to requests the model did not send do not happen here.
             panic!("an answer to no request of ours: {iq:?}");
@@ -480,13 +544,19 @@ impl Model {
                 oneshot,
                 at,
             } => {
-                assert_eq!(iq.to.as_ref(), Some(from), "register answer to the wrong JID");
+                assert_eq!(
+                    iq.to.as_ref(),
+                    Some(from),
+                    "register answer to the wrong JID"
+                );
                 if *expire == Some(0) {
                     assert_eq!(iq.kind, IqType::Error, "expire 0 was granted");
                 }
                 if iq.kind == IqType::Error {
-                    return;
+                    self.summary.refused += 1;
+                    return None;
                 }
+                self.summary.granted += 1;
                 let servers = match PassMessage::from_iq(iq) {
                     Ok(PassMessage::Registered { servers }) => servers,
                     other => panic!("register result is not a registration: {other:?}"),
@@ -498,10 +568,9 @@ impl Model {
                     servers.iter().all(|s| s.port() == port),
                     "servers name different ports: {servers:?}"
                 );
-                assert!(self.host.in_pool(port), "granted port {port} outside the pool");
                 assert!(
-                    self.host.listening.contains(&port),
-                    "granted port {port} is not listening"
+                    self.host.in_pool(port),
+                    "granted port {port} outside the pool"
                 );
                 assert!(
                     !self.leases.contains_key(&port),
@@ -513,7 +582,10 @@ impl Model {
                     .values()
                     .filter(|l| l.owner.to_bare() == account)
                     .count();
-                assert!(held < PER_ACCOUNT, "{account} granted past the per-account limit");
+                assert!(
+                    held < PER_ACCOUNT,
+                    "{account} granted past the per-account limit"
+                );
                 let deadline = expire.map(|s| *at + Duration::from_secs(s.min(MAX_EXPIRE_S)));
                 self.leases.insert(
                     port,
@@ -525,6 +597,7 @@ impl Model {
                         proxies: Vec::new(),
                     },
                 );
+                Some(port)
             }
             Request::Close { from, port, ip } => {
                 assert_eq!(iq.to.as_ref(), Some(from), "close answer to the wrong JID");
@@ -534,20 +607,26 @@ impl Model {
                 match iq.kind {
                     IqType::Result => {
                         assert!(own_live, "close of port {port:?} by {from} acknowledged");
+                        self.summary.closed += 1;
                         if let Some(p) = port {
                             self.leases.remove(p);
                         }
                     }
-                    _ => assert!(
-                        !own_live,
-                        "close of own live lease {port:?} by {from} refused: {iq:?}"
-                    ),
+                    _ => {
+                        assert!(
+                            !own_live,
+                            "close of own live lease {port:?} by {from} refused: {iq:?}"
+                        );
+                        self.summary.refused += 1;
+                    }
                 }
+                None
             }
         }
     }
 
-    fn notice(&mut self, iq: &Iq) {
+    /// Checks a notice; returns the proxy port an incoming-connection notice names.
+    fn notice(&mut self, iq: &Iq) -> Option<u16> {
         assert!(
             self.notice_ids.insert(iq.id.clone(), ()).is_none(),
             "notice id {} used twice",
@@ -565,14 +644,9 @@ impl Model {
         match msg {
             PassMessage::IncomingConnection { client, proxy } => {
                 let port = proxy.port();
-                assert!(
-                    self.host.listening.contains(&port),
-                    "incoming notice names proxy port {port}, which is not listening"
-                );
                 let on_lease = self.host.open.iter().find_map(|(c, local)| {
                     let lease = self.leases.get(local)?;
-                    (self.host.peers.get(c) == Some(&client) && lease.owner == to)
-                        .then_some(*local)
+                    (self.host.peers.get(c) == Some(&client) && lease.owner == to).then_some(*local)
                 });
                 let Some(lease_port) = on_lease else {
                     panic!("incoming notice {iq:?} matches no held connection on a lease of {to}");
@@ -582,11 +656,17 @@ impl Model {
                 }
                 self.proxies_announced.push(port);
                 incoming = Some((client, proxy));
+                self.summary.incoming += 1;
             }
             PassMessage::ExpireNotice { proxy } => {
                 let lease = self.end_lease(proxy.port(), &to, "expire");
                 let due = lease.deadline.is_some_and(|d| d <= now);
-                assert!(due, "expire notice for port {} before its deadline", proxy.port());
+                assert!(
+                    due,
+                    "expire notice for port {} before its deadline",
+                    proxy.port()
+                );
+                self.summary.expired += 1;
             }
             PassMessage::OneshotNotice { proxy } => {
                 let lease = self.end_lease(proxy.port(), &to, "oneshot");
@@ -597,6 +677,7 @@ impl Model {
                     lease.oneshot,
                     lease.bridged
                 );
+                self.summary.oneshot_ended += 1;
             }
             PassMessage::Close { proxy } => {
                 let port = proxy.and_then(|p| p.port);
@@ -604,7 +685,11 @@ impl Model {
                     panic!("close notice without a port: {iq:?}");
                 };
                 self.end_lease(port, &to, "close");
-                assert!(self.shut_down, "close notice for port {port} before shutdown");
+                assert!(
+                    self.shut_down,
+                    "close notice for port {port} before shutdown"
+                );
+                self.summary.shutdown_closed += 1;
             }
             other => panic!("the service sent an unexpected set: {other:?}"),
         }
@@ -613,6 +698,7 @@ impl Model {
             to,
             incoming,
         });
+        incoming.map(|(_, proxy)| proxy.port())
     }
 
     /// A notice ended the lease on `port`: it must be live and `to`'s.
@@ -620,7 +706,10 @@ impl Model {
         let Some(lease) = self.leases.remove(&port) else {
             panic!("{what} notice for port {port}, which has no live lease");
         };
-        assert_eq!(&lease.owner, to, "{what} notice for port {port} to another JID");
+        assert_eq!(
+            &lease.owner, to,
+            "{what} notice for port {port} to another JID"
+        );
         lease
     }
 
@@ -629,13 +718,18 @@ impl Model {
         let Some(lease) = lease_port.and_then(|p| self.leases.get_mut(&p)) else {
             panic!("bridge of {client}, which is not on a live lease port");
         };
-        assert_eq!(&lease.owner.to_bare(), account, "bridge for the wrong account");
+        assert_eq!(
+            &lease.owner.to_bare(),
+            account,
+            "bridge for the wrong account"
+        );
         let proxy = self.host.local_ports.get(&owner).copied();
         assert!(
             proxy.is_some_and(|p| lease.proxies.contains(&p)),
             "bridge of owner {owner} on port {proxy:?}, not a proxy announced for the lease"
         );
         lease.bridged = true;
+        self.summary.bridges += 1;
     }
 
     /// Shuts down, reports every outstanding listen, and checks that everything was
@@ -656,7 +750,11 @@ impl Model {
             "ports still listening after shutdown: {:?}",
             self.host.listening
         );
-        assert!(self.leases.is_empty(), "leases left after shutdown: {:?}", self.leases);
+        assert!(
+            self.leases.is_empty(),
+            "leases left after shutdown: {:?}",
+            self.leases
+        );
         let stats = self.host.service.stats();
         assert_eq!(stats.pending, 0, "sessions pending after shutdown");
         for (conn, port) in &self.host.open {
@@ -672,5 +770,92 @@ impl Model {
                 "request {id} got no answer"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GRANT: Event = Event::ListenResult {
+        pick: 0,
+        outcome: 2,
+    };
+
+    #[test]
+    fn a_oneshot_relay_and_an_expiry_go_through_the_model() {
+        let events = vec![
+            Event::Register {
+                user: 0,
+                expire: Expire::Secs(100),
+                oneshot: true,
+            },
+            GRANT,
+            Event::Connect {
+                target: Target::Lease(0),
+                v6: false,
+            },
+            GRANT,
+            Event::Answer {
+                pick: 0,
+                accept: true,
+                impostor: None,
+            },
+            Event::Connect {
+                target: Target::Proxy(0),
+                v6: false,
+            },
+            Event::Closed { pick: 0 },
+            Event::Register {
+                user: 2,
+                expire: Expire::Secs(5),
+                oneshot: false,
+            },
+            GRANT,
+            Event::Advance(6000),
+            Event::Register {
+                user: 3,
+                expire: Expire::Forever,
+                oneshot: false,
+            },
+            GRANT,
+        ];
+        let summary = check(&Script { seed: 7, events });
+        assert_eq!(
+            summary,
+            Summary {
+                granted: 3,
+                incoming: 1,
+                bridges: 1,
+                oneshot_ended: 1,
+                expired: 1,
+                shutdown_closed: 1,
+                ..Summary::default()
+            }
+        );
+    }
+
+    #[test]
+    fn closes_are_acknowledged_for_the_owner_account_only() {
+        let close = |user, ip| Event::Close { user, lease: 0, ip };
+        let events = vec![
+            Event::Register {
+                user: 0,
+                expire: Expire::Forever,
+                oneshot: false,
+            },
+            GRANT,
+            close(2, CloseIp::V4),
+            close(0, CloseIp::Other),
+            close(0, CloseIp::Missing),
+            // Another resource of the same account (DESIGN decision 6).
+            close(1, CloseIp::V6),
+            close(1, CloseIp::V6),
+        ];
+        let summary = check(&Script { seed: 1, events });
+        assert_eq!(summary.granted, 1);
+        assert_eq!(summary.closed, 1);
+        assert_eq!(summary.refused, 4);
+        assert_eq!(summary.shutdown_closed, 0);
     }
 }

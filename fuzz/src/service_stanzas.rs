@@ -27,7 +27,10 @@ pub fn config() -> Config {
         Ok(j) => j,
         Err(e) => panic!("pass.jabber.org: {e}"),
     };
-    let ips = vec![[1, 2, 3, 4].into(), "2001:db8::1".parse().unwrap_or([0u16; 8].into())];
+    let ips = vec![
+        [1, 2, 3, 4].into(),
+        "2001:db8::1".parse().unwrap_or([0u16; 8].into()),
+    ];
     let mut c = Config::new(service, ips);
     c.first_port = 40000;
     c.last_port = 40003;
@@ -81,4 +84,64 @@ pub fn check(data: &[u8]) {
         host.advance(Duration::from_secs(1));
     }
     host.shutdown();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pass_core::stanza::{Iq, PassMessage};
+
+    fn stanza(xml: &str) -> Element {
+        parse_element(xml.as_bytes(), &Limits::default()).unwrap()
+    }
+
+    fn sent(actions: &[Action]) -> Vec<&Iq> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Send(iq) => Some(iq),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_pool_of_the_seeds_is_small_enough_to_guess() {
+        let mut host = Host::new(config());
+        host.stanza(&stanza(
+            "<iq type='set' id='r' from='u@jabber.org/r'><query xmlns='jabber:iq:pass'/></iq>",
+        ));
+        let actions = host.listen_result(0, Ok(()));
+        let result = sent(&actions);
+        let Ok(PassMessage::Registered { servers }) = PassMessage::from_iq(result[0]) else {
+            panic!("no registration: {actions:?}");
+        };
+        let port = servers[0].port();
+        assert!((40000..=40003).contains(&port));
+        let close = format!(
+            "<iq type='set' id='c' from='u@jabber.org/other'><query xmlns='jabber:iq:pass'>\
+             <close/><proxy port='{port}'>1.2.3.4</proxy></query></iq>"
+        );
+        let actions = host.stanza(&stanza(&close));
+        assert_eq!(sent(&actions)[0].kind, IqType::Result);
+    }
+
+    #[test]
+    fn answers_are_expected_for_requests_with_someone_to_answer() {
+        let cases = [
+            ("<iq type='get' id='a' from='u@x'/>", 1),
+            ("<iq type='put' id='a' from='u@x'/>", 1),
+            ("<iq id='a' from='u@x'/>", 1),
+            ("<iq type='result' id='a' from='u@x'/>", 0),
+            ("<iq type='error' id='a' from='u@x'/>", 0),
+            ("<iq type='get' from='u@x'/>", 0),
+            ("<iq type='get' id='a' from='@'/>", 0),
+            ("<iq type='get' id='a'/>", 0),
+            ("<message type='get' id='a' from='u@x'/>", 0),
+        ];
+        for (xml, n) in cases {
+            assert_eq!(answers_expected(&stanza(xml)), n, "{xml}");
+            check(xml.as_bytes());
+        }
+    }
 }

@@ -25,7 +25,13 @@ pub fn split_input(data: &[u8]) -> (Vec<usize>, &[u8]) {
     let mut cuts: Vec<usize> = raw_cuts
         .chunks_exact(2)
         .map(|c| usize::from(u16::from_le_bytes([c[0], c[1]])))
-        .map(|c| if stream.is_empty() { 0 } else { c % stream.len() })
+        .map(|c| {
+            if stream.is_empty() {
+                0
+            } else {
+                c % stream.len()
+            }
+        })
         .collect();
     cuts.sort_unstable();
     cuts.dedup();
@@ -69,7 +75,10 @@ pub fn check(data: &[u8]) {
     let cut = run(chunks(stream, &cuts));
     assert_eq!(cut, whole, "cutting at {cuts:?} changed the events");
     let bytewise = run(stream.chunks(1));
-    assert_eq!(bytewise, whole, "feeding one byte at a time changed the events");
+    assert_eq!(
+        bytewise, whole,
+        "feeding one byte at a time changed the events"
+    );
 }
 
 #[cfg(test)]

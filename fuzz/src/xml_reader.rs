@@ -19,5 +19,9 @@ pub fn check(data: &[u8]) {
         reread, element,
         "write → parse changed the tree\n  output: {written}"
     );
-    assert_eq!(reread.to_xml(), written, "writing the same tree twice differs");
+    assert_eq!(
+        reread.to_xml(),
+        written,
+        "writing the same tree twice differs"
+    );
 }
