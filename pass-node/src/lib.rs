@@ -12,6 +12,8 @@
 //!
 //! [`run`] runs a node in-process until a shutdown future completes.
 
+#![warn(missing_docs)]
+
 pub mod clock;
 pub mod component;
 pub mod config;
