@@ -88,7 +88,7 @@ pub struct SettingsArgs {
     /// File holding the component secret (or set PASS_NODE_SECRET). Required.
     #[arg(long, value_name = "PATH")]
     pub secret_file: Option<PathBuf>,
-    /// Address advertised in <server/> and <proxy/>; give it twice for IPv4 and IPv6
+    /// Address advertised in `<server/>` and `<proxy/>`; give it twice for IPv4 and IPv6
     /// [default: 127.0.0.1]
     #[arg(long, value_name = "IP")]
     pub public_ip: Vec<IpAddr>,
@@ -122,7 +122,7 @@ pub struct SettingsArgs {
     /// Seconds a proxy port waits for the owner to connect [default: 30]
     #[arg(long, value_name = "SECS")]
     pub proxy_window: Option<u64>,
-    /// Longest <expire/> granted; longer requests are clamped [default: 86400]
+    /// Longest `<expire/>` granted; longer requests are clamped [default: 86400]
     #[arg(long, value_name = "SECS")]
     pub max_expire: Option<u64>,
     /// How relays move bytes [default: auto]
