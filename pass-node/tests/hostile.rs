@@ -4,7 +4,8 @@
 //! - Stream level: bytes on the XEP-0114 stream. A conforming XMPP server filters
 //!   most of this (DTDs, bad UTF-8), but the node must survive a broken or hostile
 //!   server: it cuts the stream with a stream error, reconnects, and keeps its leases.
-//!   Well-formed floods get IQ errors on a stream that stays up.
+//!   What a conforming server relays from any user (well-formed stanzas over a
+//!   per-element limit, IQ floods) gets IQ errors on a stream that stays up.
 //! - TCP level: anyone on the Internet can reach lease and proxy ports. Callers that
 //!   stall, trickle, flood, scan or race are bounded by the answer timeout, the proxy
 //!   window, the rate limits and the one-accept proxy port.
