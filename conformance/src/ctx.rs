@@ -741,6 +741,11 @@ impl Ctx {
         }
     }
 
+    /// One raw read (data, EOF or nothing within `wait`).
+    pub async fn read_event(&mut self, s: SockId, wait: Duration) -> Result<ReadEvent, Stop> {
+        Ok(self.h.read(s, wait).await?)
+    }
+
     /// Opens a connection if the service accepts one; `None` when it refuses.
     pub async fn try_connect(&mut self, addr: SocketAddr) -> Option<SockId> {
         match self.h.connect(addr).await {

@@ -10,8 +10,8 @@ pub mod s4_3_close;
 pub mod s5_1_client_auth;
 pub mod s5_2_deny;
 
-use crate::ctx::{Ctx, Stop};
-use crate::harness::SockId;
+use crate::ctx::{Ctx, Incoming, Stop};
+use crate::harness::{ReadEvent, SockId};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -53,6 +53,24 @@ pub(crate) async fn connect_retry(
         }
     }
     c.connect(who, addr).await
+}
+
+/// Connects a new third party to a lease that should be listening again and waits
+/// for the owner's request. A connection the service still drops as busy (the
+/// previous session is ending at that very moment) is retried, for up to a second.
+pub(crate) async fn reconnect_for_incoming(c: &mut Ctx, owner: &str, addr: SocketAddr) -> Result<Incoming, Stop> {
+    for _ in 0..10 {
+        let (sock, _) = connect_retry(c, "a second third party", addr).await?;
+        match c.read_event(sock, Duration::from_millis(200)).await? {
+            ReadEvent::Eof => {
+                c.close(sock).await;
+                c.sleep(Duration::from_millis(100)).await;
+            }
+            _ => return c.expect_incoming(owner).await,
+        }
+    }
+    let (_, _) = connect_retry(c, "a second third party", addr).await?;
+    c.expect_incoming(owner).await
 }
 
 /// Sends bytes one way through a relay and checks they arrive unchanged.

@@ -1,6 +1,6 @@
 //! §2 Registration/Setup: listings 1 and 2, the 502 error, re-listening.
 
-use super::{case, connect_retry, greeting, pass_bytes};
+use super::{case, reconnect_for_incoming, greeting, pass_bytes};
 use crate::catalogue::Case;
 use crate::ctx::{pass_el, query, CaseFut, Ctx, Stop};
 
@@ -80,8 +80,7 @@ fn relisten_after_relay(c: &mut Ctx) -> CaseFut<'_> {
         c.expect_eof("end the relay (third party hangs up)", own, wait)
             .await?;
         c.close(own).await;
-        connect_retry(c, "a second third party", lease.addr).await?;
-        c.expect_incoming(&owner).await?;
+        reconnect_for_incoming(c, &owner, lease.addr).await?;
         Ok(())
     })
 }

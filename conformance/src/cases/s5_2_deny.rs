@@ -1,6 +1,6 @@
 //! §5.2 Denying a Connection: listings 13 and 14 and the 401 row.
 
-use super::{case, connect_retry};
+use super::{case, reconnect_for_incoming};
 use crate::catalogue::Case;
 use crate::ctx::{iq_type, pass_query, CaseFut, Ctx};
 use pass_core::NS_PASS;
@@ -43,8 +43,7 @@ fn deny_relisten(c: &mut Ctx) -> CaseFut<'_> {
             wait,
         )
         .await?;
-        connect_retry(c, "a second third party", lease.addr).await?;
-        c.expect_incoming(&owner).await?;
+        reconnect_for_incoming(c, &owner, lease.addr).await?;
         Ok(())
     })
 }
@@ -72,8 +71,7 @@ fn deny_keeps_oneshot(c: &mut Ctx) -> CaseFut<'_> {
             },
         )
         .await?;
-        connect_retry(c, "a second third party", lease.addr).await?;
-        c.expect_incoming(&owner).await?;
+        reconnect_for_incoming(c, &owner, lease.addr).await?;
         Ok(())
     })
 }
