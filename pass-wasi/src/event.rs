@@ -55,7 +55,10 @@ pub fn parse_event(input: &[u8]) -> Result<Event<'_>, String> {
             xml,
         });
     }
-    let fields: std::vec::Vec<&str> = rest.split(' ').collect();
+    let fields: std::vec::Vec<&str> = match rest {
+        "" => std::vec::Vec::new(),
+        rest => rest.split(' ').collect(),
+    };
     let event = match (kind, fields.as_slice()) {
         ("listen", [now, port, result]) => Event::ListenResult {
             now: instant(now)?,

@@ -61,9 +61,17 @@ impl WasmEngine {
             .stdout(console.clone())
             .stderr(console.clone())
             .build_p1();
-        let mut store = Store::new(pre.module().engine(), HostState { wasi, cap: MemoryCap::new(limits.memory_mib) });
+        let mut store = Store::new(
+            pre.module().engine(),
+            HostState {
+                wasi,
+                cap: MemoryCap::new(limits.memory_mib),
+            },
+        );
         store.limiter(|s| &mut s.cap);
-        store.set_fuel(limits.fuel_per_event).map_err(|e| WasmError::Load(format!("{e:#}")))?;
+        store
+            .set_fuel(limits.fuel_per_event)
+            .map_err(|e| WasmError::Load(format!("{e:#}")))?;
         let instance = pre
             .instantiate(&mut store)
             .map_err(|e| classify(&store, &console, limits, e))?;
@@ -71,7 +79,9 @@ impl WasmEngine {
             .get_memory(&mut store, "memory")
             .ok_or_else(|| WasmError::Abi("no exported memory `memory`".into()))?;
         let typed = |store: &mut Store<HostState>, name: &str| {
-            instance.get_func(&mut *store, name).ok_or_else(|| WasmError::Abi(format!("no exported function `{name}`")))
+            instance
+                .get_func(&mut *store, name)
+                .ok_or_else(|| WasmError::Abi(format!("no exported function `{name}`")))
         };
         let version = typed(&mut store, "pass_abi_version")?
             .typed::<(), u32>(&store)
@@ -84,13 +94,22 @@ impl WasmEngine {
             .map_err(|e| WasmError::Abi(format!("pass_handle: {e:#}")))?;
         // A reactor initialises itself here; a command's `_start` is never called.
         if let Some(init) = instance.get_func(&mut store, "_initialize") {
-            let init = init.typed::<(), ()>(&store).map_err(|e| WasmError::Abi(format!("_initialize: {e:#}")))?;
-            init.call(&mut store, ()).map_err(|e| classify(&store, &console, limits, e))?;
+            let init = init
+                .typed::<(), ()>(&store)
+                .map_err(|e| WasmError::Abi(format!("_initialize: {e:#}")))?;
+            init.call(&mut store, ())
+                .map_err(|e| classify(&store, &console, limits, e))?;
         }
-        store.set_fuel(limits.fuel_per_event).map_err(|e| WasmError::Load(format!("{e:#}")))?;
-        let v = version.call(&mut store, ()).map_err(|e| classify(&store, &console, limits, e))?;
+        store
+            .set_fuel(limits.fuel_per_event)
+            .map_err(|e| WasmError::Load(format!("{e:#}")))?;
+        let v = version
+            .call(&mut store, ())
+            .map_err(|e| classify(&store, &console, limits, e))?;
         if v != ABI_VERSION {
-            return Err(WasmError::Abi(format!("module speaks version {v}, this host {ABI_VERSION}")));
+            return Err(WasmError::Abi(format!(
+                "module speaks version {v}, this host {ABI_VERSION}"
+            )));
         }
         let mut engine = WasmEngine {
             store,
@@ -120,13 +139,24 @@ impl WasmEngine {
         String::from_utf8_lossy(&self.console.contents()).into_owned()
     }
 
+    /// Sends `record` as is and returns the guest's output unparsed, for tests and
+    /// tracing. The output's actions are not queued: drive an engine either
+    /// through [`Engine`] or through this, not both.
+    pub fn call_raw(&mut self, record: &str) -> Result<String, WasmError> {
+        if let Some(e) = &self.failure {
+            return Err(e.clone());
+        }
+        self.call(record)
+    }
+
     /// Sends one event record and takes in the output, or records the failure.
     fn exchange(&mut self, record: &str) {
         if self.failure.is_some() {
             return;
         }
         let result = self.call(record).and_then(|text| {
-            parse_output(&text).map_err(|m| WasmError::Protocol(format!("{m} (after event `{}`)", quote(record))))
+            parse_output(&text)
+                .map_err(|m| WasmError::Protocol(format!("{m} (after event `{}`)", quote(record))))
         });
         match result {
             Ok(out) => {
@@ -144,19 +174,27 @@ impl WasmEngine {
     /// One call: `pass_alloc`, write the record, `pass_handle`, read the output.
     fn call(&mut self, record: &str) -> Result<String, WasmError> {
         let limits = self.limits;
-        let fail = |store: &Store<HostState>, console: &MemoryOutputPipe, e| classify(store, console, limits, e);
+        let fail = |store: &Store<HostState>, console: &MemoryOutputPipe, e| {
+            classify(store, console, limits, e)
+        };
         self.store
             .set_fuel(limits.fuel_per_event)
             .map_err(|e| WasmError::Trap(format!("{e:#}")))?;
         let bytes = record.as_bytes();
-        let len = u32::try_from(bytes.len()).map_err(|_| WasmError::Protocol("event record over 4 GiB".into()))?;
-        let ptr = self.alloc.call(&mut self.store, len).map_err(|e| fail(&self.store, &self.console, e))?;
+        let len = u32::try_from(bytes.len())
+            .map_err(|_| WasmError::Protocol("event record over 4 GiB".into()))?;
+        let ptr = self
+            .alloc
+            .call(&mut self.store, len)
+            .map_err(|e| fail(&self.store, &self.console, e))?;
         if ptr == 0 {
             return Err(WasmError::Protocol(format!("pass_alloc({len}) returned 0")));
         }
         self.memory
             .write(&mut self.store, ptr as usize, bytes)
-            .map_err(|_| WasmError::Protocol(format!("pass_alloc({len}) returned {ptr}, outside memory")))?;
+            .map_err(|_| {
+                WasmError::Protocol(format!("pass_alloc({len}) returned {ptr}, outside memory"))
+            })?;
         let packed = self
             .handle
             .call(&mut self.store, (ptr, len))
@@ -166,23 +204,39 @@ impl WasmEngine {
             .memory
             .data(&self.store)
             .get(out_ptr..out_ptr.saturating_add(out_len))
-            .ok_or_else(|| WasmError::Protocol(format!("pass_handle returned {out_len} bytes at {out_ptr}, outside memory")))?;
-        String::from_utf8(out.to_vec()).map_err(|_| WasmError::Protocol("output is not UTF-8".into()))
+            .ok_or_else(|| {
+                WasmError::Protocol(format!(
+                    "pass_handle returned {out_len} bytes at {out_ptr}, outside memory"
+                ))
+            })?;
+        String::from_utf8(out.to_vec())
+            .map_err(|_| WasmError::Protocol("output is not UTF-8".into()))
     }
 }
 
 /// Names the limit a failed call hit, or quotes the trap and the guest's console.
-fn classify(store: &Store<HostState>, console: &MemoryOutputPipe, limits: GuestLimits, e: wasmtime::Error) -> WasmError {
+fn classify(
+    store: &Store<HostState>,
+    console: &MemoryOutputPipe,
+    limits: GuestLimits,
+    e: wasmtime::Error,
+) -> WasmError {
     if store.data().cap.hit || e.downcast_ref::<MemoryCapExceeded>().is_some() {
-        return WasmError::MemoryCap { mib: limits.memory_mib };
+        return WasmError::MemoryCap {
+            mib: limits.memory_mib,
+        };
     }
     if e.downcast_ref::<Trap>() == Some(&Trap::OutOfFuel) {
-        return WasmError::FuelExhausted { budget: limits.fuel_per_event };
+        return WasmError::FuelExhausted {
+            budget: limits.fuel_per_event,
+        };
     }
     let text = String::from_utf8_lossy(&console.contents()).into_owned();
     let tail: String = {
         let chars: Vec<char> = text.trim_end().chars().collect();
-        chars[chars.len().saturating_sub(CONSOLE_QUOTE_CHARS)..].iter().collect()
+        chars[chars.len().saturating_sub(CONSOLE_QUOTE_CHARS)..]
+            .iter()
+            .collect()
     };
     let first_line = format!("{e}");
     if tail.is_empty() {
