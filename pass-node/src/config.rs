@@ -281,6 +281,8 @@ pub struct NodeConfig {
     pub stanza_queue: usize,
     /// Reconnect delays.
     pub backoff: Backoff,
+    /// Strict XML limits on each stanza from the server.
+    pub limits: pass_core::xml::Limits,
     /// Log format.
     pub log_format: LogFormat,
     /// Log filter.
@@ -561,6 +563,7 @@ pub fn resolve(
         drain_timeout,
         stanza_queue,
         backoff: Backoff::default(),
+        limits: pass_core::xml::Limits::default(),
         log_format: args.log_format.or(file.log_format).unwrap_or_default(),
         log_level,
     })

@@ -27,7 +27,6 @@ pub use config::NodeConfig;
 
 use component::{Link, LinkError, LinkSettings};
 use metrics::Metrics;
-use pass_core::xml::Limits;
 use relay::RelayEnv;
 use std::fmt;
 use std::future::Future;
@@ -116,7 +115,7 @@ pub async fn run_with_engine<E: pass_core::engine::Engine + Send + 'static>(
             secret: config.secret.clone(),
             backoff: config.backoff,
             queue_limit: config.stanza_queue,
-            limits: Limits::default(),
+            limits: config.limits.clone(),
         },
         link_tx,
     );

@@ -37,6 +37,22 @@ pub fn stream_error_condition(e: &Element) -> (String, Option<String>) {
     (condition, text)
 }
 
+/// A `<stream:error/>` with `condition` and a human-readable text, followed by the
+/// stream close: what an entity sends before cutting a stream (RFC 6120 §4.9.1.1).
+pub fn stream_error(condition: &str, text: &str) -> String {
+    format!(
+        "<stream:error><{condition} xmlns='{NS_STREAM_ERRORS}'/>\
+         <text xmlns='{NS_STREAM_ERRORS}'>{}</text></stream:error></stream:stream>",
+        escape_text(text)
+    )
+}
+
+fn escape_text(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
 fn escape_attr(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -55,6 +71,16 @@ mod tests {
             handshake("ab", "c"),
             "<handshake>a9993e364706816aba3e25717850c26c9cd0d89d</handshake>"
         );
+    }
+
+    #[test]
+    fn stream_error_names_condition_and_escapes_text() {
+        let e = stream_error("restricted-xml", "no <!DOCTYPE> & co");
+        assert!(e.starts_with(
+            "<stream:error><restricted-xml xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"
+        ));
+        assert!(e.contains(">no &lt;!DOCTYPE&gt; &amp; co</text>"));
+        assert!(e.ends_with("</stream:error></stream:stream>"));
     }
 
     #[test]

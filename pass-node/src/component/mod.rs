@@ -4,13 +4,14 @@
 //! One task owns the connection's life. Stanzas handed to it while the stream is
 //! down wait in an [`Outbox`] and are written after the reconnect.
 
+pub mod admission;
 pub mod handshake;
 pub mod outbox;
 
 use crate::config::Backoff;
-use handshake::{handshake, stream_error_condition, stream_header};
+use handshake::{handshake, stream_error, stream_error_condition, stream_header};
 use outbox::Outbox;
-use pass_core::xml::{Element, Limits, StreamEvent, StreamFramer};
+use pass_core::xml::{Element, Limits, StreamEvent, StreamFramer, XmlError};
 use std::fmt;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -85,7 +86,8 @@ pub struct LinkSettings {
     pub backoff: Backoff,
     /// Bound on queued stanzas.
     pub queue_limit: usize,
-    /// XML limits for what the server sends.
+    /// Strict XML limits for what the server sends (the framer gets the loose
+    /// version, see [`admission`]).
     pub limits: Limits,
 }
 
@@ -258,8 +260,24 @@ enum Served {
     Down(String),
 }
 
+/// Why reading the stream ended.
+struct ReadEnd {
+    reason: String,
+    /// A stream error to send before closing: the server sent XML we refuse.
+    refuse: Option<XmlError>,
+}
+
+impl ReadEnd {
+    fn because(reason: impl Into<String>) -> Self {
+        ReadEnd {
+            reason: reason.into(),
+            refuse: None,
+        }
+    }
+}
+
 /// Aborts the reader task when the connection is left.
-struct AbortOnDrop(JoinHandle<String>);
+struct AbortOnDrop(JoinHandle<ReadEnd>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
@@ -312,7 +330,11 @@ async fn serve(
                 Some(LinkCommand::Close) | None => *closing = true,
             },
             r = &mut reader.0 => {
-                return Served::Down(r.unwrap_or_else(|e| format!("reader task failed: {e}")));
+                let end = r.unwrap_or_else(|e| ReadEnd::because(format!("reader task failed: {e}")));
+                if let Some(e) = &end.refuse {
+                    refuse_stream(&mut writer, e).await;
+                }
+                return Served::Down(end.reason);
             }
         }
     }
@@ -323,36 +345,50 @@ async fn read_stanzas(
     mut reader: OwnedReadHalf,
     mut framer: StreamFramer,
     events: mpsc::Sender<LinkEvent>,
-) -> String {
+) -> ReadEnd {
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         while let Some(ev) = framer.next_event() {
             match ev {
                 Ok(StreamEvent::Stanza(e)) => {
                     if events.send(LinkEvent::Stanza(e)).await.is_err() {
-                        return "node stopping".to_string();
+                        return ReadEnd::because("node stopping");
                     }
                 }
                 Ok(StreamEvent::StreamError(e)) => {
                     let (cond, text) = stream_error_condition(&e);
-                    return format!(
+                    return ReadEnd::because(format!(
                         "stream error from server: {cond}{}",
                         text.map(|t| format!(" ({t})")).unwrap_or_default()
-                    );
+                    ));
                 }
-                Ok(StreamEvent::End) => return "server closed the stream".to_string(),
+                Ok(StreamEvent::End) => return ReadEnd::because("server closed the stream"),
                 Ok(StreamEvent::Header(_)) => {
                     debug!("ignoring a second stream header");
                 }
-                Err(e) => return format!("malformed XML from server: {e}"),
+                Err(e) => {
+                    return ReadEnd {
+                        reason: format!("refused XML from server: {e}"),
+                        refuse: Some(e),
+                    }
+                }
             }
         }
         match reader.read(&mut buf).await {
-            Ok(0) => return "server closed the connection".to_string(),
+            Ok(0) => return ReadEnd::because("server closed the connection"),
             Ok(n) => framer.feed(buf.get(..n).unwrap_or_default()),
-            Err(e) => return format!("read failed: {e}"),
+            Err(e) => return ReadEnd::because(format!("read failed: {e}")),
         }
     }
+}
+
+/// Tells the server why we cut the stream (RFC 6120 §4.9.1.1), then closes our side.
+async fn refuse_stream(writer: &mut OwnedWriteHalf, e: &XmlError) {
+    let cond = admission::stream_error_condition(e);
+    warn!(condition = cond, "cutting the XMPP stream: {e}");
+    let xml = stream_error(cond, &e.to_string());
+    let _ = tokio::time::timeout(CLOSE_WAIT, writer.write_all(xml.as_bytes())).await;
+    let _ = writer.shutdown().await;
 }
 
 /// Connects, sends our header, reads the server's, and does the handshake.
@@ -367,9 +403,9 @@ async fn open(s: &LinkSettings) -> Result<Open, OpenError> {
         .write_all(stream_header(&s.domain).as_bytes())
         .await
         .map_err(io)?;
-    let mut framer = StreamFramer::new(s.limits.clone());
+    let mut framer = StreamFramer::new(admission::framer_limits(&s.limits));
     let mut buf = vec![0u8; 4096];
-    let header = match next_event(&mut framer, &mut reader, &mut buf, false).await? {
+    let header = match next_event(&mut framer, &mut reader, &mut writer, &mut buf, false).await? {
         StreamEvent::Header(h) => h,
         other => return Err(unexpected(other, "the stream header")),
     };
@@ -381,7 +417,7 @@ async fn open(s: &LinkSettings) -> Result<Open, OpenError> {
         .await
         .map_err(io)?;
     loop {
-        match next_event(&mut framer, &mut reader, &mut buf, true).await? {
+        match next_event(&mut framer, &mut reader, &mut writer, &mut buf, true).await? {
             StreamEvent::Stanza(e) if e.name == "handshake" => break,
             StreamEvent::Stanza(e) => debug!(name = %e.name, "ignoring stanza before handshake"),
             other => return Err(unexpected(other, "<handshake/>")),
@@ -420,12 +456,18 @@ fn unexpected(ev: StreamEvent, waiting_for: &str) -> OpenError {
 async fn next_event(
     framer: &mut StreamFramer,
     reader: &mut OwnedReadHalf,
+    writer: &mut OwnedWriteHalf,
     buf: &mut [u8],
     handshake_sent: bool,
 ) -> Result<StreamEvent, OpenError> {
     loop {
-        if let Some(ev) = framer.next_event() {
-            return ev.map_err(|e| OpenError::Refused(format!("malformed XML from server: {e}")));
+        match framer.next_event() {
+            Some(Ok(ev)) => return Ok(ev),
+            Some(Err(e)) => {
+                refuse_stream(writer, &e).await;
+                return Err(OpenError::Refused(format!("refused XML from server: {e}")));
+            }
+            None => {}
         }
         let n = reader
             .read(buf)
