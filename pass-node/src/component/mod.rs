@@ -397,6 +397,14 @@ async fn open(s: &LinkSettings) -> Result<Open, OpenError> {
         .await
         .map_err(|e| OpenError::Retry(format!("connect to {}: {e}", s.server)))?;
     let _ = stream.set_nodelay(true);
+    // A server host that vanishes without a reset would otherwise leave the stream
+    // half-open for hours: TCP keepalive notices within about a minute.
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(Duration::from_secs(30))
+        .with_interval(Duration::from_secs(10));
+    if let Err(e) = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive) {
+        debug!("cannot enable TCP keepalive on the XMPP stream: {e}");
+    }
     let (mut reader, mut writer) = stream.into_split();
     let io = |e: std::io::Error| OpenError::Retry(format!("I/O error during handshake: {e}"));
     writer
