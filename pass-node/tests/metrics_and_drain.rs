@@ -124,13 +124,12 @@ async fn shutdown_drains_live_relays_then_exits() {
     // Both sides finish: the node exits well before the drain timeout.
     drop(client);
     drop(owner);
-    let t0 = std::time::Instant::now();
+    // Drain timeout 20 s: ending within 10 s means it did not wait for it.
     tokio::time::timeout(Duration::from_secs(10), stopping)
         .await
         .expect("node did not exit after its last relay ended")
         .unwrap()
         .unwrap();
-    assert!(t0.elapsed() < Duration::from_secs(10));
 }
 
 #[tokio::test]
