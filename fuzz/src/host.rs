@@ -149,6 +149,17 @@ impl Host {
         self.settle()
     }
 
+    /// A late timer: `handle_timeout` with an instant `by` before the host's clock.
+    pub fn stale_timeout(&mut self, by: Duration) -> Vec<Action> {
+        let past = Instant::from_millis(
+            self.now
+                .as_millis()
+                .saturating_sub(u64::try_from(by.as_millis()).unwrap_or(u64::MAX)),
+        );
+        self.service.handle_timeout(past);
+        self.settle()
+    }
+
     /// Time jumps to the service's next deadline, if it has one.
     pub fn to_next_deadline(&mut self) -> Vec<Action> {
         match self.service.poll_timeout() {

@@ -78,7 +78,7 @@ pub fn config(seed: u64) -> Config {
 }
 
 /// A fuzzer-made run: the pool's seed and the events.
-#[derive(Arbitrary, Debug)]
+#[derive(Arbitrary, Debug, Clone, PartialEq, Eq)]
 pub struct Script {
     /// Seed of the port draws.
     pub seed: u64,
@@ -87,7 +87,7 @@ pub struct Script {
 }
 
 /// How long a registration asks for.
-#[derive(Arbitrary, Debug, Clone, Copy)]
+#[derive(Arbitrary, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expire {
     /// No `<expire/>`: forever.
     Forever,
@@ -98,7 +98,7 @@ pub enum Expire {
 }
 
 /// Which IP a close names.
-#[derive(Arbitrary, Debug, Clone, Copy)]
+#[derive(Arbitrary, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CloseIp {
     /// The advertised IPv4 address.
     V4,
@@ -111,7 +111,7 @@ pub enum CloseIp {
 }
 
 /// Where a connection arrives.
-#[derive(Arbitrary, Debug, Clone, Copy)]
+#[derive(Arbitrary, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
     /// A leased port (picked among the live leases).
     Lease(u8),
@@ -124,7 +124,7 @@ pub enum Target {
 }
 
 /// One thing that happens to the host.
-#[derive(Arbitrary, Debug, Clone, Copy)]
+#[derive(Arbitrary, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {
     /// A user registers.
     Register {
@@ -179,8 +179,20 @@ pub enum Event {
         /// Answer from another user than the notice's recipient.
         impostor: Option<u8>,
     },
+    /// Someone answers an id the service may or may not have used (`pass-<n>`).
+    ForgedAnswer {
+        /// The id's number.
+        n: u8,
+        /// Index into the users.
+        user: u8,
+        /// Result or error.
+        accept: bool,
+    },
     /// Time passes, in milliseconds.
     Advance(u32),
+    /// The host passes an instant this many milliseconds before its clock (a late
+    /// timer): the service must take it as the latest instant it saw.
+    StaleTimeout(u16),
     /// Time passes by this many hours.
     AdvanceHours(u8),
     /// Time jumps to the next deadline.
@@ -444,6 +456,25 @@ impl Model {
                 };
                 self.send(&iq)
             }
+            Event::ForgedAnswer { n, user, accept } => {
+                let from = Some(self.user(user));
+                let service = Some(self.host.service.config().service.clone());
+                let id = format!("pass-{n}");
+                let iq = if accept {
+                    PassMessage::Ack.to_iq(&id, from, service)
+                } else {
+                    PassMessage::Deny {
+                        client: None,
+                        proxy: None,
+                        error: StanzaError::new(Condition::NotAcceptable),
+                    }
+                    .to_iq(&id, from, service)
+                };
+                self.send(&iq)
+            }
+            Event::StaleTimeout(ms) => self
+                .host
+                .stale_timeout(Duration::from_millis(u64::from(ms))),
             Event::Advance(ms) => self.host.advance(Duration::from_millis(u64::from(ms))),
             Event::AdvanceHours(h) => self.host.advance(Duration::from_secs(3600 * u64::from(h))),
             Event::NextDeadline => self.host.to_next_deadline(),
@@ -773,56 +804,217 @@ impl Model {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
+/// Hand-made scenarios for the corpus (written by `examples/lease_seeds.rs`): each
+/// reaches a path that takes several events in the right order.
+pub fn seeds() -> Vec<(&'static str, Script)> {
     const GRANT: Event = Event::ListenResult {
         pick: 0,
         outcome: 2,
     };
+    const FAIL: Event = Event::ListenResult {
+        pick: 0,
+        outcome: 0,
+    };
+    let reg = |user, expire, oneshot| Event::Register {
+        user,
+        expire,
+        oneshot,
+    };
+    let connect = |target| Event::Connect { target, v6: false };
+    let answer = |pick, accept| Event::Answer {
+        pick,
+        accept,
+        impostor: None,
+    };
+    let close = |user, ip| Event::Close { user, lease: 0, ip };
+    let script = |seed, events| Script { seed, events };
+    vec![
+        (
+            "oneshot-relay-and-expiry",
+            script(
+                7,
+                vec![
+                    reg(0, Expire::Secs(100), true),
+                    GRANT,
+                    connect(Target::Lease(0)),
+                    GRANT,
+                    answer(0, true),
+                    connect(Target::Proxy(0)),
+                    Event::Closed { pick: 0 },
+                    reg(2, Expire::Secs(5), false),
+                    GRANT,
+                    Event::Advance(6000),
+                    reg(3, Expire::Forever, false),
+                    GRANT,
+                ],
+            ),
+        ),
+        (
+            "close-by-account",
+            script(
+                1,
+                vec![
+                    reg(0, Expire::Forever, false),
+                    GRANT,
+                    close(2, CloseIp::V4),
+                    close(0, CloseIp::Other),
+                    close(0, CloseIp::Missing),
+                    // Another resource of the same account (DESIGN decision 6).
+                    close(1, CloseIp::V6),
+                    close(1, CloseIp::V6),
+                ],
+            ),
+        ),
+        (
+            "deny-timeout-window",
+            script(
+                2,
+                vec![
+                    reg(0, Expire::Forever, false),
+                    GRANT,
+                    connect(Target::Lease(0)),
+                    GRANT,
+                    answer(0, false),
+                    connect(Target::Lease(0)),
+                    GRANT,
+                    // Past the answer timeout (20 s).
+                    Event::Advance(25_000),
+                    connect(Target::Lease(0)),
+                    GRANT,
+                    answer(1, true),
+                    // Past the proxy window (10 s): the owner comes too late.
+                    Event::Advance(11_000),
+                    connect(Target::Proxy(2)),
+                ],
+            ),
+        ),
+        (
+            "listen-failures",
+            script(
+                3,
+                vec![
+                    reg(2, Expire::Secs(30), false),
+                    FAIL,
+                    FAIL,
+                    FAIL,
+                    FAIL,
+                    FAIL,
+                    FAIL,
+                    FAIL,
+                    FAIL,
+                    Event::SpuriousListenResult {
+                        offset: 0,
+                        ok: true,
+                    },
+                    // Past the quarantine (30 s).
+                    Event::Advance(31_000),
+                    reg(2, Expire::Secs(30), false),
+                    GRANT,
+                    Event::NextDeadline,
+                ],
+            ),
+        ),
+        (
+            "limits",
+            script(
+                4,
+                vec![
+                    reg(0, Expire::Forever, false),
+                    GRANT,
+                    reg(1, Expire::Forever, false),
+                    GRANT,
+                    reg(0, Expire::Forever, false),
+                    GRANT,
+                    // Past the per-account limit (3).
+                    reg(1, Expire::Forever, false),
+                    GRANT,
+                    reg(2, Expire::Forever, false),
+                    GRANT,
+                    reg(2, Expire::Forever, false),
+                    GRANT,
+                    reg(3, Expire::Forever, false),
+                    GRANT,
+                    // Past max_leases (6).
+                    reg(4, Expire::Forever, false),
+                    GRANT,
+                    reg(4, Expire::Secs(0), false),
+                ],
+            ),
+        ),
+        (
+            "relay-cut-by-expiry",
+            script(
+                5,
+                vec![
+                    reg(0, Expire::Secs(10), false),
+                    GRANT,
+                    connect(Target::Lease(0)),
+                    GRANT,
+                    answer(0, true),
+                    connect(Target::Proxy(0)),
+                    Event::Advance(11_000),
+                    Event::Closed { pick: 0 },
+                    Event::Closed { pick: 1 },
+                ],
+            ),
+        ),
+        (
+            "owner-first-relay-again-shutdown",
+            script(
+                6,
+                vec![
+                    reg(0, Expire::Forever, false),
+                    GRANT,
+                    connect(Target::Lease(0)),
+                    GRANT,
+                    connect(Target::Proxy(0)),
+                    answer(0, true),
+                    Event::Closed { pick: 1 },
+                    connect(Target::Lease(0)),
+                    GRANT,
+                    Event::Shutdown,
+                    reg(2, Expire::Forever, false),
+                ],
+            ),
+        ),
+        (
+            "max-relays",
+            script(
+                8,
+                vec![
+                    reg(0, Expire::Forever, false),
+                    GRANT,
+                    reg(2, Expire::Forever, false),
+                    GRANT,
+                    reg(3, Expire::Forever, false),
+                    GRANT,
+                    connect(Target::Lease(0)),
+                    GRANT,
+                    connect(Target::Lease(1)),
+                    GRANT,
+                    connect(Target::Lease(2)),
+                    GRANT,
+                ],
+            ),
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(name: &str) -> Summary {
+        let Some((_, script)) = seeds().into_iter().find(|(n, _)| *n == name) else {
+            panic!("no seed {name}");
+        };
+        check(&script)
+    }
 
     #[test]
     fn a_oneshot_relay_and_an_expiry_go_through_the_model() {
-        let events = vec![
-            Event::Register {
-                user: 0,
-                expire: Expire::Secs(100),
-                oneshot: true,
-            },
-            GRANT,
-            Event::Connect {
-                target: Target::Lease(0),
-                v6: false,
-            },
-            GRANT,
-            Event::Answer {
-                pick: 0,
-                accept: true,
-                impostor: None,
-            },
-            Event::Connect {
-                target: Target::Proxy(0),
-                v6: false,
-            },
-            Event::Closed { pick: 0 },
-            Event::Register {
-                user: 2,
-                expire: Expire::Secs(5),
-                oneshot: false,
-            },
-            GRANT,
-            Event::Advance(6000),
-            Event::Register {
-                user: 3,
-                expire: Expire::Forever,
-                oneshot: false,
-            },
-            GRANT,
-        ];
-        let summary = check(&Script { seed: 7, events });
         assert_eq!(
-            summary,
+            run("oneshot-relay-and-expiry"),
             Summary {
                 granted: 3,
                 incoming: 1,
@@ -837,25 +1029,46 @@ mod tests {
 
     #[test]
     fn closes_are_acknowledged_for_the_owner_account_only() {
-        let close = |user, ip| Event::Close { user, lease: 0, ip };
-        let events = vec![
-            Event::Register {
-                user: 0,
-                expire: Expire::Forever,
-                oneshot: false,
-            },
-            GRANT,
-            close(2, CloseIp::V4),
-            close(0, CloseIp::Other),
-            close(0, CloseIp::Missing),
-            // Another resource of the same account (DESIGN decision 6).
-            close(1, CloseIp::V6),
-            close(1, CloseIp::V6),
-        ];
-        let summary = check(&Script { seed: 1, events });
-        assert_eq!(summary.granted, 1);
-        assert_eq!(summary.closed, 1);
-        assert_eq!(summary.refused, 4);
-        assert_eq!(summary.shutdown_closed, 0);
+        let s = run("close-by-account");
+        assert_eq!((s.granted, s.closed, s.refused), (1, 1, 4));
+        assert_eq!(s.shutdown_closed, 0);
+    }
+
+    #[test]
+    fn denied_unanswered_and_late_sessions_leave_the_lease() {
+        let s = run("deny-timeout-window");
+        assert_eq!((s.granted, s.incoming, s.bridges), (1, 3, 0));
+        assert_eq!(s.shutdown_closed, 1);
+    }
+
+    #[test]
+    fn failed_listens_end_in_a_refusal_then_the_port_rests() {
+        let s = run("listen-failures");
+        assert_eq!((s.refused, s.granted, s.expired), (1, 1, 1));
+    }
+
+    #[test]
+    fn limits_refuse_past_the_account_and_global_caps() {
+        let s = run("limits");
+        assert_eq!((s.granted, s.refused), (6, 3));
+    }
+
+    #[test]
+    fn an_expiry_cuts_a_relay() {
+        let s = run("relay-cut-by-expiry");
+        assert_eq!((s.bridges, s.expired), (1, 1));
+    }
+
+    #[test]
+    fn an_owner_may_connect_before_accepting() {
+        let s = run("owner-first-relay-again-shutdown");
+        assert_eq!((s.bridges, s.incoming, s.shutdown_closed), (1, 2, 1));
+        assert_eq!(s.refused, 1, "a register after shutdown is refused");
+    }
+
+    #[test]
+    fn sessions_stop_at_max_relays() {
+        let s = run("max-relays");
+        assert_eq!((s.granted, s.incoming), (3, 2));
     }
 }

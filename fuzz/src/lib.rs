@@ -14,6 +14,7 @@
 
 pub mod host;
 pub mod lease_machine;
+pub mod script_encoding;
 pub mod service_stanzas;
 pub mod stanza_roundtrip;
 pub mod stream_framer;
