@@ -1,0 +1,251 @@
+//! What the node benchmarks share: the `pass-node` binary as a child process, and a
+//! minimal XEP-0114 server on pass-core's framer that also plays the lease owner
+//! (an XMPP server routing for its users, collapsed into one process).
+#![allow(dead_code)] // each bench binary uses a different part
+
+use pass_core::xml::{Element, Limits, StreamEvent, StreamFramer, StreamHeader, NS_COMPONENT};
+use std::net::{IpAddr, SocketAddr};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpListener;
+
+/// The component name used by every bench.
+pub const DOMAIN: &str = "pass.bench";
+/// The owner notices are answered for when an IQ lacks `to`.
+const OWNER: &str = "owner@bench/res";
+const NS_PASS: &str = "jabber:iq:pass";
+/// Bound on any single wait.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// `pass-node` as a child process; killed when dropped.
+pub struct NodeProcess {
+    child: Child,
+}
+
+impl NodeProcess {
+    /// Starts the release binary against `server`, loopback only, no metrics port.
+    pub fn spawn(server: SocketAddr, ports: (u16, u16), extra: &[&str]) -> NodeProcess {
+        let child = Command::new(env!("CARGO_BIN_EXE_pass-node"))
+            .args(["--server", &server.to_string(), "--domain", DOMAIN])
+            .args(["--public-ip", "127.0.0.1", "--bind", "127.0.0.1"])
+            .args(["--ports", &format!("{}-{}", ports.0, ports.1)])
+            .args(["--metrics", "off", "--log-level", "warn"])
+            .args(extra)
+            .env("PASS_NODE_SECRET", "bench-secret")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            // Its warnings (the stream going down at exit) would clutter the report.
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn pass-node");
+        NodeProcess { child }
+    }
+
+    /// The process id (for /proc).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Resident memory in KiB (`VmRSS` of /proc/PID/status).
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("read /proc/PID/status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS line")
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The server side of the node's component stream (handshake accepted unchecked:
+/// the bench measures the node, not authentication).
+pub struct Link {
+    reader: OwnedReadHalf,
+    writer: OwnedWriteHalf,
+    framer: StreamFramer,
+    buf: Vec<u8>,
+    next_id: u64,
+}
+
+impl Link {
+    /// Listens on 127.0.0.1, returns the address and a future accepting the node.
+    pub async fn listen() -> (SocketAddr, TcpListener) {
+        let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        (l.local_addr().expect("addr"), l)
+    }
+
+    /// Accepts the node and completes the XEP-0114 handshake.
+    pub async fn accept(listener: &TcpListener) -> Link {
+        let (stream, _) = tokio::time::timeout(WAIT, listener.accept())
+            .await
+            .expect("node did not connect")
+            .expect("accept");
+        stream.set_nodelay(true).expect("nodelay");
+        let (reader, writer) = stream.into_split();
+        let mut link = Link {
+            reader,
+            writer,
+            framer: StreamFramer::new(Limits::default()),
+            buf: vec![0; 64 * 1024],
+            next_id: 0,
+        };
+        match link.next_event().await {
+            StreamEvent::Header(_) => {}
+            other => panic!("expected a stream header, got {other:?}"),
+        }
+        let mut ours = StreamHeader::new(NS_COMPONENT);
+        ours.id = Some("bench-stream".into());
+        ours.from = Some(DOMAIN.into());
+        link.send(&ours.to_open_tag()).await;
+        match link.next_event().await {
+            StreamEvent::Stanza(e) if e.name == "handshake" => {}
+            other => panic!("expected <handshake/>, got {other:?}"),
+        }
+        link.send("<handshake/>").await;
+        link
+    }
+
+    /// Writes raw XML.
+    pub async fn send(&mut self, xml: &str) {
+        self.writer.write_all(xml.as_bytes()).await.expect("write");
+    }
+
+    async fn next_event(&mut self) -> StreamEvent {
+        loop {
+            if let Some(ev) = self.framer.next_event() {
+                return ev.expect("node sent bad XML");
+            }
+            let n = tokio::time::timeout(WAIT, self.reader.read(&mut self.buf))
+                .await
+                .expect("node silent")
+                .expect("read");
+            assert!(n > 0, "node closed the component stream");
+            self.framer.feed(&self.buf[..n]);
+        }
+    }
+
+    /// The next stanza from the node.
+    pub async fn next_stanza(&mut self) -> Element {
+        match self.next_event().await {
+            StreamEvent::Stanza(e) => e,
+            other => panic!("expected a stanza, got {other:?}"),
+        }
+    }
+
+    /// Sends a register IQ from `owner` (a full JID); returns its id. The node limits
+    /// IQs per account (20 at once, then 10 a second), so benches spread leases over
+    /// accounts, as real users would be.
+    pub async fn send_register(&mut self, owner: &str, controls: &str) -> String {
+        self.next_id += 1;
+        let id = format!("r{}", self.next_id);
+        let xml = format!(
+            "<iq type='set' id='{id}' from='{owner}' to='{DOMAIN}'>\
+             <query xmlns='{NS_PASS}'>{controls}</query></iq>"
+        );
+        self.send(&xml).await;
+        id
+    }
+
+    /// Registers a lease for `owner` and returns its address.
+    pub async fn register(&mut self, owner: &str, controls: &str) -> SocketAddr {
+        let id = self.send_register(owner, controls).await;
+        loop {
+            let e = self.next_stanza().await;
+            if e.attr("id") == Some(id.as_str()) {
+                return registered_addr(&e);
+            }
+            self.answer_notice(&e).await;
+        }
+    }
+
+    /// Waits for an incoming-connection notice, accepts it, returns the proxy address.
+    /// Other notices (oneshot, expire) are acknowledged on the way.
+    pub async fn accept_incoming(&mut self) -> SocketAddr {
+        loop {
+            let e = self.next_stanza().await;
+            let query = e.get_child("query", NS_PASS);
+            let proxy = query.and_then(|q| entity(q, "proxy"));
+            let is_incoming = query.is_some_and(|q| q.get_child("client", NS_PASS).is_some());
+            self.answer_notice(&e).await;
+            if let (true, Some(proxy)) = (is_incoming, proxy) {
+                return proxy;
+            }
+        }
+    }
+
+    /// Answers an IQ set from the node with an empty result.
+    async fn answer_notice(&mut self, e: &Element) {
+        if e.attr("type") != Some("set") {
+            return;
+        }
+        let id = e.attr("id").unwrap_or_default().to_owned();
+        let to = e.attr("to").unwrap_or(OWNER).to_owned();
+        let xml = format!(
+            "<iq type='result' id='{id}' from='{to}' to='{DOMAIN}'><query xmlns='{NS_PASS}'/></iq>"
+        );
+        self.send(&xml).await;
+    }
+}
+
+/// `<name port='P'>IP</name>` inside `query`.
+fn entity(query: &Element, name: &str) -> Option<SocketAddr> {
+    let e = query.get_child(name, NS_PASS)?;
+    let ip: IpAddr = e.text().trim().parse().ok()?;
+    let port: u16 = e.attr("port")?.parse().ok()?;
+    Some(SocketAddr::new(ip, port))
+}
+
+/// The `<server/>` address of a register result; panics on an error answer.
+pub fn registered_addr(iq: &Element) -> SocketAddr {
+    assert_eq!(iq.attr("type"), Some("result"), "register failed: {iq:?}");
+    iq.get_child("query", NS_PASS)
+        .and_then(|q| entity(q, "server"))
+        .unwrap_or_else(|| panic!("no <server/> in {iq:?}"))
+}
+
+/// `len` consecutive ports below the ephemeral range, all free on 127.0.0.1 now.
+pub fn free_range(len: u16) -> (u16, u16) {
+    'next: for first in (12_000u16..32_000 - len).step_by(usize::from(len)) {
+        for p in first..first + len {
+            if std::net::TcpListener::bind(("127.0.0.1", p)).is_err() {
+                continue 'next;
+            }
+        }
+        return (first, first + len - 1);
+    }
+    panic!("no {len} free consecutive ports");
+}
+
+/// The `q`-quantile (0..=1) of sorted samples.
+pub fn quantile(sorted: &[Duration], q: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let idx = ((sorted.len() - 1) as f64 * q).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+/// One line describing the machine, for the record.
+pub fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!("{cpu}, {cores} cores, Linux {}", kernel.trim())
+}
