@@ -514,6 +514,9 @@ async fn exhausted_pool_gets_502() {
         // Closing frees the port for the next registration.
         let r = close(&mut f.owner, &proxy_xml("127.0.0.1", server.port())).await;
         assert!(matches!(r, Iq::Result { .. }), "close: {r:?}");
+        // Wait until the listener is really gone: a register racing the node's
+        // unlisten can find the port still bound (then quarantined, and a 502).
+        assert_closed(server).await;
         let r = f.other.request(SERVICE, Kind::Set, pass_query("")).await;
         assert!(
             matches!(r, Iq::Result { .. }),
