@@ -1,7 +1,6 @@
-//! `pass-node` as a child process, connected to Prosody as its component. The
+//! `pass-node` as a child process, connected to the XMPP server as its component. The
 //! guard kills and waits for it when dropped, and prints its log if the test failed.
 
-use std::io::Read as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -12,7 +11,7 @@ pub struct NodeSettings {
     pub domain: String,
     /// The component secret.
     pub secret: String,
-    /// Prosody's component port.
+    /// The server's component port.
     pub server: SocketAddr,
     /// The port pool, inclusive.
     pub ports: (u16, u16),
@@ -73,11 +72,7 @@ impl Node {
 
     /// The node's output so far.
     pub fn logs(&self) -> String {
-        let mut text = String::new();
-        if let Ok(mut f) = std::fs::File::open(&self.log) {
-            let _ = f.read_to_string(&mut text);
-        }
-        crate::server::tail_lines(&text, 300)
+        crate::logs::tail_file(&self.log, 300)
     }
 }
 

@@ -3,13 +3,14 @@
 //! waited for) when the guard drops, whether the test passed or failed.
 
 use std::fmt::Write as _;
-use std::io::Read as _;
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::logs::tail_file;
 use crate::ports;
+use crate::scenarios::ServerInfo;
 
 /// How long Prosody may take to open its ports.
 const START_TIMEOUT: Duration = Duration::from_secs(15);
@@ -168,24 +169,28 @@ impl Prosody {
     pub fn logs(&self) -> String {
         let mut all = String::new();
         for name in ["prosody.log", "stdout.log", "stderr.log"] {
-            let path: PathBuf = self.dir.path().join(name);
-            let mut text = String::new();
-            if let Ok(mut f) = std::fs::File::open(&path) {
-                let _ = f.read_to_string(&mut text);
-            }
+            let path = self.dir.path().join(name);
             // The debug log is long; its tail is what explains a failure.
-            let tail: String = tail_lines(&text, 200);
-            let _ = writeln!(all, "----- {} -----\n{tail}", path.display());
+            let _ = writeln!(
+                all,
+                "----- {} -----\n{}",
+                path.display(),
+                tail_file(&path, 200)
+            );
         }
         all
     }
-}
 
-/// The last `n` lines of `text`.
-pub fn tail_lines(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    let start = lines.len().saturating_sub(n);
-    lines[start..].join("\n")
+    /// What the scenarios need to know about this server.
+    pub fn info(&self, service: &str, secret: &str) -> ServerInfo {
+        ServerInfo {
+            c2s: self.c2s,
+            component: self.component,
+            host: self.host.clone(),
+            service: service.to_owned(),
+            secret: secret.to_owned(),
+        }
+    }
 }
 
 impl Drop for Prosody {
