@@ -6,6 +6,7 @@ set -euo pipefail
 need_apt=()
 command -v xmllint >/dev/null || need_apt+=(libxml2-utils)
 command -v prosodyctl >/dev/null || need_apt+=(prosody)
+command -v ejabberdctl >/dev/null || need_apt+=(ejabberd)
 command -v iperf3 >/dev/null || need_apt+=(iperf3)
 command -v socat >/dev/null || need_apt+=(socat)
 if [ ${#need_apt[@]} -gt 0 ]; then
