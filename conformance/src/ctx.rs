@@ -731,7 +731,11 @@ impl Ctx {
             ReadEvent::Data(d) => Err(self.fail(
                 step,
                 "the service closes this connection (EOF, no bytes)",
-                Some(format!("{} bytes: {:?}", d.len(), String::from_utf8_lossy(&d[..d.len().min(64)]))),
+                Some(format!(
+                    "{} bytes: {:?}",
+                    d.len(),
+                    String::from_utf8_lossy(&d[..d.len().min(64)])
+                )),
             )),
             ReadEvent::Timeout => Err(self.fail(
                 step,

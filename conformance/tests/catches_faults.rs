@@ -8,10 +8,17 @@ use pass_core::service::Service;
 use pass_faults::{Fault, FaultyEngine};
 
 fn run(host: Box<dyn Harness>) -> SuiteReport {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     // Strict: a fault caught only by a SHOULD case still counts as caught.
-    let opts = RunOptions { strict: true, ..RunOptions::default() };
-    rt.block_on(run_suite(host, "inproc", &catalogue(), &opts)).0
+    let opts = RunOptions {
+        strict: true,
+        ..RunOptions::default()
+    };
+    rt.block_on(run_suite(host, "inproc", &catalogue(), &opts))
+        .0
 }
 
 fn service() -> Service {
@@ -63,5 +70,9 @@ fn every_host_fault_is_caught() {
 #[test]
 fn no_fault_no_failure() {
     let report = run(Box::new(host(service())));
-    assert!(caught(&report).is_empty(), "{}", pass_conformance::report::table(&report));
+    assert!(
+        caught(&report).is_empty(),
+        "{}",
+        pass_conformance::report::table(&report)
+    );
 }

@@ -14,7 +14,10 @@ fn list_prints_every_case() {
     for c in pass_conformance::catalogue() {
         assert!(text.contains(c.id), "{} missing from the list", c.id);
     }
-    let md = bin().args(["list", "--format", "markdown"]).output().unwrap();
+    let md = bin()
+        .args(["list", "--format", "markdown"])
+        .output()
+        .unwrap();
     let md = String::from_utf8(md.stdout).unwrap();
     assert!(md.contains("| `pass/4.3/close-not-owner-401` |"), "{md}");
 }
@@ -23,25 +26,49 @@ fn list_prints_every_case() {
 fn inproc_passes_and_writes_junit() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("report.xml");
-    let out = bin().args(["inproc", "--format", "junit", "--output"]).arg(&path).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let out = bin()
+        .args(["inproc", "--format", "junit", "--output"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let xml = std::fs::read_to_string(&path).unwrap();
     let doc = roxmltree::Document::parse(&xml).unwrap();
-    let n = doc.descendants().filter(|n| n.has_tag_name("testcase")).count();
+    let n = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .count();
     assert_eq!(n, pass_conformance::catalogue().len());
 }
 
 #[test]
 fn a_fault_makes_exit_code_1() {
-    let out = bin().args(["inproc", "--fault", "deny-ignored", "--only", "pass/5.2/*"]).output().unwrap();
+    let out = bin()
+        .args(["inproc", "--fault", "deny-ignored", "--only", "pass/5.2/*"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("FAIL pass/5.2/deny-401-drops-client"), "{text}");
+    assert!(
+        text.contains("FAIL pass/5.2/deny-401-drops-client"),
+        "{text}"
+    );
 }
 
 #[test]
 fn should_failures_warn_unless_strict() {
-    let args = ["inproc", "--fault", "host-no-half-close", "--only", "pass/3/half-close"];
+    let args = [
+        "inproc",
+        "--fault",
+        "host-no-half-close",
+        "--only",
+        "pass/3/half-close",
+    ];
     let lenient = bin().args(args).output().unwrap();
     assert_eq!(lenient.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&lenient.stdout).contains("WARN pass/3/half-close [SHOULD]"));
@@ -56,10 +83,21 @@ fn run_that_cannot_happen_exits_2_with_a_reason() {
     let secret = dir.path().join("secret");
     std::fs::write(&secret, "x").unwrap();
     let out = bin()
-        .args(["component", "--listen", &taken.local_addr().unwrap().to_string(), "--domain", "pass.localhost", "--secret-file"])
+        .args([
+            "component",
+            "--listen",
+            &taken.local_addr().unwrap().to_string(),
+            "--domain",
+            "pass.localhost",
+            "--secret-file",
+        ])
         .arg(&secret)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("port in use"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("port in use"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

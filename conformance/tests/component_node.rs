@@ -16,7 +16,10 @@ fn reference_node_passes_every_must_case() {
             exe.display()
         )
     });
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let report = rt
         .block_on(selftest::run_with_node(&node, &RunOptions::default()))
         .unwrap_or_else(|e| panic!("the run could not happen: {e}"));

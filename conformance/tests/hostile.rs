@@ -30,7 +30,10 @@ fn options(listen: &str) -> ComponentOptions {
 }
 
 fn only(ids: &[&str]) -> RunOptions {
-    RunOptions { only: ids.iter().map(|i| glob::Pattern::new(i).unwrap()).collect(), ..RunOptions::default() }
+    RunOptions {
+        only: ids.iter().map(|i| glob::Pattern::new(i).unwrap()).collect(),
+        ..RunOptions::default()
+    }
 }
 
 /// Reads until `needle` shows up (or 2 s pass); gives everything read.
@@ -66,7 +69,12 @@ async fn fake_component(addr: &str, secret: &str) -> (TcpStream, String) {
     );
     s.write_all(open.as_bytes()).await.unwrap();
     let header = read_until(&mut s, ">").await;
-    let id = header.split("id='").nth(1).and_then(|r| r.split('\'').next()).expect("stream id").to_string();
+    let id = header
+        .split("id='")
+        .nth(1)
+        .and_then(|r| r.split('\'').next())
+        .expect("stream id")
+        .to_string();
     let hs = format!("<handshake>{}</handshake>", handshake_digest(&id, secret));
     s.write_all(hs.as_bytes()).await.unwrap();
     let answer = read_until(&mut s, "handshake").await;
@@ -88,23 +96,38 @@ async fn wrong_secret_is_a_handshake_failure() {
     let listen = free_addr();
     let l2 = listen.clone();
     let fake = tokio::spawn(async move { fake_component(&l2, "not-the-secret").await.1 });
-    let err = run(&options(&listen), &RunOptions::default()).await.err().expect("the run cannot happen");
+    let err = run(&options(&listen), &RunOptions::default())
+        .await
+        .expect_err("the run cannot happen");
     assert_eq!(err.to_string(), "handshake failed: wrong secret");
-    let answer = timeout(Duration::from_secs(5), fake).await.unwrap().unwrap();
-    assert!(answer.contains("<not-authorized"), "stream error expected, got {answer}");
+    let answer = timeout(Duration::from_secs(5), fake)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        answer.contains("<not-authorized"),
+        "stream error expected, got {answer}"
+    );
 }
 
 #[tokio::test]
 async fn nobody_connecting_is_reported() {
-    let err = run(&options(&free_addr()), &RunOptions::default()).await.err().expect("no run");
-    assert!(err.to_string().contains("never connected within 1.5 s"), "{err}");
+    let err = run(&options(&free_addr()), &RunOptions::default())
+        .await
+        .expect_err("no run");
+    assert!(
+        err.to_string().contains("never connected within 1.5 s"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
 async fn port_in_use_is_reported() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let listen = taken.local_addr().unwrap().to_string();
-    let err = run(&options(&listen), &RunOptions::default()).await.err().expect("no run");
+    let err = run(&options(&listen), &RunOptions::default())
+        .await
+        .expect_err("no run");
     assert!(err.to_string().starts_with("port in use"), "{err}");
 }
 
@@ -116,7 +139,9 @@ async fn garbage_fails_the_case_and_the_next_case_runs_after_a_reconnect() {
     let report = run_against(&opts, &listen, async move {
         let (mut s, _) = fake_component(&l2, SECRET).await;
         read_until(&mut s, "</iq>").await;
-        let _ = s.write_all(b"<iq type='result'>&undefined-entity;</iq>").await;
+        let _ = s
+            .write_all(b"<iq type='result'>&undefined-entity;</iq>")
+            .await;
         // Reconnect, then never answer anything.
         let (mut s, _) = fake_component(&l2, SECRET).await;
         read_until(&mut s, "never-comes").await;
@@ -129,8 +154,15 @@ async fn garbage_fails_the_case_and_the_next_case_runs_after_a_reconnect() {
     assert!(first.notes.join(" ").contains("malformed XML"), "{first:?}");
     let second = &report.outcomes[1];
     assert_eq!(second.status, Status::Fail);
-    let got = second.failure.as_ref().and_then(|f| f.got.clone()).unwrap_or_default();
-    assert!(got.contains("nothing within 0.3 s"), "the second case ran against the new stream: {got}");
+    let got = second
+        .failure
+        .as_ref()
+        .and_then(|f| f.got.clone())
+        .unwrap_or_default();
+    assert!(
+        got.contains("nothing within 0.3 s"),
+        "the second case ran against the new stream: {got}"
+    );
 }
 
 #[tokio::test]
@@ -148,7 +180,12 @@ async fn stream_closed_without_reconnect_fails_the_rest() {
     assert!(report.outcomes.len() >= 3);
     assert!(report.outcomes.iter().all(|o| o.status == Status::Fail));
     for o in &report.outcomes[1..] {
-        assert!(o.notes.join(" ").contains("implementation disconnected"), "{}: {:?}", o.id, o.notes);
+        assert!(
+            o.notes.join(" ").contains("implementation disconnected"),
+            "{}: {:?}",
+            o.id,
+            o.notes
+        );
     }
     assert_eq!(report.exit_code(), 1);
 }
@@ -157,7 +194,11 @@ async fn stream_closed_without_reconnect_fails_the_rest() {
 async fn advertised_port_that_never_opens_fails_with_refused() {
     let listen = free_addr();
     let l2 = listen.clone();
-    let closed_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let opts = only(&["pass/2/port-listening"]);
     let report = run_against(&opts, &listen, async move {
         let (mut s, _) = fake_component(&l2, SECRET).await;
@@ -185,6 +226,10 @@ async fn advertised_port_that_never_opens_fails_with_refused() {
     .expect("the run happens");
     let o = &report.outcomes[0];
     assert_eq!(o.status, Status::Fail, "{o:?}");
-    let got = o.failure.as_ref().and_then(|f| f.got.clone()).unwrap_or_default();
+    let got = o
+        .failure
+        .as_ref()
+        .and_then(|f| f.got.clone())
+        .unwrap_or_default();
     assert_eq!(got, "connection refused");
 }

@@ -3,7 +3,9 @@
 //! accepted and reported WARN with the deviation, never FAIL.
 
 use pass_conformance::ctx::{Ctx, Lease, Stop};
-use pass_conformance::harness::{ConnectError, Harness, HarnessError, ReadEvent, SockId, TargetInfo};
+use pass_conformance::harness::{
+    ConnectError, Harness, HarnessError, ReadEvent, SockId, TargetInfo,
+};
 use pass_core::xml::{parse_element, Element};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -23,7 +25,11 @@ impl Harness for Scripted {
         Ok(())
     }
     async fn next_stanza(&mut self, _: Duration) -> Result<Option<Element>, HarnessError> {
-        Ok(if self.stanzas.is_empty() { None } else { Some(self.stanzas.remove(0)) })
+        Ok(if self.stanzas.is_empty() {
+            None
+        } else {
+            Some(self.stanzas.remove(0))
+        })
     }
     async fn connect(&mut self, _: SocketAddr) -> Result<(SockId, SocketAddr), ConnectError> {
         Err(ConnectError::Refused)
@@ -56,7 +62,9 @@ fn rendered_notice_is_accepted_with_warnings() {
         addr: "127.0.0.1:43253".parse().unwrap(),
         host: "127.0.0.1".into(),
     };
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let got = rt.block_on(ctx.expect_notice("expire", &lease, Duration::from_millis(10)));
     assert!(got.is_ok(), "{got:?}");
     let (_, warnings) = ctx.into_parts();
@@ -73,7 +81,10 @@ fn scripted(stanzas: Vec<&str>) -> Ctx {
         io_wait: Duration::from_millis(10),
         impl_answer_timeout: Duration::from_millis(10),
     };
-    let stanzas = stanzas.iter().map(|x| parse_element(x.as_bytes(), &Default::default()).unwrap()).collect();
+    let stanzas = stanzas
+        .iter()
+        .map(|x| parse_element(x.as_bytes(), &Default::default()).unwrap())
+        .collect();
     Ctx::new(Box::new(Scripted { info, stanzas }), 1)
 }
 
@@ -88,11 +99,19 @@ fn error_iq(inner: &str) -> Element {
 fn errors_with_one_form_warn_and_wrong_ones_fail() {
     let mut ctx = scripted(vec![]);
     let code_only = error_iq("<error code='401' type='auth'/>");
-    assert!(ctx.check_error("close", &code_only, 401, "not-authorized").is_ok());
-    let cond_only = error_iq("<error type='cancel'><not-allowed xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>");
-    assert!(ctx.check_error("close", &cond_only, 405, "not-allowed").is_ok());
+    assert!(ctx
+        .check_error("close", &code_only, 401, "not-authorized")
+        .is_ok());
+    let cond_only = error_iq(
+        "<error type='cancel'><not-allowed xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>",
+    );
+    assert!(ctx
+        .check_error("close", &cond_only, 405, "not-allowed")
+        .is_ok());
     let both = error_iq("<error code='404' type='cancel'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>");
-    assert!(ctx.check_error("close", &both, 404, "item-not-found").is_ok());
+    assert!(ctx
+        .check_error("close", &both, 404, "item-not-found")
+        .is_ok());
     let wrong = error_iq("<error code='404' type='cancel'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>");
     match ctx.check_error("close", &wrong, 401, "not-authorized") {
         Err(Stop::Fail(f)) => assert!(f.got.unwrap().contains("code='404'")),

@@ -14,12 +14,25 @@ fn fixed_run() -> SuiteReport {
     let engine = FaultyEngine::new(Service::new(c.clone()).unwrap(), Fault::WrongErrorCode);
     let host = InprocHost::new(engine, SERVICE_JID, c.advertised.clone(), c.answer_timeout);
     let opts = RunOptions {
-        only: vec![glob::Pattern::new("pass/4.3/*").unwrap(), glob::Pattern::new("pass/5.1/*").unwrap()],
+        only: vec![
+            glob::Pattern::new("pass/4.3/*").unwrap(),
+            glob::Pattern::new("pass/5.1/*").unwrap(),
+        ],
         skip: vec![glob::Pattern::new("pass/4.3/close-ack").unwrap()],
         strict: false,
     };
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let mut r = rt.block_on(run_suite(Box::new(host), "inproc (fault wrong-error-code)", &catalogue(), &opts)).0;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut r = rt
+        .block_on(run_suite(
+            Box::new(host),
+            "inproc (fault wrong-error-code)",
+            &catalogue(),
+            &opts,
+        ))
+        .0;
     for o in &mut r.outcomes {
         o.duration_ms = 0;
     }
@@ -33,11 +46,21 @@ fn json_report_snapshot_and_shape() {
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     let outcomes = v["outcomes"].as_array().unwrap();
     assert_eq!(outcomes.len(), 8);
-    assert!(outcomes.iter().all(|o| o["id"] != "pass/4.3/close-ack"), "--skip ignored");
-    let failed: Vec<&str> = outcomes.iter().filter(|o| o["status"] == "FAIL").map(|o| o["id"].as_str().unwrap()).collect();
+    assert!(
+        outcomes.iter().all(|o| o["id"] != "pass/4.3/close-ack"),
+        "--skip ignored"
+    );
+    let failed: Vec<&str> = outcomes
+        .iter()
+        .filter(|o| o["status"] == "FAIL")
+        .map(|o| o["id"].as_str().unwrap())
+        .collect();
     assert_eq!(failed, ["pass/4.3/close-not-owner-401"]);
     let f = &outcomes.iter().find(|o| o["status"] == "FAIL").unwrap()["failure"];
-    assert!(f["expected"].as_str().unwrap().contains("code='401'"), "{f}");
+    assert!(
+        f["expected"].as_str().unwrap().contains("code='401'"),
+        "{f}"
+    );
     assert!(f["got"].as_str().unwrap().contains("code='404'"), "{f}");
     assert!(f["sent"].as_str().unwrap().contains("<close/>"), "{f}");
     assert_eq!(r.exit_code(), 1);
@@ -49,22 +72,43 @@ fn junit_report_snapshot_and_shape() {
     let r = fixed_run();
     let text = report::junit(&r);
     let doc = roxmltree::Document::parse(&text).unwrap();
-    let suites: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("testsuite")).collect();
+    let suites: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testsuite"))
+        .collect();
     assert_eq!(suites.len(), 2, "one testsuite per section");
-    let cases: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("testcase")).collect();
+    let cases: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .collect();
     assert_eq!(cases.len(), r.outcomes.len());
-    let failures: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("failure")).collect();
+    let failures: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("failure"))
+        .collect();
     assert_eq!(failures.len(), r.count(Status::Fail));
     let body = failures[0].text().unwrap();
-    assert!(body.contains("<error code='401'"), "escaped XML must come back verbatim: {body}");
-    assert_eq!(failures[0].parent().unwrap().attribute("name"), Some("pass/4.3/close-not-owner-401"));
+    assert!(
+        body.contains("<error code='401'"),
+        "escaped XML must come back verbatim: {body}"
+    );
+    assert_eq!(
+        failures[0].parent().unwrap().attribute("name"),
+        Some("pass/4.3/close-not-owner-401")
+    );
     insta::assert_snapshot!("junit_report", text);
 }
 
 #[test]
 fn table_names_section_expected_and_got() {
     let t = report::table(&fixed_run());
-    assert!(t.contains("FAIL pass/4.3/close-not-owner-401 [MUST]"), "{t}");
+    assert!(
+        t.contains("FAIL pass/4.3/close-not-owner-401 [MUST]"),
+        "{t}"
+    );
     assert!(t.contains("§4.3: close someone else's port"), "{t}");
-    assert!(t.contains("expected:") && t.contains("got:") && t.contains("sent:"), "{t}");
+    assert!(
+        t.contains("expected:") && t.contains("got:") && t.contains("sent:"),
+        "{t}"
+    );
 }

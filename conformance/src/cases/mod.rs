@@ -58,7 +58,11 @@ pub(crate) async fn connect_retry(
 /// Connects a new third party to a lease that should be listening again and waits
 /// for the owner's request. A connection the service still drops as busy (the
 /// previous session is ending at that very moment) is retried, for up to a second.
-pub(crate) async fn reconnect_for_incoming(c: &mut Ctx, owner: &str, addr: SocketAddr) -> Result<Incoming, Stop> {
+pub(crate) async fn reconnect_for_incoming(
+    c: &mut Ctx,
+    owner: &str,
+    addr: SocketAddr,
+) -> Result<Incoming, Stop> {
     for _ in 0..10 {
         let (sock, _) = connect_retry(c, "a second third party", addr).await?;
         match c.read_event(sock, Duration::from_millis(200)).await? {

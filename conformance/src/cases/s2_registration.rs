@@ -1,6 +1,6 @@
 //! §2 Registration/Setup: listings 1 and 2, the 502 error, re-listening.
 
-use super::{case, reconnect_for_incoming, greeting, pass_bytes};
+use super::{case, greeting, pass_bytes, reconnect_for_incoming};
 use crate::catalogue::Case;
 use crate::ctx::{pass_el, query, CaseFut, Ctx, Stop};
 

@@ -27,7 +27,12 @@ fn deny_drops_client(c: &mut Ctx) -> CaseFut<'_> {
             c.write(probe, b"relayed despite the deny\n").await?;
         }
         let wait = c.info().io_wait;
-        c.expect_eof("the owner denied: the client socket must be dropped, nothing relayed", client, wait).await
+        c.expect_eof(
+            "the owner denied: the client socket must be dropped, nothing relayed",
+            client,
+            wait,
+        )
+        .await
     })
 }
 
