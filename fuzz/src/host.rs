@@ -7,7 +7,8 @@
 //!   asked for is in the pool;
 //! - the pool balances: free + quarantined + held by the host == pool size;
 //! - no action names a connection the host does not hold (never seen, closed or
-//!   already dropped); a bridge joins two distinct, unbridged connections;
+//!   already dropped, including the far side of a relay a Drop ended); a bridge
+//!   joins two distinct, unbridged connections;
 //! - every IQ sent has the service's `from`, a `to`, and reads back unchanged after
 //!   being written (writer → reader);
 //! - after [`Service::handle_timeout`], [`Service::poll_timeout`] lies in the future.
@@ -238,8 +239,11 @@ impl Host {
                     self.open.remove(conn).is_some(),
                     "Drop of {conn}, which the host does not hold"
                 );
+                // Dropping one side of a relay ends the relay and closes the other
+                // side with it (the Action::Drop contract).
                 if let Some(other) = self.relays.remove(conn) {
                     self.relays.remove(&other);
+                    self.open.remove(&other);
                 }
             }
             Action::Bridge { client, owner, .. } => {
