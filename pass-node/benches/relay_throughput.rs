@@ -126,9 +126,18 @@ fn node_round(rt: &tokio::runtime::Runtime, link: &mut Link, total: u64) -> Dura
     pump(src, dst, total)
 }
 
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
     v[v.len() / 2]
+}
+
+/// The relays under test, each measured once per round.
+enum Case {
+    Direct,
+    Tokio,
+    Socat,
+    /// The link plays the owner; the process is kept until the end.
+    Node(Box<(Link, NodeProcess)>),
 }
 
 fn main() {
@@ -140,28 +149,13 @@ fn main() {
         .build()
         .expect("runtime");
     println!(
-        "relay_throughput: {} GiB per round, median of {rounds} rounds, third party → owner",
+        "relay_throughput: {} GiB per measurement, third party → owner, {rounds} rounds; \
+         each round measures every case once, so a busy machine slows them alike",
         total >> 30
     );
     println!("machine: {}", support::machine());
 
-    let mut results: Vec<(String, Duration)> = Vec::new();
-    let mut run = |name: &str, f: &mut dyn FnMut() -> Duration| {
-        let d = median((0..rounds).map(|_| f()).collect());
-        println!("  {name:<34} {:>6.2} Gbit/s", gbit_per_s(total, d));
-        results.push((name.to_owned(), d));
-    };
-
-    run("direct TCP", &mut || {
-        let (src, dst) = direct_pair();
-        pump(src, dst, total)
-    });
-    run("tokio copy_bidirectional relay", &mut || {
-        tokio_round(&rt, total)
-    });
-    run("socat", &mut || socat_round(total));
-
-    let node_cases: [(&str, &[&str]); 3] = [
+    let node_flags: [(&str, &[&str]); 3] = [
         ("pass-node splice", &["--relay-mode", "splice"]),
         ("pass-node copy", &["--relay-mode", "copy"]),
         (
@@ -176,20 +170,51 @@ fn main() {
             ],
         ),
     ];
-    for (name, flags) in node_cases {
+    let mut cases: Vec<(&str, Case)> = vec![
+        ("direct TCP", Case::Direct),
+        ("tokio copy_bidirectional relay", Case::Tokio),
+        ("socat", Case::Socat),
+    ];
+    for (name, flags) in node_flags {
         let pool = support::free_range(16);
         let (addr, listener) = rt.block_on(Link::listen());
-        let _node = NodeProcess::spawn(addr, pool, flags);
-        let mut link = rt.block_on(Link::accept(&listener));
-        run(name, &mut || node_round(&rt, &mut link, total));
+        let node = NodeProcess::spawn(addr, pool, flags);
+        let link = rt.block_on(Link::accept(&listener));
+        cases.push((name, Case::Node(Box::new((link, node)))));
     }
 
-    let direct = results[0].1;
-    println!("ratio to direct TCP (higher is better):");
-    for (name, d) in &results {
+    // gbits[case][round], ratios[case][round] (to that round's direct run).
+    let mut gbits: Vec<Vec<f64>> = vec![Vec::new(); cases.len()];
+    let mut ratios: Vec<Vec<f64>> = vec![Vec::new(); cases.len()];
+    for _ in 0..rounds {
+        let mut direct = Duration::ZERO;
+        for (i, (_, case)) in cases.iter_mut().enumerate() {
+            let d = match case {
+                Case::Direct => {
+                    let (src, dst) = direct_pair();
+                    pump(src, dst, total)
+                }
+                Case::Tokio => tokio_round(&rt, total),
+                Case::Socat => socat_round(total),
+                Case::Node(node) => node_round(&rt, &mut node.0, total),
+            };
+            if i == 0 {
+                direct = d;
+            }
+            gbits[i].push(gbit_per_s(total, d));
+            ratios[i].push(direct.as_secs_f64() / d.as_secs_f64());
+        }
+    }
+    println!(
+        "  {:<32} {:>12} {:>16}",
+        "case", "Gbit/s", "ratio to direct"
+    );
+    for (i, (name, _)) in cases.iter().enumerate() {
         println!(
-            "  {name:<34} {:>5.2}",
-            direct.as_secs_f64() / d.as_secs_f64()
+            "  {name:<32} {:>12.2} {:>16.2}",
+            median(gbits[i].clone()),
+            median(ratios[i].clone())
         );
     }
+    println!("(medians over the rounds; ratio = direct time / case time in the same round)");
 }
