@@ -1,7 +1,8 @@
 //! Relay throughput over loopback, one direction (third party → owner), against
-//! baselines measured in the same run: direct TCP, socat, and a plain tokio
-//! `copy_bidirectional` relay; then pass-node in splice mode, copy mode, and copy
-//! mode with (non-binding) rate limits on. Prints Gbit/s and the ratio to direct.
+//! baselines measured in the same run: direct TCP, socat, a plain tokio
+//! `copy_bidirectional` relay and a bare blocking splice(2) relay; then pass-node
+//! in splice mode, copy mode, and copy mode with (non-binding) rate limits on.
+//! Prints Gbit/s and the ratio to direct.
 //!
 //! `cargo bench -p pass-node --bench relay_throughput`
 //! Env: `PASS_BENCH_GIB` (GiB per round, default 2), `PASS_BENCH_ROUNDS` (default 3;
@@ -114,6 +115,38 @@ fn tokio_round(rt: &tokio::runtime::Runtime, total: u64) -> Duration {
     pump(src, dst, total)
 }
 
+/// A bare splice(2) relay, one direction, blocking, 1 MiB pipe: the ceiling a
+/// user-space relay can reach on this machine (no accounting, no limits, no XMPP).
+fn splice_round(total: u64) -> Duration {
+    use nix::fcntl::{fcntl, splice, FcntlArg, SpliceFFlags};
+    let sink = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let sink_addr = sink.local_addr().expect("addr");
+    let front = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let front_addr = front.local_addr().expect("addr");
+    let relay = std::thread::spawn(move || {
+        let (from, _) = front.accept().expect("accept");
+        let to = TcpStream::connect(sink_addr).expect("connect sink");
+        let (pipe_r, pipe_w) = nix::unistd::pipe().expect("pipe");
+        let _ = fcntl(&pipe_w, FcntlArg::F_SETPIPE_SZ(1 << 20));
+        let flags = SpliceFFlags::SPLICE_F_MOVE | SpliceFFlags::SPLICE_F_MORE;
+        loop {
+            let n = splice(&from, None, &pipe_w, None, 1 << 20, flags).expect("splice in");
+            if n == 0 {
+                break;
+            }
+            let mut left = n;
+            while left > 0 {
+                left -= splice(&pipe_r, None, &to, None, left, flags).expect("splice out");
+            }
+        }
+    });
+    let src = TcpStream::connect(front_addr).expect("connect relay");
+    let (dst, _) = sink.accept().expect("accept from relay");
+    let d = pump(src, dst, total);
+    relay.join().expect("splice relay thread");
+    d
+}
+
 /// One relay through pass-node: a fresh lease, the third party connects, the
 /// in-process owner accepts and connects to the proxy port, then the pump.
 fn node_round(rt: &tokio::runtime::Runtime, link: &mut Link, total: u64) -> Duration {
@@ -136,6 +169,7 @@ enum Case {
     Direct,
     Tokio,
     Socat,
+    Splice,
     /// The link plays the owner; the process is kept until the end.
     Node(Box<(Link, NodeProcess)>),
 }
@@ -174,6 +208,7 @@ fn main() {
         ("direct TCP", Case::Direct),
         ("tokio copy_bidirectional relay", Case::Tokio),
         ("socat", Case::Socat),
+        ("bare splice relay (1 MiB pipe)", Case::Splice),
     ];
     for (name, flags) in node_flags {
         let pool = support::free_range(16);
@@ -196,6 +231,7 @@ fn main() {
                 }
                 Case::Tokio => tokio_round(&rt, total),
                 Case::Socat => socat_round(total),
+                Case::Splice => splice_round(total),
                 Case::Node(node) => node_round(&rt, &mut node.0, total),
             };
             if i == 0 {
