@@ -213,17 +213,26 @@ pub fn registered_addr(iq: &Element) -> SocketAddr {
         .unwrap_or_else(|| panic!("no <server/> in {iq:?}"))
 }
 
-/// `len` consecutive ports below the ephemeral range, all free on 127.0.0.1 now.
+/// `len` consecutive ports below Linux's ephemeral range (32768+), all free on
+/// 127.0.0.1 now. A busy port restarts the search just after it.
 pub fn free_range(len: u16) -> (u16, u16) {
-    'next: for first in (12_000u16..32_000 - len).step_by(usize::from(len)) {
-        for p in first..first + len {
-            if std::net::TcpListener::bind(("127.0.0.1", p)).is_err() {
-                continue 'next;
-            }
+    const FLOOR: u32 = 10_000;
+    const CEILING: u32 = 32_768;
+    let len32 = u32::from(len);
+    let mut first = FLOOR;
+    let mut p = first;
+    while first + len32 <= CEILING {
+        if p == first + len32 {
+            let first = u16::try_from(first).expect("below 32768");
+            return (first, first + len - 1);
         }
-        return (first, first + len - 1);
+        let port = u16::try_from(p).expect("below 32768");
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
+            first = p + 1;
+        }
+        p += 1;
     }
-    panic!("no {len} free consecutive ports");
+    panic!("no {len} free consecutive ports in {FLOOR}-{CEILING}");
 }
 
 /// The `q`-quantile (0..=1) of sorted samples.
