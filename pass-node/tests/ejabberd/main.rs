@@ -32,6 +32,7 @@ async fn every_scenario_next_to_ejabberd() {
         "oneshot",
         "close",
         "exhausted",
+        "wrong-secret",
     ];
     let domains: Vec<String> = names
         .iter()
@@ -56,4 +57,5 @@ async fn every_scenario_next_to_ejabberd() {
     bounded(scenarios::oneshot_notice_after_one_relay(&info(4))).await;
     bounded(scenarios::close_and_its_four_errors(&info(5))).await;
     bounded(scenarios::exhausted_pool_gets_502(&info(6))).await;
+    bounded(scenarios::wrong_secret_is_refused(&info(7))).await;
 }

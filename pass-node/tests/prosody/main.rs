@@ -83,3 +83,9 @@ async fn exhausted_pool_gets_502() {
     let (_prosody, info) = prosody();
     bounded(scenarios::exhausted_pool_gets_502(&info)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_secret_is_refused() {
+    let (_prosody, info) = prosody();
+    bounded(scenarios::wrong_secret_is_refused(&info)).await;
+}

@@ -70,6 +70,18 @@ impl Node {
         }
     }
 
+    /// Waits up to `limit` for the node to exit by itself; its status, if it did.
+    pub fn wait_exit(&mut self, limit: std::time::Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + limit;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        None
+    }
+
     /// The node's output so far.
     pub fn logs(&self) -> String {
         crate::logs::tail_file(&self.log, 300)
