@@ -630,24 +630,29 @@ impl Ctx {
         }
     }
 
-    /// Fails unless connecting to `addr` is refused (the port is closed).
+    /// Fails unless connecting to `addr` is refused (the port is closed). A port that
+    /// still accepts is retried for up to a second: a service may stop its listener
+    /// just after it sent the notice or acknowledgement.
     pub async fn expect_refused(&mut self, step: &str, addr: SocketAddr) -> Result<(), Stop> {
-        match self.h.connect(addr).await {
-            Err(ConnectError::Refused) => Ok(()),
-            Ok((s, _)) => {
-                self.h.close(s).await;
-                Err(self.fail(
-                    step,
-                    format!("connection to {addr} refused (port closed)"),
-                    Some("connection accepted".into()),
-                ))
+        let want = format!("connection to {addr} refused (port closed)");
+        for attempt in 0..10 {
+            match self.h.connect(addr).await {
+                Err(ConnectError::Refused) => return Ok(()),
+                Ok((s, _)) => {
+                    self.h.close(s).await;
+                    if attempt == 9 {
+                        return Err(self.fail(
+                            step,
+                            want,
+                            Some("connection accepted (for 1 s after)".into()),
+                        ));
+                    }
+                    self.h.sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => return Err(self.fail(step, want, Some(e.to_string()))),
             }
-            Err(e) => Err(self.fail(
-                step,
-                format!("connection to {addr} refused (port closed)"),
-                Some(e.to_string()),
-            )),
         }
+        Err(self.fail(step, want, None))
     }
 
     /// Writes bytes.

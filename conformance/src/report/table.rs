@@ -20,7 +20,7 @@ pub fn table(report: &SuiteReport) -> String {
         report.target,
         if report.strict { " (strict)" } else { "" }
     );
-    let _ = writeln!(s, "{:<w$}  {:<10}  {:<6}  STATUS", "ID", "SECTION", "LEVEL");
+    let _ = writeln!(s, "{:<w$}  {:<14}  {:<6}  STATUS", "ID", "SECTION", "LEVEL");
     for o in &report.outcomes {
         let section = match o.listing {
             Some(n) => format!("§{} L{n}", o.section),
@@ -28,7 +28,7 @@ pub fn table(report: &SuiteReport) -> String {
         };
         let _ = writeln!(
             s,
-            "{:<w$}  {:<10}  {:<6}  {}",
+            "{:<w$}  {:<14}  {:<6}  {}",
             o.id,
             section,
             o.level.to_string(),
