@@ -706,7 +706,20 @@ impl Ctx {
     /// Reads exactly `want.len()` bytes and fails unless they equal `want`.
     pub async fn expect_bytes(&mut self, step: &str, s: SockId, want: &[u8]) -> Result<(), Stop> {
         let got = self.read_exact(step, s, want.len()).await?;
-        if got.len() > want.len() || got[..want.len()] != *want {
+        if got.len() > want.len() {
+            return Err(self.fail(
+                step,
+                format!(
+                    "the {} bytes written on the other side, unchanged",
+                    want.len()
+                ),
+                Some(format!(
+                    "{} bytes more than were written",
+                    got.len() - want.len()
+                )),
+            ));
+        }
+        if got[..want.len()] != *want {
             let at = got
                 .iter()
                 .zip(want)

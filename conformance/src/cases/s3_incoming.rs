@@ -24,6 +24,8 @@ pub fn cases() -> Vec<Case> {
             "An error answer to the incoming-connection IQ makes the service drop the client socket", owner_error_drops_client),
         case!("pass/3/no-answer-drops-client", "3", None, Must,
             "No answer to the incoming-connection IQ (within the service's timeout) drops the client socket (DESIGN decision 7)", no_answer_drops_client),
+        case!("pass/3/proxy-port-single-use", "3", None, Should,
+            "Once the owner is bridged, a second connection to the <proxy/> port is refused or dropped (spec silent; DESIGN decisions 1 and 10)", proxy_port_single_use),
         case!("pass/3/half-close", "3", None, Should,
             "A half-close travels through the relay and the other direction keeps working (spec silent; TCP relay semantics)", half_close),
     ]
@@ -215,4 +217,41 @@ fn random_bytes(n: usize) -> Vec<u8> {
     }
     out.truncate(n);
     out
+}
+
+fn proxy_port_single_use(c: &mut Ctx) -> CaseFut<'_> {
+    Box::pin(async move {
+        let owner = c.user("owner");
+        let (_, client, _, inc) = c.incoming(&owner, None, false).await?;
+        c.accept(&owner, &inc).await?;
+        let (own, _) = c.connect("the owner (proxy port)", inc.proxy).await?;
+        pass_bytes(
+            c,
+            "relay third party -> owner",
+            client,
+            own,
+            &greeting("the third party"),
+        )
+        .await?;
+        if let Some(intruder) = c.try_connect(inc.proxy).await {
+            c.write(intruder, b"second connection to the proxy port\n")
+                .await?;
+            let wait = c.info().io_wait;
+            c.expect_eof(
+                "a second connection to the proxy port must not be served",
+                intruder,
+                wait,
+            )
+            .await?;
+        }
+        // The first relay is untouched.
+        pass_bytes(
+            c,
+            "relay owner -> third party",
+            own,
+            client,
+            &greeting("the owner"),
+        )
+        .await
+    })
 }
