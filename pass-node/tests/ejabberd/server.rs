@@ -108,7 +108,7 @@ impl Ejabberd {
             .expect("run chown");
         assert!(
             chown.success(),
-            "chown ejabberd: is the ejabberd user there?"
+            "chown to user ejabberd failed: the test runs as root (as ejabberdctl needs) with the ejabberd package installed"
         );
 
         let c2s = ports::free_port();
