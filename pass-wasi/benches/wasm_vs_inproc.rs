@@ -11,6 +11,10 @@
 use pass_conformance::inproc::{reference_config, reference_host};
 use pass_conformance::wasm::{wasm_host, GuestLimits, WasmModule};
 use pass_conformance::{catalogue, run_suite, RunOptions, Status};
+use pass_core::engine::Engine;
+use pass_core::lease::Action;
+use pass_core::service::Service;
+use pass_core::xml::Element;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -19,6 +23,8 @@ use std::time::{Duration, Instant};
 const SUITE_RUNS: u32 = 30;
 /// Instantiations measured.
 const INSTANCES: u32 = 300;
+/// Register / listen / close cycles driven straight through [`Engine`].
+const CYCLES: u64 = 3000;
 
 fn main() {
     if let Err(e) = run() {
@@ -65,7 +71,7 @@ fn run() -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let cases = catalogue();
     let opts = RunOptions::default();
-    let mut suite = |wasm: bool| -> Result<Duration, String> {
+    let suite = |wasm: bool| -> Result<Duration, String> {
         let start = Instant::now();
         for _ in 0..SUITE_RUNS {
             let report = if wasm {
@@ -94,7 +100,67 @@ fn run() -> Result<(), String> {
     );
     println!("wasm (wasmtime)      {guest_rate:.0} cases/s (each run on a fresh instance)");
     println!("ratio inproc/wasm    {:.2}", native_rate / guest_rate);
+
+    let native = Service::new(config.clone()).map_err(|e| e.to_string())?;
+    let native = cycles(native)?;
+    let guest = cycles(
+        module
+            .instantiate(&config, None)
+            .map_err(|e| e.to_string())?,
+    )?;
+    let per_event = |d: Duration| d.as_secs_f64() * 1e6 / (3 * CYCLES) as f64;
+    println!(
+        "engine alone, native {:.2} us/event (register, listen result, close)",
+        per_event(native)
+    );
+    println!("engine alone, wasm   {:.2} us/event", per_event(guest));
+    println!(
+        "ratio wasm/native    {:.2}",
+        guest.as_secs_f64() / native.as_secs_f64()
+    );
     Ok(())
+}
+
+/// Drives `CYCLES` register / listen-ok / close cycles through the engine alone
+/// (no harness), one second of virtual time apart so the rate limit never bites.
+fn cycles<E: Engine>(mut engine: E) -> Result<Duration, String> {
+    let start = Instant::now();
+    for i in 0..CYCLES {
+        let now = pass_core::time::Instant::from_millis(i * 1000);
+        let iq = |kind: &str, id: String, query: Element| {
+            Element::new("iq", "jabber:component:accept")
+                .with_attr("type", kind)
+                .with_attr("id", &id)
+                .with_attr("from", "user@localhost/bench")
+                .with_attr("to", "pass.localhost")
+                .with_child(query)
+        };
+        let query = Element::new("query", "jabber:iq:pass");
+        engine.handle_stanza(now, &iq("set", format!("r{i}"), query.clone()));
+        let port = match engine.poll_action() {
+            Some(Action::Listen { port }) => port,
+            other => return Err(format!("cycle {i}: expected a listen, got {other:?}")),
+        };
+        while engine.poll_action().is_some() {}
+        engine.handle_listen_result(now, port, Ok(()));
+        while engine.poll_action().is_some() {}
+        let proxy = Element::new("proxy", "jabber:iq:pass")
+            .with_attr("port", &port.to_string())
+            .with_text("127.0.0.1");
+        let close = query
+            .with_child(Element::new("close", "jabber:iq:pass"))
+            .with_child(proxy);
+        engine.handle_stanza(now, &iq("set", format!("c{i}"), close));
+        let mut answered = false;
+        while let Some(a) = engine.poll_action() {
+            answered |=
+                matches!(a, Action::Send(ref r) if r.id == format!("c{i}") && r.error.is_none());
+        }
+        if !answered {
+            return Err(format!("cycle {i}: close not acknowledged"));
+        }
+    }
+    Ok(start.elapsed())
 }
 
 fn ms(d: Duration) -> f64 {

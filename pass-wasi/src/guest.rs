@@ -101,3 +101,43 @@ fn build_engine(config: GuestConfig) -> Result<Box<dyn Engine>, String> {
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONFIG: &[u8] = b"config service=pass.example advertised=192.0.2.1";
+
+    #[test]
+    fn events_before_config_are_refused() {
+        let mut g = Guest::default();
+        assert_eq!(
+            g.handle(b"timeout 5"),
+            "error the first event must be config\nnext none\n"
+        );
+        assert_eq!(g.handle(CONFIG), "next none\n");
+        assert_eq!(
+            g.handle(CONFIG),
+            "error config: already configured\nnext none\n"
+        );
+        assert_eq!(g.refuse("bad buffer"), "error bad buffer\nnext none\n");
+    }
+
+    #[test]
+    fn bad_config_leaves_the_guest_unconfigured() {
+        let mut g = Guest::default();
+        let out = g.handle(b"config service=pass.example advertised=192.0.2.1 max_leases=0");
+        assert_eq!(
+            out,
+            "error config: max_leases: must be at least 1\nnext none\n"
+        );
+        assert_eq!(g.handle(CONFIG), "next none\n");
+    }
+
+    #[test]
+    fn unknown_fault_is_refused() {
+        let mut g = Guest::default();
+        let out = g.handle(b"config service=pass.example advertised=192.0.2.1 fault=nope");
+        assert!(out.starts_with("error config: fault"), "{out}");
+    }
+}
