@@ -95,6 +95,11 @@ pub struct Ctx {
     socks: Vec<SockId>,
 }
 
+/// The bare part of a JID string.
+fn bare(jid: &str) -> &str {
+    jid.split('/').next().unwrap_or(jid)
+}
+
 /// An iq `type` attribute.
 pub fn iq_type(el: &Element) -> &str {
     el.attr("type").unwrap_or("")
@@ -275,19 +280,26 @@ impl Ctx {
         match self.recv_within(to, wait, pred).await? {
             Some(e) => Ok(e),
             None => {
-                let others: Vec<String> = self
-                    .inbox
-                    .iter()
-                    .filter(|e| e.attr("to") == Some(to))
-                    .map(to_xml)
-                    .collect();
-                let got = if others.is_empty() {
-                    format!("nothing within {} s", wait.as_secs_f32())
-                } else {
-                    format!("only: {}", others.join(" "))
-                };
+                let got = self.silence(to, wait);
                 Err(self.fail(step, expected, Some(got)))
             }
+        }
+    }
+
+    /// What came instead of an expected stanza to `to`: nothing, or only stanzas to
+    /// the same account (any resource: a stanza sent to the wrong resource shows up
+    /// here rather than as plain silence).
+    fn silence(&self, to: &str, wait: Duration) -> String {
+        let others: Vec<String> = self
+            .inbox
+            .iter()
+            .filter(|e| e.attr("to").is_some_and(|t| bare(t) == bare(to)))
+            .map(to_xml)
+            .collect();
+        if others.is_empty() {
+            format!("nothing within {} s", wait.as_secs_f32())
+        } else {
+            format!("only: {}", others.join(" "))
         }
     }
 
@@ -564,11 +576,8 @@ impl Ctx {
         {
             Some(e) => e,
             None => {
-                return Err(self.fail(
-                    &step,
-                    want,
-                    Some(format!("nothing within {} s", wait.as_secs_f32())),
-                ))
+                let got = self.silence(&lease.owner, wait);
+                return Err(self.fail(&step, want, Some(got)));
             }
         };
         self.check_from_service(&step, &e)?;
