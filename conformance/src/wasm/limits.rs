@@ -14,7 +14,10 @@ pub struct GuestLimits {
 
 impl Default for GuestLimits {
     fn default() -> Self {
-        GuestLimits { fuel_per_event: 50_000_000, memory_mib: 64 }
+        GuestLimits {
+            fuel_per_event: 50_000_000,
+            memory_mib: 64,
+        }
     }
 }
 

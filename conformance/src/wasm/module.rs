@@ -15,7 +15,8 @@ pub struct WasmModule {
 impl WasmModule {
     /// Reads and compiles a `.wasm` file (or `.wat` text).
     pub fn load(path: &Path, limits: GuestLimits) -> Result<WasmModule, WasmError> {
-        let bytes = std::fs::read(path).map_err(|e| WasmError::Load(format!("{}: {e}", path.display())))?;
+        let bytes =
+            std::fs::read(path).map_err(|e| WasmError::Load(format!("{}: {e}", path.display())))?;
         WasmModule::from_bytes(&bytes, limits)
     }
 
@@ -23,7 +24,8 @@ impl WasmModule {
     pub fn from_bytes(bytes: &[u8], limits: GuestLimits) -> Result<WasmModule, WasmError> {
         let mut config = wasmtime::Config::new();
         config.consume_fuel(true);
-        let engine = wasmtime::Engine::new(&config).map_err(|e| WasmError::Load(format!("{e:#}")))?;
+        let engine =
+            wasmtime::Engine::new(&config).map_err(|e| WasmError::Load(format!("{e:#}")))?;
         let module = Module::new(&engine, bytes).map_err(|e| WasmError::Load(format!("{e:#}")))?;
         let mut linker: Linker<HostState> = Linker::new(&engine);
         wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |s: &mut HostState| &mut s.wasi)
@@ -43,7 +45,11 @@ impl WasmModule {
 
     /// A fresh instance configured with `config` and, if given, the fault of that
     /// name (`fault=NAME` in the configuration record).
-    pub fn instantiate(&self, config: &Config, fault: Option<&str>) -> Result<WasmEngine, WasmError> {
+    pub fn instantiate(
+        &self,
+        config: &Config,
+        fault: Option<&str>,
+    ) -> Result<WasmEngine, WasmError> {
         WasmEngine::new(&self.pre, self.limits, config, fault)
     }
 }

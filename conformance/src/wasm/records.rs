@@ -139,14 +139,20 @@ fn parse_action(kind: &str, rest: &str) -> Result<Action, String> {
             let iq = Iq::try_from(&element).map_err(|e| format!("send: not an IQ: {e:?}"))?;
             Action::Send(iq)
         }
-        ("listen", [port]) => Action::Listen { port: number("listen", port)? },
-        ("unlisten", [port]) => Action::Unlisten { port: number("unlisten", port)? },
+        ("listen", [port]) => Action::Listen {
+            port: number("listen", port)?,
+        },
+        ("unlisten", [port]) => Action::Unlisten {
+            port: number("unlisten", port)?,
+        },
         ("bridge", [client, owner, account]) => Action::Bridge {
             client: ConnId(number("bridge", client)?),
             owner: ConnId(number("bridge", owner)?),
             account: Jid::new(account).map_err(|e| format!("bridge: account: {e}"))?,
         },
-        ("drop", [conn]) => Action::Drop { conn: ConnId(number("drop", conn)?) },
+        ("drop", [conn]) => Action::Drop {
+            conn: ConnId(number("drop", conn)?),
+        },
         ("listen" | "unlisten" | "bridge" | "drop", _) => {
             return Err(format!("{kind}: wrong number of fields in {rest:?}"))
         }
@@ -159,7 +165,9 @@ fn number<T: std::str::FromStr>(what: &str, field: &str) -> Result<T, String> {
     if field.is_empty() || !field.bytes().all(|b| b.is_ascii_digit()) {
         return Err(format!("{what}: {field:?} is not a decimal number"));
     }
-    field.parse().map_err(|_| format!("{what}: {field:?} is out of range"))
+    field
+        .parse()
+        .map_err(|_| format!("{what}: {field:?} is out of range"))
 }
 
 #[cfg(test)]
@@ -169,9 +177,15 @@ mod tests {
     #[test]
     fn writes_events() {
         let t = Instant::from_millis(1500);
-        assert_eq!(listen_record(t, 40001, Err(ListenError::AddrInUse)), "listen 1500 40001 addr-in-use");
+        assert_eq!(
+            listen_record(t, 40001, Err(ListenError::AddrInUse)),
+            "listen 1500 40001 addr-in-use"
+        );
         let peer: SocketAddr = "[2001:db8::7]:1234".parse().unwrap();
-        assert_eq!(conn_record(t, ConnId(4), 40001, peer), "conn 1500 4 40001 [2001:db8::7]:1234");
+        assert_eq!(
+            conn_record(t, ConnId(4), 40001, peer),
+            "conn 1500 4 40001 [2001:db8::7]:1234"
+        );
         assert_eq!(closed_record(t, ConnId(4)), "closed 1500 4");
         assert_eq!(timeout_record(t), "timeout 1500");
         assert_eq!(shutdown_record(t), "shutdown 1500");
@@ -182,21 +196,37 @@ mod tests {
 
     #[test]
     fn config_names_every_field() {
-        let config = Config::new(Jid::new("pass.example").unwrap(), vec!["192.0.2.1".parse().unwrap()]);
+        let config = Config::new(
+            Jid::new("pass.example").unwrap(),
+            vec!["192.0.2.1".parse().unwrap()],
+        );
         let r = config_record(&config, Some("drop-notices"));
-        assert!(r.starts_with("config service=pass.example advertised=192.0.2.1 ports=40000-40999 "), "{r}");
-        assert!(r.ends_with(" iq_burst=20 iq_per_second=10 fault=drop-notices"), "{r}");
+        assert!(
+            r.starts_with("config service=pass.example advertised=192.0.2.1 ports=40000-40999 "),
+            "{r}"
+        );
+        assert!(
+            r.ends_with(" iq_burst=20 iq_per_second=10 fault=drop-notices"),
+            "{r}"
+        );
     }
 
     #[test]
     fn reads_actions_and_deadline() {
-        let out = parse_output("listen 40001\nunlisten 40002\nbridge 1 2 u@example.org\ndrop 3\nnext 900\n").unwrap();
+        let out = parse_output(
+            "listen 40001\nunlisten 40002\nbridge 1 2 u@example.org\ndrop 3\nnext 900\n",
+        )
+        .unwrap();
         assert_eq!(
             out.actions,
             vec![
                 Action::Listen { port: 40001 },
                 Action::Unlisten { port: 40002 },
-                Action::Bridge { client: ConnId(1), owner: ConnId(2), account: Jid::new("u@example.org").unwrap() },
+                Action::Bridge {
+                    client: ConnId(1),
+                    owner: ConnId(2),
+                    account: Jid::new("u@example.org").unwrap()
+                },
                 Action::Drop { conn: ConnId(3) },
             ]
         );
@@ -210,7 +240,10 @@ mod tests {
             ("", "line break"),
             ("listen 1\n", "no `next`"),
             ("next none\nlisten 1\n", "after `next`"),
-            ("error config: ports: need 1 <= first <= last\nnext none\n", "refused the event: config"),
+            (
+                "error config: ports: need 1 <= first <= last\nnext none\n",
+                "refused the event: config",
+            ),
             ("listen 70000\nnext none\n", "out of range"),
             ("fly 1\nnext none\n", "unknown record"),
             ("drop\nnext none\n", "drop"),

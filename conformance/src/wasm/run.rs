@@ -11,13 +11,22 @@ use std::path::Path;
 pub fn wasm_host(module: &WasmModule, fault: Option<&str>) -> Result<WasmHarness, WasmError> {
     let config = reference_config();
     let engine = module.instantiate(&config, fault)?;
-    let host = InprocHost::new(engine, SERVICE_JID, config.advertised.clone(), config.answer_timeout);
+    let host = InprocHost::new(
+        engine,
+        SERVICE_JID,
+        config.advertised.clone(),
+        config.answer_timeout,
+    );
     Ok(WasmHarness::new(host))
 }
 
 /// Loads the module at `path` and runs the cases `opts` selects against it, exactly
 /// as the in-process target runs them against the native core.
-pub async fn run_wasm(path: &Path, opts: &RunOptions, limits: GuestLimits) -> Result<SuiteReport, WasmError> {
+pub async fn run_wasm(
+    path: &Path,
+    opts: &RunOptions,
+    limits: GuestLimits,
+) -> Result<SuiteReport, WasmError> {
     let module = WasmModule::load(path, limits)?;
     let host = wasm_host(&module, None)?;
     let target = format!("wasm {}", path.display());
