@@ -11,7 +11,9 @@ use crate::harness::{ConnectError, Harness, HarnessError, ReadEvent, SockId, Tar
 use crate::runner::{run_suite, RunOptions, Status, SuiteReport};
 use crate::xmlfmt::to_xml_in;
 use async_trait::async_trait;
-use pass_core::xml::{Element, Limits, StreamEvent, StreamFramer, StreamHeader, NS_COMPONENT};
+use pass_core::xml::{
+    Element, Limits, StreamEvent, StreamFramer, StreamHeader, NS_COMPONENT, STREAM_CLOSE,
+};
 use sha1::{Digest, Sha1};
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -87,6 +89,8 @@ struct Link {
 
 impl Drop for Link {
     fn drop(&mut self) {
+        // Best effort: close the stream as a server would (never blocks).
+        let _ = self.writer.try_write(STREAM_CLOSE.as_bytes());
         self.reader.abort();
     }
 }
@@ -564,12 +568,14 @@ pub async fn run(copts: &ComponentOptions, opts: &RunOptions) -> Result<SuiteRep
     }
     let target = format!("component {} ({})", copts.listen, copts.domain);
     let (mut report, harness) = run_suite(Box::new(harness), &target, &catalogue(), opts).await;
-    drop(harness);
+    // Stop a spawned implementation before closing its stream, so that it does not
+    // spend its last moments reconnecting.
     if let Some(s) = spawned {
         let tail = s.stop().await;
         if report.count(Status::Fail) > 0 && !tail.is_empty() {
             report.impl_log_tail = Some(tail);
         }
     }
+    drop(harness);
     Ok(report)
 }
