@@ -317,7 +317,8 @@ impl<E: Engine + Send + 'static> Driver<E> {
                 }
                 Action::Listen { port } => self.do_listen(port),
                 Action::Unlisten { port } => {
-                    if self.listeners.remove(&port).is_some() {
+                    if let Some(listener) = self.listeners.remove(&port) {
+                        listener.close().await;
                         debug!(port, "stopped listening");
                     }
                 }

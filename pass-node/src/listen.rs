@@ -36,6 +36,20 @@ pub struct PortListener {
     tasks: Vec<JoinHandle<()>>,
 }
 
+impl PortListener {
+    /// Stops accepting and waits until the listening sockets are closed, so that the
+    /// port can be bound again at once (a register right after a close may draw it).
+    pub async fn close(mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+        for t in self.tasks.drain(..) {
+            // A cancelled task resolves once it has been dropped, sockets included.
+            let _ = t.await;
+        }
+    }
+}
+
 impl Drop for PortListener {
     fn drop(&mut self) {
         for t in &self.tasks {

@@ -280,6 +280,41 @@ async fn full_pool_answers_502() {
     node.stop().await.unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_port_can_be_leased_again_at_once() {
+    // One-port pool, and the register sent right behind the close: it draws the same
+    // port, which must be closed by then (a late close makes the bind fail: 502).
+    let (_server, mut session, node) = node_with(|c| c.core.last_port = c.core.first_port).await;
+    let mut lease = session.register(OWNER, "").await;
+    for round in 0..5 {
+        let close = format!(
+            "<query xmlns='jabber:iq:pass'><close/><proxy port='{}'>{}</proxy></query>",
+            lease.port(),
+            lease.ip()
+        );
+        session
+            .send_iq(OWNER, &format!("close{round}"), "set", &close)
+            .await;
+        session
+            .send_iq(
+                OWNER,
+                &format!("reg{round}"),
+                "set",
+                "<query xmlns='jabber:iq:pass'/>",
+            )
+            .await;
+        let ack = session.next_iq().await;
+        assert_eq!(ack.kind, IqType::Result, "close answer: {ack:?}");
+        let reg = session.next_iq().await;
+        assert_eq!(reg.kind, IqType::Result, "register answer: {reg:?}");
+        lease = match PassMessage::from_iq(&reg).unwrap() {
+            PassMessage::Registered { servers } => servers[0],
+            other => panic!("expected Registered, got {other:?}"),
+        };
+    }
+    node.stop().await.unwrap();
+}
+
 #[tokio::test]
 async fn rate_limited_relay_is_complete() {
     let (_server, mut session, node) = node_with(|c| {

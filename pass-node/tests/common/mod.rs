@@ -246,11 +246,12 @@ impl Drop for Node {
     }
 }
 
-/// A port pool of 20 ports no other node of this test process uses.
+/// A port pool of 20 ports no other node of this test process uses, below Linux's
+/// ephemeral range (32768–60999) so that no outgoing connection holds one.
 pub fn port_pool() -> (u16, u16) {
     static NEXT: AtomicU16 = AtomicU16::new(0);
-    let slot = NEXT.fetch_add(1, Ordering::Relaxed);
-    let base = 30000 + (std::process::id() % 40) as u16 * 500 + slot * 20;
+    let slot = NEXT.fetch_add(1, Ordering::Relaxed) % 30;
+    let base = 20000 + (std::process::id() % 20) as u16 * 600 + slot * 20;
     (base, base + 19)
 }
 
