@@ -1,10 +1,12 @@
 //! The reference core compiled to wasm gives the same verdicts as the native core,
-//! case for case: same status, same notes, same failure text.
+//! case for case: same status, same notes, same failure text; and it does so within
+//! 1% of the default fuel budget and an eighth of the default memory cap, the
+//! headroom `GuestLimits` documents.
 
 mod wasm_support;
 
 use pass_conformance::inproc::reference_host;
-use pass_conformance::wasm::wasm_host;
+use pass_conformance::wasm::{wasm_host, GuestLimits};
 use pass_conformance::{catalogue, run_suite, RunOptions, Status};
 use wasm_support::{block_on, compiled_pass_wasi, verdicts};
 
@@ -14,7 +16,11 @@ fn wasm_verdicts_equal_inproc_verdicts() {
     let opts = RunOptions::default();
     let native = reference_host().unwrap();
     let (native, _) = block_on(run_suite(Box::new(native), "inproc", &cases, &opts));
-    let guest = wasm_host(compiled_pass_wasi(), None).unwrap();
+    let tight = GuestLimits {
+        fuel_per_event: GuestLimits::default().fuel_per_event / 100,
+        memory_mib: GuestLimits::default().memory_mib / 8,
+    };
+    let guest = wasm_host(&compiled_pass_wasi().with_limits(tight), None).unwrap();
     let (guest, h) = block_on(run_suite(Box::new(guest), "wasm", &cases, &opts));
     drop(h);
     assert_eq!(guest.outcomes.len(), cases.len());

@@ -38,6 +38,14 @@ impl WasmModule {
         Ok(WasmModule { pre, limits })
     }
 
+    /// The same compiled module, with other limits for the instances it makes.
+    pub fn with_limits(&self, limits: GuestLimits) -> WasmModule {
+        WasmModule {
+            pre: self.pre.clone(),
+            limits,
+        }
+    }
+
     /// The limits each instance gets.
     pub fn limits(&self) -> GuestLimits {
         self.limits
