@@ -1,20 +1,45 @@
 #!/usr/bin/env bash
-# Runs every test of the project: formatting, lints, the workspace tests (which start
-# real Prosody, xmllint and wasmtime), the no_std and WASI builds, and a short fuzz run.
+# Runs every test of the project: formatting, lints, the no_std and WASI builds, the
+# workspace tests (which start real Prosody and ejabberd, run xmllint and wasmtime),
+# the README's main job, and a short fuzz run. Installs what it needs first.
+#
+#   bash scripts/test.sh                 # everything (CI runs this)
+#   PASS_SKIP_FUZZ=1 bash scripts/test.sh   # everything but the nightly fuzz run
 set -euo pipefail
 cd "$(dirname "$0")/.."
+start=$(date +%s)
+step() { echo; echo "== $* ($(( $(date +%s) - start )) s)"; }
 
 bash scripts/setup.sh
 
-echo "== cargo fmt"
+step "cargo fmt --check"
 cargo fmt --all -- --check
 
-echo "== cargo clippy"
+step "cargo clippy (all targets, -D warnings)"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
-echo "== no_std build (thumbv7em-none-eabihf) and wasm32-wasip1 build of pass-core"
+step "pass-core without std: thumbv7em-none-eabihf (bare metal) and wasm32-wasip1"
 cargo build --quiet -p pass-core --no-default-features --target thumbv7em-none-eabihf
 cargo build --quiet -p pass-core --no-default-features --target wasm32-wasip1
+cargo build --quiet -p pass-faults --target wasm32-wasip1
 
-echo "== cargo test --workspace"
+step "pass-wasi module (wasm32-wasip1, release)"
+cargo build --quiet --release -p pass-wasi --target wasm32-wasip1
+export PASS_WASI_MODULE="$PWD/target/wasm32-wasip1/release/pass-wasi.wasm"
+echo "pass-wasi.wasm: $(stat -c %s "$PASS_WASI_MODULE") bytes"
+
+step "cargo test --workspace"
+# The conformance tests run the pass-node binary found beside them.
+cargo build --quiet -p pass-node
 cargo test --workspace
+
+step "README main job: the conformance suite against the reference node"
+cargo build --quiet -p pass-node -p pass-conformance
+./target/debug/pass-conformance self-test
+
+if [ "${PASS_SKIP_FUZZ:-0}" != 1 ]; then
+  step "fuzzing (cargo +nightly fuzz, ${FUZZ_SECONDS:-20} s a target)"
+  bash scripts/fuzz.sh
+fi
+
+step "all tests passed"
