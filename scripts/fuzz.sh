@@ -8,6 +8,7 @@
 #
 #   FUZZ_SECONDS=60 scripts/fuzz.sh              # every target, 60 s each
 #   scripts/fuzz.sh lease_machine xml_reader      # some targets
+#   FUZZ_JOBS=1 FUZZ_FLAGS='-seed=1' scripts/fuzz.sh   # one at a time, extra libFuzzer flags
 #
 # Needs the nightly toolchain and cargo-fuzz (scripts/setup.sh installs both).
 set -euo pipefail
@@ -38,20 +39,38 @@ fi
 # run never changes the committed corpus.
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-failed=()
-for t in "${targets[@]}"; do
+
+# One target's timed run; its exit status goes to $work/$t.rc, its log to $work/$t.log.
+run_target() {
+  local t=$1
   mkdir -p "$work/$t" "fuzz/artifacts/$t"
   if [ -d "fuzz/corpus/$t" ]; then cp -r "fuzz/corpus/$t/." "$work/$t/"; fi
-  flags=(-max_total_time="$seconds" -max_len=4096 -timeout=10 -rss_limit_mb=2048
-         -print_final_stats=1)
+  local flags=(-max_total_time="$seconds" -max_len=4096 -timeout=10 -rss_limit_mb=2048
+               -print_final_stats=1)
   # The lease_machine input is an `arbitrary` encoding, not text: no dictionary, and
   # scripts of any length from the start (they only grow slowly otherwise).
   if [ "$t" = lease_machine ]; then flags+=(-len_control=0); else flags+=(-dict=fuzz/xml.dict); fi
-  marker="$work/$t.start"
-  touch "$marker"
-  echo "fuzz: $t for ${seconds}s ($(find "$work/$t" -type f | wc -l) corpus inputs)"
-  if cargo +nightly fuzz run "$t" "$work/$t" -- "${flags[@]}" >"$work/$t.log" 2>&1; then
-    grep -E '^stat::number_of_executed_units|^Done [0-9]+ runs' "$work/$t.log" | sed "s/^/fuzz: $t: /" || true
+  # shellcheck disable=SC2206 # FUZZ_FLAGS is a list of extra libFuzzer flags.
+  flags+=(${FUZZ_FLAGS:-})
+  touch "$work/$t.start"
+  local rc=0
+  cargo +nightly fuzz run "$t" "$work/$t" -- "${flags[@]}" >"$work/$t.log" 2>&1 || rc=$?
+  echo "$rc" >"$work/$t.rc"
+}
+
+# FUZZ_JOBS targets at a time (default 2: one per core of the CI machine).
+jobs_max=${FUZZ_JOBS:-2}
+for t in "${targets[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n || true; done
+  echo "fuzz: $t for ${seconds}s ($(find "fuzz/corpus/$t" -type f 2>/dev/null | wc -l) corpus inputs)"
+  run_target "$t" &
+done
+wait
+
+failed=()
+for t in "${targets[@]}"; do
+  if [ "$(cat "$work/$t.rc" 2>/dev/null || echo missing)" = 0 ]; then
+    grep -E '^Done [0-9]+ runs' "$work/$t.log" | sed "s/^/fuzz: $t: /" || true
     continue
   fi
   failed+=("$t")
@@ -64,7 +83,7 @@ for t in "${targets[@]}"; do
     echo "fuzz: base64: $(base64 -w0 "$artifact")" >&2
     od -A x -t x1z -v "$artifact" | head -n 64 >&2
     echo "fuzz: reproduce with: cargo +nightly fuzz run $t $artifact" >&2
-  done < <(find "fuzz/artifacts/$t" -type f -newer "$marker")
+  done < <(find "fuzz/artifacts/$t" -type f -newer "$work/$t.start")
   if [ "$found" = 0 ]; then echo "fuzz: $t failed without leaving a reproducer" >&2; fi
 done
 
