@@ -82,10 +82,11 @@ impl Jid {
             return Err(JidError::EmptyDomain);
         }
         check_len(domain)?;
-        if let Some(c) = domain
-            .chars()
-            .find(|c| matches!(c, '@' | '/' | '<' | '>' | '"' | '\'' | '&') || c.is_whitespace() || c.is_control())
-        {
+        if let Some(c) = domain.chars().find(|c| {
+            matches!(c, '@' | '/' | '<' | '>' | '"' | '\'' | '&')
+                || c.is_whitespace()
+                || c.is_control()
+        }) {
             return Err(JidError::ForbiddenChar(c));
         }
         if let Some(r) = resource {
