@@ -51,6 +51,12 @@ enum Command {
     Wasm {
         /// The module (docs/ENGINE-ABI.md).
         module: PathBuf,
+        /// Fuel (about one per wasm instruction) one call into the module may burn.
+        #[arg(long, default_value_t = pass_conformance::wasm::GuestLimits::default().fuel_per_event)]
+        fuel: u64,
+        /// Most linear memory the module may grow to, in MiB.
+        #[arg(long, default_value_t = pass_conformance::wasm::GuestLimits::default().memory_mib)]
+        memory_mib: u64,
         #[command(flatten)]
         report: ReportArgs,
     },
@@ -255,9 +261,17 @@ fn main() {
                     .map_err(|e| e.to_string())?;
                 Ok((r, report))
             }
-            Command::Wasm { module, report } => {
+            Command::Wasm {
+                module,
+                fuel,
+                memory_mib,
+                report,
+            } => {
                 let opts = run_options(&report)?;
-                let limits = pass_conformance::wasm::GuestLimits::default();
+                let limits = pass_conformance::wasm::GuestLimits {
+                    fuel_per_event: fuel,
+                    memory_mib,
+                };
                 let r = pass_conformance::wasm::run_wasm(&module, &opts, limits)
                     .await
                     .map_err(|e| e.to_string())?;

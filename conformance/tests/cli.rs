@@ -101,3 +101,22 @@ fn run_that_cannot_happen_exits_2_with_a_reason() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn wasm_fuel_flag_bounds_a_looping_module() {
+    // A module that loops forever: every case fails naming the fuel budget given on
+    // the command line, and the run ends.
+    let wat = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/loop.wat");
+    let out = bin()
+        .args(["wasm", "--fuel", "123456"])
+        .arg(&wat)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_ne!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("fuel budget of 123456"), "{text}");
+}
