@@ -16,6 +16,11 @@ pub const SECRET_ENV: &str = "PASS_NODE_SECRET";
 pub const DEFAULT_METRICS: &str = "127.0.0.1:9464";
 /// Default bound on stanzas queued while the XMPP stream is down.
 pub const DEFAULT_STANZA_QUEUE: usize = 10_000;
+/// Default idle time allowed to a relay after one side's EOF.
+pub const DEFAULT_HALF_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Smallest `max_stanza_bytes` accepted: the server's stream header and ordinary
+/// IQs must fit.
+pub const MIN_STANZA_BYTES: usize = 4096;
 
 /// The `pass-node` command line.
 #[derive(Debug, Parser)]
@@ -128,6 +133,25 @@ pub struct SettingsArgs {
     /// How relays move bytes [default: auto]
     #[arg(long, value_enum, value_name = "MODE")]
     pub relay_mode: Option<RelayMode>,
+    /// Seconds a relay may stay idle after one side disconnected (sent EOF): the
+    /// session ends at that EOF (the lease takes its next caller), the other way
+    /// keeps flowing while it moves bytes, then both sockets close [default: 5]
+    #[arg(long, value_name = "SECS")]
+    pub half_close_timeout: Option<u64>,
+    /// Largest stanza accepted from the XMPP server, in bytes; a bigger one cuts
+    /// the component stream (which then reconnects). Keep it at least the server's
+    /// own stanza size limit for users, else one user can force reconnects
+    /// [default: 65536]
+    #[arg(long, value_name = "BYTES")]
+    pub max_stanza_bytes: Option<usize>,
+    /// IQ requests one account may send in a burst before being answered
+    /// resource-constraint [default: 20]
+    #[arg(long, value_name = "N")]
+    pub iq_burst: Option<u32>,
+    /// IQ requests per second one account may send once its burst is spent
+    /// [default: 10]
+    #[arg(long, value_name = "N")]
+    pub iq_rate: Option<u32>,
     /// Prometheus endpoint address, or `off` [default: 127.0.0.1:9464]
     #[arg(long, value_name = "ADDR|off")]
     pub metrics: Option<String>,
@@ -180,6 +204,14 @@ pub struct FileConfig {
     pub max_expire: Option<u64>,
     /// See `--relay-mode`.
     pub relay_mode: Option<RelayMode>,
+    /// See `--half-close-timeout`.
+    pub half_close_timeout: Option<u64>,
+    /// See `--max-stanza-bytes`.
+    pub max_stanza_bytes: Option<usize>,
+    /// See `--iq-burst`.
+    pub iq_burst: Option<u32>,
+    /// See `--iq-rate`.
+    pub iq_rate: Option<u32>,
     /// See `--metrics`.
     pub metrics: Option<String>,
     /// See `--log-format`.
@@ -240,6 +272,8 @@ pub struct RelaySettings {
     pub relay_rate: Option<u64>,
     /// Cap over all relays, bytes/s.
     pub total_rate: Option<u64>,
+    /// How long a relay may stay idle after one side's EOF before it is closed.
+    pub half_close_timeout: Duration,
 }
 
 /// Reconnect backoff of the component stream.
@@ -506,6 +540,12 @@ pub fn resolve(
     if let Some(v) = args.max_expire.or(file.max_expire) {
         core.max_expire = secs("max_expire", v, 1)?;
     }
+    if let Some(v) = args.iq_burst.or(file.iq_burst) {
+        core.iq_burst = v;
+    }
+    if let Some(v) = args.iq_rate.or(file.iq_rate) {
+        core.iq_per_second = v;
+    }
     core.seed = random_seed();
     core.validate()
         .map_err(|e| ConfigError::new(core_field(e.field), e.reason))?;
@@ -514,7 +554,22 @@ pub fn resolve(
         mode: args.relay_mode.or(file.relay_mode).unwrap_or_default(),
         relay_rate: rate("relay_rate", args.relay_rate.or(file.relay_rate))?,
         total_rate: rate("total_rate", args.total_rate.or(file.total_rate))?,
+        half_close_timeout: match args.half_close_timeout.or(file.half_close_timeout) {
+            Some(v) => secs("half_close_timeout", v, 1)?,
+            None => DEFAULT_HALF_CLOSE_TIMEOUT,
+        },
     };
+
+    let mut limits = pass_core::xml::Limits::default();
+    if let Some(v) = args.max_stanza_bytes.or(file.max_stanza_bytes) {
+        if v < MIN_STANZA_BYTES {
+            return Err(ConfigError::new(
+                "max_stanza_bytes",
+                format!("must be at least {MIN_STANZA_BYTES} bytes"),
+            ));
+        }
+        limits.max_stanza_bytes = v;
+    }
 
     let metrics_text = args
         .metrics
@@ -563,7 +618,7 @@ pub fn resolve(
         drain_timeout,
         stanza_queue,
         backoff: Backoff::default(),
-        limits: pass_core::xml::Limits::default(),
+        limits,
         log_format: args.log_format.or(file.log_format).unwrap_or_default(),
         log_level,
     })
@@ -574,6 +629,7 @@ fn core_field(field: &str) -> &str {
     match field {
         "advertised" => "public_ip",
         "max_leases_per_account" => "max_leases_per_jid",
+        "iq_per_second" => "iq_rate",
         other => other,
     }
 }
@@ -742,6 +798,10 @@ mod tests {
                 "bind",
             ),
             ("answer_timeout = 0", "answer_timeout"),
+            ("half_close_timeout = 0", "half_close_timeout"),
+            ("max_stanza_bytes = 100", "max_stanza_bytes"),
+            ("iq_burst = 0", "iq_burst"),
+            ("iq_rate = 0", "iq_rate"),
             ("domain2 = 'x'", ""),
         ] {
             let text = format!("{base}{extra}\n");

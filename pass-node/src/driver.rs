@@ -8,7 +8,7 @@ use crate::config::NodeConfig;
 use crate::listen::{listen, Accepted, PortListener};
 use crate::metrics::Metrics;
 use crate::pending::Pending;
-use crate::relay::{relay, RelayEnv, RelayOutcome};
+use crate::relay::{relay, RelayEnv, RelayOutcome, Side};
 use pass_core::engine::Engine;
 use pass_core::jid::Jid;
 use pass_core::lease::{Action, ConnId};
@@ -32,6 +32,9 @@ const LINK_CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 enum HostEvent {
     /// A pending socket's peer hung up.
     PendingClosed(ConnId),
+    /// One side of a relay sent EOF: the session is over for the core (XEP-0003
+    /// §2, §3), though the other direction may still be flowing.
+    RelayHalfClosed { id: u64, side: Side },
     /// A relay ended by itself.
     RelayEnded { id: u64, outcome: RelayOutcome },
 }
@@ -45,6 +48,19 @@ struct RelayTask {
     client: ConnId,
     owner: ConnId,
     abort: AbortHandle,
+    /// The side whose EOF was reported to the core at a half-close (the session
+    /// ended then); the relay runs on only to let the other direction finish, and
+    /// that conn is never reported again.
+    half_closed: Option<ConnId>,
+}
+
+impl RelayTask {
+    /// The relay's conns not yet reported closed to the core.
+    fn unreported(&self) -> impl Iterator<Item = ConnId> + '_ {
+        [self.client, self.owner]
+            .into_iter()
+            .filter(move |c| Some(*c) != self.half_closed)
+    }
 }
 
 impl Drop for RelayTask {
@@ -266,6 +282,26 @@ impl<E: Engine + Send + 'static> Driver<E> {
                     self.engine.handle_closed(now, conn);
                 }
             }
+            HostEvent::RelayHalfClosed { id, side } => {
+                if let Some(r) = self.relays.get_mut(&id) {
+                    if r.half_closed.is_none() {
+                        let conn = match side {
+                            Side::Client => r.client,
+                            Side::Owner => r.owner,
+                        };
+                        r.half_closed = Some(conn);
+                        info!(
+                            client = %r.client, owner = %r.owner, ?side,
+                            "relay half-closed: session over, the other way drains"
+                        );
+                        // The core ends the session at once: the lease takes its
+                        // next caller, a oneshot lease sends its notice. (The other
+                        // conn is reported when the relay is over; the core has
+                        // forgotten it by then and ignores that.)
+                        self.engine.handle_closed(now, conn);
+                    }
+                }
+            }
             HostEvent::RelayEnded { id, outcome } => {
                 if let Some(r) = self.relays.remove(&id) {
                     self.conns.remove(&r.client);
@@ -275,10 +311,12 @@ impl<E: Engine + Send + 'static> Driver<E> {
                         client_to_owner = outcome.client_to_owner,
                         owner_to_client = outcome.owner_to_client,
                         error = outcome.error.as_deref().unwrap_or("none"),
+                        idle_after_half_close = outcome.idle_after_half_close,
                         "relay ended"
                     );
-                    self.engine.handle_closed(now, r.client);
-                    self.engine.handle_closed(now, r.owner);
+                    for conn in r.unreported() {
+                        self.engine.handle_closed(now, conn);
+                    }
                 }
             }
         }
@@ -364,7 +402,11 @@ impl<E: Engine + Send + 'static> Driver<E> {
                 let env = self.relay_env.clone();
                 let tx = self.host_tx.clone();
                 let task = tokio::spawn(async move {
-                    let outcome = relay(c, o, &env).await;
+                    let half = tx.clone();
+                    let outcome = relay(c, o, &env, move |side| {
+                        let _ = half.send(HostEvent::RelayHalfClosed { id, side });
+                    })
+                    .await;
                     let _ = tx.send(HostEvent::RelayEnded { id, outcome });
                 });
                 info!(%client, %owner, %account, mode = ?self.relay_env.effective_mode(), "relay started");
@@ -376,6 +418,7 @@ impl<E: Engine + Send + 'static> Driver<E> {
                         client,
                         owner,
                         abort: task.abort_handle(),
+                        half_closed: None,
                     },
                 );
             }
@@ -414,8 +457,10 @@ impl<E: Engine + Send + 'static> Driver<E> {
                     let other = if r.client == conn { r.owner } else { r.client };
                     self.conns.remove(&other);
                     info!(%conn, "relay cut");
-                    let now = self.clock.now();
-                    self.engine.handle_closed(now, other);
+                    if r.half_closed != Some(other) {
+                        let now = self.clock.now();
+                        self.engine.handle_closed(now, other);
+                    }
                 }
             }
             None => {}
@@ -435,5 +480,13 @@ impl<E: Engine + Send + 'static> Driver<E> {
         self.metrics
             .relay_tasks
             .store(self.relays.len() as u64, Ordering::Relaxed);
+        let half_open = self
+            .relays
+            .values()
+            .filter(|r| r.half_closed.is_some())
+            .count();
+        self.metrics
+            .half_open_relays
+            .store(half_open as u64, Ordering::Relaxed);
     }
 }

@@ -34,6 +34,9 @@ pub struct Metrics {
     pub pending_sockets: AtomicU64,
     /// Relay tasks running.
     pub relay_tasks: AtomicU64,
+    /// Relay tasks whose session already ended at one side's EOF, still letting
+    /// the other direction drain (part of `relay_tasks`).
+    pub half_open_relays: AtomicU64,
 }
 
 impl Metrics {
@@ -84,6 +87,12 @@ impl Metrics {
             "pass_node_relay_tasks",
             "Relay tasks running.",
             self.relay_tasks.load(Ordering::Relaxed),
+        );
+        gauge(
+            &mut o,
+            "pass_node_half_open_relays",
+            "Relay tasks past one side's EOF, draining the other way (session over).",
+            self.half_open_relays.load(Ordering::Relaxed),
         );
         gauge(
             &mut o,
@@ -251,6 +260,8 @@ mod tests {
         m.set_stats(s);
         let text = m.render();
         assert!(text.contains("\npass_leases 3\n"), "{text}");
+        m.half_open_relays.store(2, Ordering::Relaxed);
+        assert!(m.render().contains("\npass_node_half_open_relays 2\n"));
         assert!(text.contains("pass_relayed_bytes_total{direction=\"client_to_owner\"} 42"));
         assert!(text.contains("pass_errors_sent_total{code=\"502\"} 2"));
         assert!(text.contains("pass_registrations_total 5"));

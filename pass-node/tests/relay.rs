@@ -416,3 +416,196 @@ async fn bytes_sent_before_the_bridge_are_not_lost() {
         node.stop().await.unwrap();
     }
 }
+
+/// Connects new third parties to `lease` until one gets an incoming-connection
+/// notice (bounded: a caller that races the previous session's end is dropped
+/// unannounced, DESIGN 2); returns that notice and the caller's socket.
+async fn next_caller_notice(
+    session: &mut Session,
+    lease: SocketAddr,
+) -> Option<(pass_core::stanza::Iq, TcpStream)> {
+    for _ in 0..20 {
+        let caller = connect(lease).await;
+        if let Ok(StreamEvent::Stanza(e)) = session.try_next_event(Duration::from_millis(300)).await
+        {
+            let iq = pass_core::stanza::Iq::try_from(&e).unwrap();
+            return Some((iq, caller));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
+}
+
+/// Returns once a byte went each way: the relay runs (a socket that half-closes
+/// before the bridge counts as hung up, which is not what these tests are about).
+async fn relaying(client: &mut TcpStream, owner: &mut TcpStream) {
+    async fn one_byte(from: &mut TcpStream, to: &mut TcpStream) {
+        from.write_all(b"!").await.unwrap();
+        let mut b = [0u8; 1];
+        tokio::time::timeout(WAIT, to.read_exact(&mut b))
+            .await
+            .expect("relay did not start")
+            .unwrap();
+        assert_eq!(&b, b"!");
+    }
+    one_byte(client, owner).await;
+    one_byte(owner, client).await;
+}
+
+/// A grace far beyond every wait of these tests: whatever happens in them happens
+/// before the half-close timeout could have closed anything.
+const LONG_GRACE: Duration = Duration::from_secs(600);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn third_party_hang_up_ends_the_session_while_the_owner_keeps_its_socket() {
+    for mode in [RelayMode::Copy, RelayMode::Splice] {
+        let (_server, mut session, node) = node_with(|c| {
+            c.relay.mode = mode;
+            c.relay.half_close_timeout = LONG_GRACE;
+        })
+        .await;
+        let (mut client, mut owner, lease) = bridged(&mut session, "").await;
+        relaying(&mut client, &mut owner).await;
+        client.write_all(b"bye now").await.unwrap();
+        client.shutdown().await.unwrap();
+        // The owner reads the bytes, then EOF; it keeps its socket open.
+        let (got, clean) = read_to_end(&mut owner).await;
+        assert_eq!(got, b"bye now", "{mode:?}");
+        assert!(clean, "{mode:?}");
+        // §2: the port listens again after one side disconnected. The grace is
+        // 10 minutes, so only the early report can free the lease here.
+        let (iq, _caller) = next_caller_notice(&mut session, lease)
+            .await
+            .unwrap_or_else(|| panic!("{mode:?}: lease still busy after the third party hung up"));
+        assert!(
+            matches!(
+                PassMessage::from_iq(&iq),
+                Ok(PassMessage::IncomingConnection { .. })
+            ),
+            "{mode:?}: {iq:?}"
+        );
+        drop(owner);
+        node.stop().await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owner_reply_after_the_third_party_half_close_arrives_complete() {
+    for mode in [RelayMode::Copy, RelayMode::Splice] {
+        let (_server, mut session, node) = node_with(|c| {
+            c.relay.mode = mode;
+            c.relay.half_close_timeout = LONG_GRACE;
+        })
+        .await;
+        let (mut client, mut owner, lease) = bridged(&mut session, "").await;
+        relaying(&mut client, &mut owner).await;
+        client.write_all(b"request").await.unwrap();
+        client.shutdown().await.unwrap();
+        let (got, _) = read_to_end(&mut owner).await;
+        assert_eq!(got, b"request");
+        // The session is over for the core (the lease took a new caller)...
+        let next = next_caller_notice(&mut session, lease).await;
+        assert!(
+            next.is_some(),
+            "{mode:?}: session not ended at the half-close"
+        );
+        // ...but the relay still carries the owner's answer, byte-exact.
+        let reply = random_bytes(1 << 20);
+        let (r, ()) = tokio::time::timeout(WAIT, async {
+            tokio::join!(read_to_end(&mut client), async {
+                owner.write_all(&reply).await.unwrap();
+                owner.shutdown().await.unwrap();
+            })
+        })
+        .await
+        .expect("reply timed out");
+        let (got, clean) = r;
+        assert!(clean, "{mode:?}");
+        assert!(
+            got == reply,
+            "{mode:?}: reply differs ({} of {} bytes)",
+            got.len(),
+            reply.len()
+        );
+        node.stop().await.unwrap();
+    }
+}
+
+/// Whether `s` is closed by the node within the wait: a write eventually fails
+/// (the node's socket is gone, so the kernel answers with a reset).
+async fn writes_fail(s: &mut TcpStream) -> bool {
+    for _ in 0..200 {
+        if s.write_all(b"x").await.is_err() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_half_open_relay_is_closed_after_the_grace() {
+    for mode in [RelayMode::Copy, RelayMode::Splice] {
+        let (_server, mut session, node) = node_with(|c| {
+            c.relay.mode = mode;
+            c.relay.half_close_timeout = Duration::from_secs(1);
+        })
+        .await;
+        let (mut client, mut owner, _) = bridged(&mut session, "").await;
+        relaying(&mut client, &mut owner).await;
+        relaying(&mut client, &mut owner).await;
+        client.shutdown().await.unwrap();
+        let (got, clean) = read_to_end(&mut owner).await;
+        assert!(got.is_empty() && clean, "{mode:?}");
+        // Neither side sends anything more: after the grace (1 s) the node closes
+        // both sockets. The client, whose reading side was still open, sees EOF
+        // (read_to_end waits at most WAIT = 10 s: grace plus a wide margin)...
+        let (got, _) = read_to_end(&mut client).await;
+        assert!(got.is_empty(), "{mode:?}");
+        // ...and the owner's socket is gone too.
+        assert!(writes_fail(&mut owner).await, "{mode:?}: owner socket open");
+        node.stop().await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_open_relay_that_keeps_moving_outlives_the_grace() {
+    let (_server, mut session, node) =
+        node_with(|c| c.relay.half_close_timeout = Duration::from_secs(2)).await;
+    let (mut client, mut owner, _) = bridged(&mut session, "").await;
+    relaying(&mut client, &mut owner).await;
+    client.shutdown().await.unwrap();
+    let _ = read_to_end(&mut owner).await;
+    // The owner trickles 40 bytes over about 4 s (twice the grace), each well
+    // within the grace of the last: the relay must carry all of them.
+    let sent: Vec<u8> = (0..40u8).collect();
+    for b in &sent {
+        owner.write_all(&[*b]).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    owner.shutdown().await.unwrap();
+    let (got, clean) = read_to_end(&mut client).await;
+    assert!(clean);
+    assert_eq!(got, sent);
+    node.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oneshot_notice_comes_when_the_third_party_hangs_up() {
+    let (_server, mut session, node) = node_with(|c| c.relay.half_close_timeout = LONG_GRACE).await;
+    let (mut client, mut owner, lease) = bridged(&mut session, "<oneshot/>").await;
+    relaying(&mut client, &mut owner).await;
+    drop(client);
+    assert!(
+        closed_by_peer(&mut owner).await,
+        "owner not told of the EOF"
+    );
+    // The owner keeps its socket; the notice must come anyway.
+    let iq = session.next_iq().await;
+    match PassMessage::from_iq(&iq).unwrap() {
+        PassMessage::OneshotNotice { proxy } => assert_eq!(proxy, lease),
+        other => panic!("expected a oneshot notice, got {other:?}"),
+    }
+    drop(owner);
+    node.stop().await.unwrap();
+}

@@ -1,7 +1,7 @@
 //! The portable relay: read into a large buffer, write it out, both ways at once.
 
 use super::rate::Throttle;
-use super::Tally;
+use super::{both_ways, Ending, HalfClose, Side, Tally};
 use std::io;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{ReadHalf, WriteHalf};
@@ -11,7 +11,7 @@ use tokio::net::TcpStream;
 /// ≈ 9 for tokio's 8 KiB `copy_bidirectional` (DESIGN, toolchain facts).
 pub const BUFFER_BYTES: usize = 256 * 1024;
 
-/// Relays both ways; returns at the first error, or when both directions saw EOF.
+/// Relays both ways until [`both_ways`] says the relay is over.
 pub(crate) async fn relay(
     client: &mut TcpStream,
     owner: &mut TcpStream,
@@ -19,14 +19,16 @@ pub(crate) async fn relay(
     down_throttle: Throttle,
     up: &mut Tally<'_>,
     down: &mut Tally<'_>,
-) -> io::Result<()> {
+    watch: HalfClose<'_, impl FnOnce(Side)>,
+) -> io::Result<Ending> {
     let (client_r, client_w) = client.split();
     let (owner_r, owner_w) = owner.split();
-    tokio::try_join!(
+    both_ways(
         one_way(client_r, owner_w, up_throttle, up),
         one_way(owner_r, client_w, down_throttle, down),
-    )?;
-    Ok(())
+        watch,
+    )
+    .await
 }
 
 async fn one_way(
@@ -47,7 +49,16 @@ async fn one_way(
         if throttle.is_limited() {
             throttle.consume(n).await;
         }
-        to.write_all(buf.get(..n).unwrap_or_default()).await?;
-        tally.add(n);
+        // Counted per write, not per chunk: a slow reader draining a large chunk
+        // still shows as activity to the half-close watchdog.
+        let mut data = buf.get(..n).unwrap_or_default();
+        while !data.is_empty() {
+            let m = to.write(data).await?;
+            if m == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            tally.add(m);
+            data = data.get(m..).unwrap_or_default();
+        }
     }
 }

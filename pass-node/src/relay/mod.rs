@@ -1,7 +1,12 @@
 //! Relays: the bytes between a third party (client) and a lease owner, both ways,
 //! byte-exact, with half-close propagation: EOF on one side shuts down the writing
-//! side of the other. A relay ends when both directions are done, or at the first
-//! error (a reset); then both sockets are closed.
+//! side of the other.
+//!
+//! The first clean EOF ends the session for the protocol (XEP-0003 §2, §3: a
+//! disconnect on either side ends it): the relay reports that side at once (the
+//! core frees the lease), while the other direction may go on, but only while it
+//! moves bytes: idle for the half-close timeout, the relay closes both sockets.
+//! An error (a reset) ends both directions at once.
 //!
 //! Two ways to move bytes: [`copy`] through large user-space buffers (portable,
 //! rate-limitable), and on Linux [`splice`] through a pipe, zero-copy.
@@ -13,10 +18,13 @@ pub mod splice;
 
 use crate::config::{RelayMode, RelaySettings};
 use rate::{SharedBucket, Throttle, TokenBucket};
+use std::future::Future;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 
 /// Bytes relayed since start, both ways, over all relays (exported as metrics).
 #[derive(Debug, Default)]
@@ -59,9 +67,23 @@ impl RelayEnv {
         }
     }
 
+    /// How long a half-closed relay may stay idle before it is closed.
+    pub fn half_close_timeout(&self) -> Duration {
+        self.settings.half_close_timeout
+    }
+
     fn throttle(&self) -> Throttle {
         Throttle::new(self.settings.relay_rate, self.total.clone())
     }
+}
+
+/// A relay's two peers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// The third party that connected to the lease port.
+    Client,
+    /// The lease owner, connected to the proxy port.
+    Owner,
 }
 
 /// How a relay ended.
@@ -71,37 +93,134 @@ pub struct RelayOutcome {
     pub client_to_owner: u64,
     /// Bytes moved from owner to client.
     pub owner_to_client: u64,
-    /// The error that ended it, if any (`None`: both sides closed cleanly).
+    /// The error that ended it, if any (`None`: closed cleanly or idle).
     pub error: Option<String>,
+    /// Whether the half-close timeout closed it: one side had sent EOF and the
+    /// other direction then moved nothing for that long.
+    pub idle_after_half_close: bool,
 }
 
-/// One direction's running byte count, added to the global counter as it goes.
+/// How [`both_ways`] ended without an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ending {
+    /// Both directions saw EOF.
+    BothClosed,
+    /// One direction saw EOF, then the other stayed idle for the grace time.
+    IdleAfterHalfClose,
+}
+
+/// One direction's running byte count, added to the global counter and to the
+/// relay's activity counter (which the half-close watchdog samples) as it goes.
 pub(crate) struct Tally<'a> {
     pub(crate) bytes: u64,
     global: &'a AtomicU64,
+    activity: &'a AtomicU64,
 }
 
 impl Tally<'_> {
     pub(crate) fn add(&mut self, n: usize) {
         self.bytes += n as u64;
         self.global.fetch_add(n as u64, Ordering::Relaxed);
+        self.activity.fetch_add(n as u64, Ordering::Relaxed);
     }
 }
 
-/// Relays between `client` and `owner` until both directions are done or one fails.
+/// How a relay watches for its first EOF and, after it, for idleness.
+pub(crate) struct HalfClose<'a, F> {
+    /// Bytes moved either way so far (bumped by [`Tally::add`]).
+    pub(crate) activity: &'a AtomicU64,
+    /// Longest idle time once one side has sent EOF.
+    pub(crate) grace: Duration,
+    /// Told, once, whose EOF came first.
+    pub(crate) on_first_eof: F,
+}
+
+/// Runs both directions of a relay (`up`: client to owner, `down`: owner to
+/// client; each returns `Ok` at its source's EOF, after propagating it). When the
+/// first one finishes cleanly, `on_first_eof` is told whose EOF it was, and the
+/// other runs on until it finishes or `activity` stops moving for `grace`. The
+/// first error ends both. The one place copy and splice relays share this logic.
+pub(crate) async fn both_ways<U, D, F>(
+    up: U,
+    down: D,
+    watch: HalfClose<'_, F>,
+) -> io::Result<Ending>
+where
+    U: Future<Output = io::Result<()>>,
+    D: Future<Output = io::Result<()>>,
+    F: FnOnce(Side),
+{
+    tokio::pin!(up);
+    tokio::pin!(down);
+    let client_first = tokio::select! {
+        r = &mut up => { r?; true }
+        r = &mut down => { r?; false }
+    };
+    if client_first {
+        (watch.on_first_eof)(Side::Client);
+        while_moving(down, watch.activity, watch.grace).await
+    } else {
+        (watch.on_first_eof)(Side::Owner);
+        while_moving(up, watch.activity, watch.grace).await
+    }
+}
+
+/// Runs the remaining direction until it ends or stays idle for `grace`.
+async fn while_moving(
+    rest: impl Future<Output = io::Result<()>>,
+    activity: &AtomicU64,
+    grace: Duration,
+) -> io::Result<Ending> {
+    tokio::select! {
+        r = rest => r.map(|()| Ending::BothClosed),
+        () = idle_for(activity, grace) => Ok(Ending::IdleAfterHalfClose),
+    }
+}
+
+/// Returns once `activity` has not changed for `grace`. Sampling a counter (four
+/// times per grace) costs the byte path one relaxed add, where re-arming a timer on
+/// every chunk would cost a timer-wheel update.
+async fn idle_for(activity: &AtomicU64, grace: Duration) {
+    let tick = (grace / 4).max(Duration::from_millis(1));
+    let mut seen = activity.load(Ordering::Relaxed);
+    let mut moved_at = Instant::now();
+    loop {
+        tokio::time::sleep(tick).await;
+        let now = activity.load(Ordering::Relaxed);
+        if now != seen {
+            seen = now;
+            moved_at = Instant::now();
+        } else if moved_at.elapsed() >= grace {
+            return;
+        }
+    }
+}
+
+/// Relays between `client` and `owner` until both directions are done, one fails,
+/// or one side sent EOF and the other direction then idled for the half-close
+/// timeout. `on_first_eof` is called once, at the first clean EOF, with its side.
 /// The sockets are closed when this returns.
-pub async fn relay(client: TcpStream, owner: TcpStream, env: &RelayEnv) -> RelayOutcome {
+pub async fn relay(
+    client: TcpStream,
+    owner: TcpStream,
+    env: &RelayEnv,
+    on_first_eof: impl FnOnce(Side),
+) -> RelayOutcome {
     let _ = client.set_nodelay(true);
     let _ = owner.set_nodelay(true);
+    let activity = AtomicU64::new(0);
     let mut up = Tally {
         bytes: 0,
         global: &env.counters.client_to_owner,
+        activity: &activity,
     };
     let mut down = Tally {
         bytes: 0,
         global: &env.counters.owner_to_client,
+        activity: &activity,
     };
-    let result: io::Result<()> = match env.effective_mode() {
+    let grace = env.half_close_timeout();
+    let result: io::Result<Ending> = match env.effective_mode() {
         #[cfg(target_os = "linux")]
         RelayMode::Splice => {
             splice::relay(
@@ -111,6 +230,11 @@ pub async fn relay(client: TcpStream, owner: TcpStream, env: &RelayEnv) -> Relay
                 env.throttle(),
                 &mut up,
                 &mut down,
+                HalfClose {
+                    activity: &activity,
+                    grace,
+                    on_first_eof,
+                },
             )
             .await
         }
@@ -124,15 +248,25 @@ pub async fn relay(client: TcpStream, owner: TcpStream, env: &RelayEnv) -> Relay
                 env.throttle(),
                 &mut up,
                 &mut down,
+                HalfClose {
+                    activity: &activity,
+                    grace,
+                    on_first_eof,
+                },
             )
             .await;
             drop((client, owner));
             r
         }
     };
+    let (error, idle) = match result {
+        Ok(ending) => (None, ending == Ending::IdleAfterHalfClose),
+        Err(e) => (Some(e.to_string()), false),
+    };
     RelayOutcome {
         client_to_owner: up.bytes,
         owner_to_client: down.bytes,
-        error: result.err().map(|e| e.to_string()),
+        error,
+        idle_after_half_close: idle,
     }
 }

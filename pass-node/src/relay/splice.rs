@@ -1,7 +1,7 @@
 //! The Linux zero-copy relay: splice(2) socket → pipe → socket, both ways at once.
 
 use super::rate::Throttle;
-use super::Tally;
+use super::{both_ways, Ending, HalfClose, Side, Tally};
 use nix::fcntl::{fcntl, splice, FcntlArg, OFlag, SpliceFFlags};
 use nix::unistd::pipe2;
 use socket2::SockRef;
@@ -32,7 +32,7 @@ impl Pipe {
     }
 }
 
-/// Relays both ways; returns at the first error, or when both directions saw EOF.
+/// Relays both ways until [`both_ways`] says the relay is over.
 pub(crate) async fn relay(
     client: &TcpStream,
     owner: &TcpStream,
@@ -40,14 +40,16 @@ pub(crate) async fn relay(
     down_throttle: Throttle,
     up: &mut Tally<'_>,
     down: &mut Tally<'_>,
-) -> io::Result<()> {
+    watch: HalfClose<'_, impl FnOnce(Side)>,
+) -> io::Result<Ending> {
     let up_pipe = Pipe::new()?;
     let down_pipe = Pipe::new()?;
-    tokio::try_join!(
+    both_ways(
         one_way(client, owner, &up_pipe, up_throttle, up),
         one_way(owner, client, &down_pipe, down_throttle, down),
-    )?;
-    Ok(())
+        watch,
+    )
+    .await
 }
 
 async fn one_way(
@@ -87,11 +89,15 @@ async fn one_way(
                 splice(&pipe.read, None, to.as_fd(), None, left, flags).map_err(io::Error::from)
             }) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(m) => left = left.saturating_sub(m),
+                Ok(m) => {
+                    // Counted per write: the half-close watchdog sees a slow
+                    // reader draining a full pipe as activity.
+                    left = left.saturating_sub(m);
+                    tally.add(m);
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                 Err(e) => return Err(e),
             }
         }
-        tally.add(n);
     }
 }
