@@ -763,6 +763,32 @@ mod tests {
     }
 
     #[test]
+    fn limits_and_rates_map_onto_the_core_and_relays() {
+        let f = file(
+            "server = 'a:1'\ndomain = 'p.example'\niq_burst = 7\niq_rate = 3\n\
+             max_stanza_bytes = 131072\nhalf_close_timeout = 9\n",
+        )
+        .unwrap();
+        let args = SettingsArgs {
+            iq_rate: Some(4),
+            ..SettingsArgs::default()
+        };
+        let c = resolve(&args, &f, SecretSource::Given("s".into())).unwrap();
+        assert_eq!(c.core.iq_burst, 7);
+        assert_eq!(c.core.iq_per_second, 4);
+        assert_eq!(c.limits.max_stanza_bytes, 131_072);
+        assert_eq!(c.relay.half_close_timeout, Duration::from_secs(9));
+        let d = resolve(
+            &SettingsArgs::default(),
+            &file("server = 'a:1'\ndomain = 'p.example'\n").unwrap(),
+            SecretSource::Given("s".into()),
+        )
+        .unwrap();
+        assert_eq!(d.relay.half_close_timeout, DEFAULT_HALF_CLOSE_TIMEOUT);
+        assert_eq!(d.limits, pass_core::xml::Limits::default());
+    }
+
+    #[test]
     fn default_bind_follows_public_family() {
         let args = SettingsArgs {
             server: Some("h:5347".into()),

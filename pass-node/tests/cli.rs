@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use pass_core::stanza::{IqType, PassMessage};
+use pass_core::stanza::{Condition, IqType, PassMessage};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -49,6 +49,17 @@ fn check_config_names_bad_fields() {
         ("metrics = 'everywhere'", "metrics:"),
         ("public_ip = ['not-an-ip']", "public_ip"),
         ("relay_mode = 'teleport'", "relay_mode"),
+        ("iq_rate = 0", "iq_rate: must be at least 1"),
+        ("iq_burst = 0", "iq_burst: must be at least 1"),
+        ("iq_burst = -1", "iq_burst"),
+        (
+            "max_stanza_bytes = 1000",
+            "max_stanza_bytes: must be at least 4096",
+        ),
+        (
+            "half_close_timeout = 0",
+            "half_close_timeout: must be at least 1 s",
+        ),
     ] {
         let (ok, text) = check_config(&format!("{base}{extra}\n"));
         assert!(!ok, "{extra} accepted");
@@ -84,9 +95,103 @@ fn help_explains_the_flags() {
         "--log-format",
         "--log-level",
         "--drain-timeout",
+        "--half-close-timeout",
+        "--max-stanza-bytes",
+        "--iq-burst",
+        "--iq-rate",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}");
     }
+    // The operator must learn why the stanza limit matters (clap rewraps lines).
+    let flat = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains("at least the server's own stanza size limit"),
+        "{help}"
+    );
+}
+
+#[test]
+fn check_config_accepts_the_new_settings() {
+    let (ok, text) = check_config(
+        "server = 'localhost:5347'\ndomain = 'pass.example'\nsecret_file = '/x'\n\
+         half_close_timeout = 2\nmax_stanza_bytes = 262144\niq_burst = 50\niq_rate = 20\n",
+    );
+    assert!(ok, "{text}");
+}
+
+/// Whether the stream ends with a `<stream:error/>` naming `condition` (bounded).
+async fn stream_cut_with(session: &mut Session, condition: &str) -> bool {
+    for _ in 0..10 {
+        match session.try_next_event(WAIT).await {
+            Ok(pass_core::xml::StreamEvent::StreamError(e)) => {
+                return e.elements().any(|c| c.name == condition);
+            }
+            Ok(pass_core::xml::StreamEvent::Stanza(_)) => continue,
+            _ => return false,
+        }
+    }
+    false
+}
+
+#[tokio::test]
+async fn max_stanza_bytes_flag_sets_the_stream_limit() {
+    let server = FakeServer::bind(SECRET).await;
+    let child = spawn_node(server.addr, SECRET, &["--max-stanza-bytes", "8192"]);
+    let mut session = server.accept_ok().await;
+    // 12 KB: over the flag's 8 KiB, well under the 64 KiB default (which would
+    // answer this ping with an IQ error on a stream that stays up).
+    let ping = format!(
+        "<iq type='get' id='big' from='someone@example/x' to='{DOMAIN}'>\
+         <ping xmlns='urn:xmpp:ping'>{}</ping></iq>",
+        "<x/>".repeat(3000)
+    );
+    session.send_raw(&ping).await;
+    assert!(stream_cut_with(&mut session, "policy-violation").await);
+    // The node comes back on a new stream (and then stops at once, not after a
+    // handshake that never completes).
+    let _session = server.accept_ok().await;
+    stop(child).await;
+}
+
+#[tokio::test]
+async fn iq_burst_and_rate_flags_set_the_rate_limit() {
+    let server = FakeServer::bind(SECRET).await;
+    let child = spawn_node(server.addr, SECRET, &["--iq-burst", "2", "--iq-rate", "1"]);
+    let mut session = server.accept_ok().await;
+    // Five requests at once from one account: the default burst (20) would
+    // answer all of them, a burst of 2 refuses some with resource-constraint.
+    for i in 0..5 {
+        session
+            .send_iq(
+                "flood@example/x",
+                &format!("d{i}"),
+                "get",
+                "<query xmlns='http://jabber.org/protocol/disco#info'/>",
+            )
+            .await;
+    }
+    let mut refused = 0;
+    for _ in 0..5 {
+        let iq = session.next_iq().await;
+        if iq.error.as_ref().and_then(|e| e.condition) == Some(Condition::ResourceConstraint) {
+            refused += 1;
+        }
+    }
+    assert!(refused >= 2, "only {refused} of 5 refused");
+    stop(child).await;
+}
+
+/// SIGTERM then wait for the exit (bounded).
+async fn stop(child: std::process::Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("the `kill` command (procps) is needed: apt-get install procps");
+    assert!(status.success());
+    let (code, stderr) = tokio::task::spawn_blocking(move || wait_exit(child))
+        .await
+        .unwrap();
+    assert_eq!(code, Some(0), "{stderr}");
 }
 
 /// Starts the binary against `server` with `secret` in the environment.
