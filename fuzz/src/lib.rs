@@ -6,7 +6,7 @@
 //!
 //! | target             | input                                | property |
 //! |--------------------|--------------------------------------|----------|
-//! | `xml_reader`       | bytes                                | no panic; write(parse(x)) parses to the same tree |
+//! | `xml_reader`       | bytes                                | no panic; write(parse(x)) parses to the same tree; the framer agrees |
 //! | `stream_framer`    | cut points + stream bytes            | the events do not depend on the chunking |
 //! | `stanza_roundtrip` | bytes                                | IQ, query and PASS message survive write → read |
 //! | `lease_machine`    | an `arbitrary` script of host events | the lease invariants of [`lease_machine`] |

@@ -27,7 +27,11 @@ pub fn check(data: &[u8]) {
         reread, element,
         "write → parse changed the tree\n  output: {written}"
     );
-    assert_eq!(reread.to_xml(), written, "writing the same tree twice differs");
+    assert_eq!(
+        reread.to_xml(),
+        written,
+        "writing the same tree twice differs"
+    );
     framer_agrees(data, &element);
 }
 
@@ -61,7 +65,10 @@ fn framer_agrees(data: &[u8], element: &Element) {
         .collect();
     assert_eq!(
         stanzas,
-        [&Ok(StreamEvent::Stanza(element.clone())), &Ok(StreamEvent::End)],
+        [
+            &Ok(StreamEvent::Stanza(element.clone())),
+            &Ok(StreamEvent::End)
+        ],
         "the framer reads the element differently from the reader"
     );
 }
