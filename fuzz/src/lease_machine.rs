@@ -10,7 +10,8 @@
 //!   that port and names an advertised IP; a register with `<expire>0</expire>` is
 //!   refused;
 //! - a granted port is listening and not already leased; the global and
-//!   per-account limits hold;
+//!   per-account limits hold; the service's lease and relay counts match the
+//!   model's and the host's;
 //! - every lease with an expiry has ended once time passed its deadline, with
 //!   exactly one notice (a second notice finds no live lease); an expire notice
 //!   never comes early, a oneshot notice only after a relay of a oneshot lease, a
@@ -557,6 +558,14 @@ impl Model {
             stats.pending + stats.relays <= MAX_RELAYS,
             "sessions past max_relays"
         );
+        if !self.shut_down {
+            // (At shutdown the machine forgets relays it leaves to the host.)
+            assert_eq!(
+                stats.relays,
+                self.host.relays.len() / 2,
+                "the machine's relay count differs from the host's relays"
+            );
+        }
     }
 
     /// Checks an answer to one of the model's requests; returns the port it granted.
