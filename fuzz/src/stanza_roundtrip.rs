@@ -4,7 +4,7 @@
 //! DESIGN decision 5 says writers do), and the lenient reader agrees with the
 //! strict one when it reports no deviation.
 
-use crate::{reread_jid, reread_limits};
+use crate::reread_limits;
 use pass_core::stanza::{Iq, PassMessage, Query, StanzaError};
 use pass_core::xml::{parse_element, Element, Limits};
 
@@ -21,8 +21,6 @@ pub fn written_form(error: &StanzaError) -> StanzaError {
 fn iq_written_form(iq: &Iq) -> Iq {
     Iq {
         error: iq.error.as_ref().map(written_form),
-        from: iq.from.as_ref().map(reread_jid),
-        to: iq.to.as_ref().map(reread_jid),
         ..iq.clone()
     }
 }

@@ -32,6 +32,8 @@ pub enum JidError {
     EmptyNode,
     /// `/` with nothing after it.
     EmptyResource,
+    /// The domain has an empty label (`a..b`, `.a`, or more than one trailing dot).
+    EmptyLabel,
     /// A part is longer than [`MAX_PART_BYTES`].
     PartTooLong,
     /// The node or domain holds a character that is not allowed there.
@@ -44,6 +46,7 @@ impl fmt::Display for JidError {
             JidError::EmptyDomain => f.write_str("JID has an empty domain"),
             JidError::EmptyNode => f.write_str("JID has an empty node before '@'"),
             JidError::EmptyResource => f.write_str("JID has an empty resource after '/'"),
+            JidError::EmptyLabel => f.write_str("JID domain has an empty label"),
             JidError::PartTooLong => write!(f, "JID part longer than {MAX_PART_BYTES} bytes"),
             JidError::ForbiddenChar(c) => write!(f, "JID holds forbidden character {c:?}"),
         }
@@ -77,9 +80,14 @@ impl Jid {
                 return Err(JidError::ForbiddenChar(c));
             }
         }
+        // One trailing dot is the DNS root (RFC 7622 §3.2: removed); any other empty
+        // label would make the written JID read back as a different one.
         let domain = domain.strip_suffix('.').unwrap_or(domain);
         if domain.is_empty() {
             return Err(JidError::EmptyDomain);
+        }
+        if domain.split('.').any(str::is_empty) {
+            return Err(JidError::EmptyLabel);
         }
         check_len(domain)?;
         if let Some(c) = domain.chars().find(|c| {
@@ -205,6 +213,13 @@ mod tests {
     }
 
     #[test]
+    fn one_trailing_dot_is_removed_and_the_result_reads_back_the_same() {
+        let j = Jid::new("u@x./r").unwrap();
+        assert_eq!(j.domain(), "x");
+        assert_eq!(Jid::new(&j.to_string()).unwrap(), j);
+    }
+
+    #[test]
     fn resource_may_hold_at_and_slash() {
         let j = Jid::new("pass.jabber.org/a@b/c").unwrap();
         assert_eq!(j.node(), None);
@@ -217,6 +232,10 @@ mod tests {
         assert_eq!(Jid::new("@x"), Err(JidError::EmptyNode));
         assert_eq!(Jid::new("a@x/"), Err(JidError::EmptyResource));
         assert_eq!(Jid::new("a b@x"), Err(JidError::ForbiddenChar(' ')));
+        assert_eq!(Jid::new("u@x.."), Err(JidError::EmptyLabel));
+        assert_eq!(Jid::new("u@.x"), Err(JidError::EmptyLabel));
+        assert_eq!(Jid::new("u@a..b"), Err(JidError::EmptyLabel));
+        assert_eq!(Jid::new("."), Err(JidError::EmptyDomain));
         assert_eq!(Jid::new("a@x y"), Err(JidError::ForbiddenChar(' ')));
         let long = "a".repeat(1024);
         assert_eq!(Jid::new(&long), Err(JidError::PartTooLong));
