@@ -57,7 +57,7 @@ pub enum Command {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum RelayMode {
-    /// splice(2) on Linux when no rate limit applies, otherwise copy.
+    /// The path measured fastest here: copy (docs/BENCHMARKS.md, relay throughput).
     #[default]
     Auto,
     /// Always splice(2) through a pipe (Linux only; elsewhere falls back to copy).
