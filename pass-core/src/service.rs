@@ -1,6 +1,10 @@
 //! The component as a whole: the router in front of the [`LeaseMachine`].
 //!
 //! [`Service::handle_stanza`] takes any element the host read from the XMPP stream:
+//! - A stanza over [`Config::stanza_limits`] (nesting, attributes, text) is refused
+//!   alone: a `get`/`set` with an `id` and a valid `from` is answered
+//!   policy-violation (modify) naming the limit, anything else is ignored; the lease
+//!   machine never sees it.
 //! - Only `<iq/>` matters; messages, presence and anything else are ignored.
 //! - An `<iq/>` that does not parse is answered bad-request (the text says why) when
 //!   it has an `id` and a `from` and is not itself a result or error; otherwise it is
@@ -23,7 +27,7 @@ use crate::jid::Jid;
 use crate::lease::{Action, Config, ConfigError, ConnId, LeaseMachine, ListenError, Stats};
 use crate::stanza::{disco, ping, Condition, Iq, IqType, PassMessage, StanzaError};
 use crate::time::Instant;
-use crate::xml::Element;
+use crate::xml::{Element, Limit};
 use crate::NS_PASS;
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -135,6 +139,27 @@ impl Service {
         );
     }
 
+    /// A stanza over a strict per-element limit: answered if it is a request that
+    /// says who to answer, like any request subject to the rate limit.
+    fn refuse_over_limit(&mut self, now: Instant, stanza: &Element, limit: Limit) {
+        if stanza.name != "iq" || !matches!(stanza.attr("type"), Some("get" | "set")) {
+            return;
+        }
+        let (Some(id), Some(from)) = (stanza.attr("id"), stanza.attr("from")) else {
+            return;
+        };
+        let Ok(from) = Jid::new(from) else { return };
+        if !self.rate.allow(&from.to_bare(), now) {
+            return self.refuse_rate(&from, id);
+        }
+        let text = format!("stanza exceeds the {} limit", limit.describe());
+        self.reply_error(
+            &from,
+            id,
+            StanzaError::new(Condition::PolicyViolation).with_text(&text),
+        );
+    }
+
     /// A `get` or `set`.
     fn handle_request(&mut self, now: Instant, iq: &Iq) {
         let Some(from) = iq.from.as_ref() else { return };
@@ -214,6 +239,9 @@ impl Engine for Service {
     /// Routes one element; see the [module documentation](self).
     fn handle_stanza(&mut self, now: Instant, stanza: &Element) {
         let now = self.advance(now);
+        if let Some(limit) = self.config().stanza_limits.first_exceeded_by(stanza) {
+            return self.refuse_over_limit(now, stanza, limit);
+        }
         if stanza.name != "iq" {
             return;
         }

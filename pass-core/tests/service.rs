@@ -311,3 +311,83 @@ fn invalid_config_is_refused() {
     c.iq_burst = 0;
     assert_eq!(Service::new(c).unwrap_err().field, "iq_burst");
 }
+
+/// Feeds one stanza parsed with the relaxed limits a framer uses, so that the
+/// service's own strict check is what refuses it.
+fn feed_framed(s: &mut Service, now: Instant, xml: &str) -> Vec<Action> {
+    let loose = s.config().stanza_limits.relaxed_for_framing();
+    let e = parse_element(xml.as_bytes(), &loose).unwrap();
+    s.handle_stanza(now, &e);
+    std::iter::from_fn(|| s.poll_action()).collect()
+}
+
+#[test]
+fn stanza_over_a_strict_limit_is_refused_alone_with_policy_violation() {
+    let mut s = service();
+    let depth = s.config().stanza_limits.max_depth;
+    let deep = format!(
+        "<iq type='get' id='deep' {FROM}><ping xmlns='urn:xmpp:ping'>{}{}</ping></iq>",
+        "<a>".repeat(depth),
+        "</a>".repeat(depth)
+    );
+    let (code, cond, kind, text) = only_error(&feed_framed(&mut s, at(0), &deep));
+    assert_eq!(
+        (code, cond, kind),
+        (406, Condition::PolicyViolation, ErrorType::Modify)
+    );
+    assert_eq!(text, "stanza exceeds the element nesting depth limit");
+
+    let big = "x".repeat(s.config().stanza_limits.max_attribute_bytes + 1);
+    let huge = format!(
+        "<iq type='set' id='huge' {FROM}><query xmlns='jabber:iq:pass' junk='{big}'><expire>60</expire></query></iq>"
+    );
+    let actions = feed_framed(&mut s, at(0), &huge);
+    assert_eq!(only_send(&actions).id, "huge");
+    let (_, cond, _, text) = only_error(&actions);
+    assert_eq!(cond, Condition::PolicyViolation);
+    assert_eq!(
+        text,
+        "stanza exceeds the attribute value length in bytes limit"
+    );
+    // The lease machine never saw the register.
+    assert_eq!(s.stats().leases, 0);
+    assert_eq!(s.stats().errors_sent, [(406, 2)]);
+
+    // A normal request after them is still answered.
+    let ping = format!("<iq type='get' id='p1' {FROM}><ping xmlns='urn:xmpp:ping'/></iq>");
+    let answer = only_send(&feed_framed(&mut s, at(0), &ping)).clone();
+    assert_eq!((answer.kind, answer.id.as_str()), (IqType::Result, "p1"));
+}
+
+#[test]
+fn stanza_over_a_strict_limit_without_someone_to_answer_is_ignored() {
+    let mut s = service();
+    let big = "x".repeat(s.config().stanza_limits.max_text_bytes + 1);
+    for xml in [
+        format!("<message {FROM}><body>{big}</body></message>"),
+        format!("<iq type='result' id='r1' {FROM}><q xmlns='urn:q'>{big}</q></iq>"),
+        format!("<iq type='get' {FROM}><q xmlns='urn:q'>{big}</q></iq>"),
+        format!("<iq type='get' id='r2' to='pass.example.org'><q xmlns='urn:q'>{big}</q></iq>"),
+    ] {
+        assert!(feed_framed(&mut s, at(0), &xml).is_empty(), "{xml}");
+    }
+    assert_eq!(s.stats().errors_sent, []);
+}
+
+#[test]
+fn stanza_limits_are_a_setting() {
+    let mut c = config();
+    c.stanza_limits.max_text_bytes = 4;
+    let mut s = Service::new(c).unwrap();
+    let ping = |text: &str| {
+        format!("<iq type='get' id='t' {FROM}><ping xmlns='urn:xmpp:ping'/>{text}</iq>")
+    };
+    assert_eq!(
+        only_error(&feed_framed(&mut s, at(0), &ping("12345"))).1,
+        Condition::PolicyViolation
+    );
+    assert_eq!(
+        only_send(&feed_framed(&mut s, at(0), &ping("1234"))).kind,
+        IqType::Result
+    );
+}

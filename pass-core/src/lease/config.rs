@@ -2,6 +2,7 @@
 
 use crate::jid::Jid;
 use crate::time::Duration;
+use crate::xml::Limits;
 use alloc::vec::Vec;
 use core::fmt;
 use core::net::IpAddr;
@@ -41,6 +42,10 @@ pub struct Config {
     pub iq_burst: u32,
     /// IQ requests per second one account may send once its burst is spent.
     pub iq_per_second: u32,
+    /// Strict per-element limits on each stanza from the stream; a stanza over them
+    /// is refused alone (policy-violation to a request's sender), the stream stays
+    /// up. The host's framer gets [`Limits::relaxed_for_framing`] of these.
+    pub stanza_limits: Limits,
 }
 
 impl Config {
@@ -61,6 +66,7 @@ impl Config {
             quarantine: Duration::from_secs(60),
             iq_burst: 20,
             iq_per_second: 10,
+            stanza_limits: Limits::default(),
         }
     }
 
