@@ -315,7 +315,9 @@ pub struct NodeConfig {
     pub stanza_queue: usize,
     /// Reconnect delays.
     pub backoff: Backoff,
-    /// Strict XML limits on each stanza from the server.
+    /// Strict XML limits on each stanza from the server (also in
+    /// [`CoreConfig::stanza_limits`], where the core enforces them per stanza; the
+    /// framer gets their relaxed version).
     pub limits: pass_core::xml::Limits,
     /// Log format.
     pub log_format: LogFormat,
@@ -570,6 +572,9 @@ pub fn resolve(
         }
         limits.max_stanza_bytes = v;
     }
+    // The core refuses a stanza over these alone; the link's framer gets the
+    // relaxed version.
+    core.stanza_limits = limits.clone();
 
     let metrics_text = args
         .metrics
@@ -777,6 +782,7 @@ mod tests {
         assert_eq!(c.core.iq_burst, 7);
         assert_eq!(c.core.iq_per_second, 4);
         assert_eq!(c.limits.max_stanza_bytes, 131_072);
+        assert_eq!(c.core.stanza_limits, c.limits);
         assert_eq!(c.relay.half_close_timeout, Duration::from_secs(9));
         let d = resolve(
             &SettingsArgs::default(),

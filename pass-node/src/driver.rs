@@ -3,17 +3,15 @@
 //! actions it asks for, in order. All protocol decisions are the engine's.
 
 use crate::clock::Clock;
-use crate::component::{admission, Link, LinkError, LinkEvent};
+use crate::component::{Link, LinkError, LinkEvent};
 use crate::config::NodeConfig;
 use crate::listen::{listen, Accepted, PortListener};
 use crate::metrics::Metrics;
 use crate::pending::Pending;
 use crate::relay::{relay, RelayEnv, RelayOutcome, Side};
 use pass_core::engine::Engine;
-use pass_core::jid::Jid;
 use pass_core::lease::{Action, ConnId};
-use pass_core::stanza::{Condition, Iq, IqType, StanzaError};
-use pass_core::xml::{Element, Limit, NS_COMPONENT};
+use pass_core::xml::{Element, NS_COMPONENT};
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::Ordering;
@@ -224,13 +222,11 @@ impl<E: Engine + Send + 'static> Driver<E> {
 
     fn on_link(&mut self, ev: LinkEvent) -> Result<(), DriveError> {
         match ev {
-            LinkEvent::Stanza(el) => match admission::check(&el, &self.config.limits) {
-                None => {
-                    let now = self.clock.now();
-                    self.engine.handle_stanza(now, &el);
-                }
-                Some(limit) => self.refuse_stanza(&el, limit),
-            },
+            LinkEvent::Stanza(el) => {
+                // The engine refuses a stanza over the strict limits itself.
+                let now = self.clock.now();
+                self.engine.handle_stanza(now, &el);
+            }
             LinkEvent::Up { reconnect } => {
                 self.metrics.stream_up.store(true, Ordering::Relaxed);
                 if reconnect {
@@ -245,31 +241,6 @@ impl<E: Engine + Send + 'static> Driver<E> {
             LinkEvent::Fatal(e) => return Err(DriveError::Link(e)),
         }
         Ok(())
-    }
-
-    /// Answers a stanza over a strict per-element limit with policy-violation, if it
-    /// is a request that says who sent it; anything else is dropped. The engine
-    /// never sees it.
-    fn refuse_stanza(&mut self, el: &Element, limit: Limit) {
-        let sender = el.attr("from").and_then(|f| Jid::new(f).ok());
-        let id = el.attr("id");
-        warn!(from = ?el.attr("from"), "refused a stanza over the {} limit", limit.describe());
-        let is_request = el.name == "iq" && matches!(el.attr("type"), Some("get" | "set"));
-        let (Some(to), Some(id), true) = (sender, id, is_request) else {
-            return;
-        };
-        let text = format!("stanza exceeds the {} limit", limit.describe());
-        let answer = Iq {
-            id: id.to_string(),
-            kind: IqType::Error,
-            from: Some(self.config.core.service.clone()),
-            to: Some(to),
-            payload: None,
-            error: Some(StanzaError::new(Condition::PolicyViolation).with_text(&text)),
-        };
-        let mut out = String::new();
-        Element::from(&answer).write_in(&mut out, NS_COMPONENT);
-        self.link.send(out);
     }
 
     fn on_host(&mut self, ev: HostEvent) {

@@ -4,9 +4,9 @@
 //! One task owns the connection's life. Stanzas handed to it while the stream is
 //! down wait in an [`Outbox`] and are written after the reconnect.
 
-pub mod admission;
 pub mod handshake;
 pub mod outbox;
+pub mod stream_errors;
 
 use crate::config::Backoff;
 use handshake::{handshake, stream_error, stream_error_condition, stream_header};
@@ -86,8 +86,8 @@ pub struct LinkSettings {
     pub backoff: Backoff,
     /// Bound on queued stanzas.
     pub queue_limit: usize,
-    /// Strict XML limits for what the server sends (the framer gets the loose
-    /// version, see [`admission`]).
+    /// Strict XML limits for what the server sends; the framer gets
+    /// [`Limits::relaxed_for_framing`] of them (the core checks the strict ones).
     pub limits: Limits,
 }
 
@@ -384,7 +384,7 @@ async fn read_stanzas(
 
 /// Tells the server why we cut the stream (RFC 6120 §4.9.1.1), then closes our side.
 async fn refuse_stream(writer: &mut OwnedWriteHalf, e: &XmlError) {
-    let cond = admission::stream_error_condition(e);
+    let cond = stream_errors::stream_error_condition(e);
     warn!(condition = cond, "cutting the XMPP stream: {e}");
     let xml = stream_error(cond, &e.to_string());
     let _ = tokio::time::timeout(CLOSE_WAIT, writer.write_all(xml.as_bytes())).await;
@@ -411,7 +411,7 @@ async fn open(s: &LinkSettings) -> Result<Open, OpenError> {
         .write_all(stream_header(&s.domain).as_bytes())
         .await
         .map_err(io)?;
-    let mut framer = StreamFramer::new(admission::framer_limits(&s.limits));
+    let mut framer = StreamFramer::new(s.limits.relaxed_for_framing());
     let mut buf = vec![0u8; 4096];
     let header = match next_event(&mut framer, &mut reader, &mut writer, &mut buf, false).await? {
         StreamEvent::Header(h) => h,
