@@ -27,18 +27,26 @@ pub fn config_record(config: &Config, fault: Option<&str>) -> String {
         quarantine,
         iq_burst,
         iq_per_second,
+        stanza_limits,
     } = config;
     let advertised: Vec<String> = advertised.iter().map(|ip| ip.to_string()).collect();
     let mut s = format!(
         "config service={service} advertised={} ports={first_port}-{last_port} \
          max_leases={max_leases} max_leases_per_account={max_leases_per_account} \
          max_relays={max_relays} max_expire_ms={} answer_timeout_ms={} proxy_window_ms={} \
-         seed={seed} quarantine_ms={} iq_burst={iq_burst} iq_per_second={iq_per_second}",
+         seed={seed} quarantine_ms={} iq_burst={iq_burst} iq_per_second={iq_per_second} \
+         max_stanza_bytes={} max_depth={} max_attributes={} max_attribute_bytes={} \
+         max_text_bytes={}",
         advertised.join(","),
         max_expire.as_millis(),
         answer_timeout.as_millis(),
         proxy_window.as_millis(),
         quarantine.as_millis(),
+        stanza_limits.max_stanza_bytes,
+        stanza_limits.max_depth,
+        stanza_limits.max_attributes,
+        stanza_limits.max_attribute_bytes,
+        stanza_limits.max_text_bytes,
     );
     if let Some(name) = fault {
         let _ = write!(s, " fault={name}");
@@ -206,7 +214,11 @@ mod tests {
             "{r}"
         );
         assert!(
-            r.ends_with(" iq_burst=20 iq_per_second=10 fault=drop-notices"),
+            r.ends_with(
+                " iq_burst=20 iq_per_second=10 max_stanza_bytes=65536 max_depth=32 \
+                 max_attributes=32 max_attribute_bytes=4096 max_text_bytes=16384 \
+                 fault=drop-notices"
+            ),
             "{r}"
         );
     }
