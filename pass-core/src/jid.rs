@@ -3,7 +3,7 @@
 //! The `jid` crate does not build for bare-metal targets (stringprep needs `std`), so
 //! the core checks the RFC 7622 structure and lengths itself without normalising
 //! (the XMPP server already stamps normalised JIDs on everything a component sees).
-//! Under the `std` feature, [`Jid`] converts to and from [`jid::Jid`].
+//! Under the `std` feature, [`Jid`] converts to and from [`jid::Jid`] (`TryFrom` both ways).
 
 use alloc::string::String;
 use core::fmt;
@@ -177,14 +177,12 @@ impl fmt::Display for Jid {
 }
 
 #[cfg(feature = "std")]
-impl From<Jid> for jid::Jid {
-    /// Falls back to the domain part alone if the `jid` crate's stricter
-    /// stringprep refuses a part this type accepted.
-    fn from(j: Jid) -> jid::Jid {
+impl TryFrom<Jid> for jid::Jid {
+    type Error = jid::Error;
+    /// Fails where the `jid` crate's stringprep is stricter than this type's checks.
+    fn try_from(j: Jid) -> Result<jid::Jid, jid::Error> {
         use alloc::string::ToString;
         jid::Jid::new(&j.to_string())
-            .or_else(|_| jid::Jid::new(j.domain()))
-            .unwrap_or_else(|_| jid::Jid::new("invalid.invalid").expect("static JID parses"))
     }
 }
 
@@ -253,7 +251,7 @@ mod tests {
     #[test]
     fn converts_to_jid_crate() {
         let j = Jid::new("u@h/r").unwrap();
-        let k: jid::Jid = j.clone().into();
+        let k = jid::Jid::try_from(j.clone()).unwrap();
         assert_eq!(Jid::try_from(k).unwrap(), j);
     }
 }
