@@ -21,6 +21,10 @@ pub const DEFAULT_HALF_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Smallest `max_stanza_bytes` accepted: the server's stream header and ordinary
 /// IQs must fit.
 pub const MIN_STANZA_BYTES: usize = 4096;
+/// Default `max_stanza_bytes`: Prosody 0.12's largest default stanza limit for users
+/// (`s2s_stanza_size_limit`, 512 KiB; c2s is 256 KiB). A smaller limit than the
+/// server's would let one user's large stanza cut the component stream for everyone.
+pub const DEFAULT_MAX_STANZA_BYTES: usize = 512 * 1024;
 
 /// The `pass-node` command line.
 #[derive(Debug, Parser)]
@@ -141,7 +145,7 @@ pub struct SettingsArgs {
     /// Largest stanza accepted from the XMPP server, in bytes; a bigger one cuts
     /// the component stream (which then reconnects). Keep it at least the server's
     /// own stanza size limit for users, else one user can force reconnects
-    /// [default: 65536]
+    /// [default: 524288]
     #[arg(long, value_name = "BYTES")]
     pub max_stanza_bytes: Option<usize>,
     /// IQ requests one account may send in a burst before being answered
@@ -562,7 +566,10 @@ pub fn resolve(
         },
     };
 
-    let mut limits = pass_core::xml::Limits::default();
+    let mut limits = pass_core::xml::Limits {
+        max_stanza_bytes: DEFAULT_MAX_STANZA_BYTES,
+        ..pass_core::xml::Limits::default()
+    };
     if let Some(v) = args.max_stanza_bytes.or(file.max_stanza_bytes) {
         if v < MIN_STANZA_BYTES {
             return Err(ConfigError::new(
@@ -791,7 +798,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(d.relay.half_close_timeout, DEFAULT_HALF_CLOSE_TIMEOUT);
-        assert_eq!(d.limits, pass_core::xml::Limits::default());
+        assert_eq!(d.limits.max_stanza_bytes, DEFAULT_MAX_STANZA_BYTES);
+        assert_eq!(d.core.stanza_limits, d.limits);
     }
 
     #[test]

@@ -233,11 +233,12 @@ async fn deep_nesting_refuses_that_stanza_and_the_stream_stays_up() {
 
 #[tokio::test]
 async fn stanza_over_the_size_limit_breaks_the_stream() {
-    // 80 KB of small, shallow children: only the 64 KiB stanza limit is crossed.
+    // Small, shallow children past the default stanza limit: only it is crossed.
+    let children = pass_node::config::DEFAULT_MAX_STANZA_BYTES / 4 + 1000;
     let iq = format!(
         "<iq type='get' id='huge' from='{MALLORY}' to='{DOMAIN}'>\
          <ping xmlns='urn:xmpp:ping'>{}</ping></iq>",
-        "<x/>".repeat(20_000)
+        "<x/>".repeat(children)
     );
     let answered = stream_attack(iq.as_bytes(), &["policy-violation"]).await;
     assert!(answered.iter().all(|iq| iq.id != "huge"), "{answered:?}");
@@ -265,7 +266,7 @@ async fn element_that_never_closes_is_cut_at_the_size_limit() {
         .send_bytes(format!("<iq type='get' id='open' from='{MALLORY}' x='").as_bytes())
         .await;
     let piece = vec![b'a'; 4096];
-    for _ in 0..32 {
+    for _ in 0..2 * pass_node::config::DEFAULT_MAX_STANZA_BYTES / 4096 {
         if !link.send_bytes(&piece).await {
             break;
         }
