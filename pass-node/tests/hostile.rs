@@ -16,7 +16,9 @@
 mod common;
 mod hostile_support;
 
-use common::{closed_by_peer, config, connect, random_bytes, start, Node, DOMAIN, WAIT};
+use common::{
+    closed_by_peer, config, connect, connect_proxy, random_bytes, start, Node, DOMAIN, WAIT,
+};
 use hostile_support::{free_port_range, HostileServer, Link};
 use pass_core::stanza::{Condition, Iq, IqType, PassMessage};
 use pass_core::xml::StreamEvent;
@@ -63,17 +65,6 @@ async fn lease_announces(link: &mut Link, lease: SocketAddr) -> (TcpStream, Iq, 
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("lease {lease} no longer announces callers");
-}
-
-/// Proxy ports listen once the notice is out; retry briefly while the accept travels.
-async fn connect_proxy(proxy: SocketAddr) -> TcpStream {
-    for _ in 0..50 {
-        if let Ok(s) = TcpStream::connect(proxy).await {
-            return s;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("proxy port {proxy} never accepted");
 }
 
 /// Whether nothing listens on `addr` (connection refused), retrying briefly while a

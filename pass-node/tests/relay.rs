@@ -27,18 +27,6 @@ async fn bridged(session: &mut Session, controls: &str) -> (TcpStream, TcpStream
     (client, owner, lease)
 }
 
-/// The proxy port listens once the notice is out; retry briefly in case the accept
-/// (result) is still on its way to the node.
-async fn connect_proxy(proxy: SocketAddr) -> TcpStream {
-    for _ in 0..50 {
-        if let Ok(s) = TcpStream::connect(proxy).await {
-            return s;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("proxy port {proxy} never accepted");
-}
-
 /// Sends `data` on `w` and closes its writing side, while reading all of `r`.
 async fn exchange(mut a: TcpStream, mut b: TcpStream, ab: Vec<u8>, ba: Vec<u8>) {
     let (mut ar, mut aw) = a.split();

@@ -310,6 +310,18 @@ pub async fn connect(addr: SocketAddr) -> TcpStream {
         .expect("connect failed")
 }
 
+/// Connects to a proxy port, retrying briefly: it listens once the notice is out,
+/// and the owner's accept (result) may still be on its way to the node.
+pub async fn connect_proxy(proxy: SocketAddr) -> TcpStream {
+    for _ in 0..50 {
+        if let Ok(s) = TcpStream::connect(proxy).await {
+            return s;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("proxy port {proxy} never accepted");
+}
+
 /// Reads until EOF (or error), with a timeout; returns what was read and whether it
 /// ended in a clean EOF.
 pub async fn read_to_end(s: &mut TcpStream) -> (Vec<u8>, bool) {
