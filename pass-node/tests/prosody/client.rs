@@ -6,8 +6,14 @@
 //! XMPP stack on the client side means the node is checked against someone else's
 //! reading of the protocol, not against pass-core's own.
 //!
-//! A driver task owns the `tokio_xmpp::Client`: it sends what the test queues and
-//! forwards every IQ received; the test matches responses by id itself.
+//! A driver task owns a `tokio_xmpp::stanzastream::StanzaStream`: it sends what the
+//! test queues and forwards every IQ received; the test matches responses by id itself.
+//!
+//! Why not `tokio_xmpp::Client`: in tokio-xmpp 6.0.0 it splits the stanza stream into
+//! halves behind a mutex, and the receiving half answers `Pending` without registering
+//! a waker when a send holds that mutex; a response that arrives in that instant is
+//! stranded until the next one (a lost wakeup, seen here as "no response within 10s"
+//! in about one run in 40 under load). The unsplit `StanzaStream` has no such lock.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -16,16 +22,19 @@ use std::time::Duration;
 use futures::StreamExt as _;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
-use tokio_xmpp::connect::DnsConfig;
+use tokio_xmpp::connect::{DnsConfig, TcpServerConnector};
 use tokio_xmpp::jid::{BareJid, Jid};
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::iq::Iq;
 use tokio_xmpp::parsers::stanza_error::StanzaError;
+use tokio_xmpp::stanzastream::{Event, StanzaStream, StreamEvent};
 use tokio_xmpp::xmlstream::Timeouts;
-use tokio_xmpp::{Client, Event, Stanza};
+use tokio_xmpp::Stanza;
 
 /// How long login may take.
 const LOGIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Stanzas the stream may buffer each way.
+const STREAM_QUEUE_DEPTH: usize = 16;
 /// How long an IQ response may take.
 pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -57,11 +66,12 @@ impl XmppClient {
     /// Logs `user@host` in through `server` (plain TCP) and waits until it is online.
     pub async fn connect(server: SocketAddr, user: &str, host: &str, password: &str) -> Self {
         let bare: BareJid = format!("{user}@{host}").parse().expect("bare JID");
-        let mut client = Client::new_plaintext(
-            bare.clone(),
-            password,
-            DnsConfig::addr(&server.to_string()),
+        let mut stream = StanzaStream::new_c2s(
+            TcpServerConnector::from(DnsConfig::addr(&server.to_string())),
+            bare.clone().into(),
+            password.to_owned(),
             Timeouts::tight(),
+            STREAM_QUEUE_DEPTH,
         );
         let (out, mut out_rx) = mpsc::unbounded_channel::<Stanza>();
         let (in_tx, inbox) = mpsc::unbounded_channel::<Incoming>();
@@ -71,29 +81,29 @@ impl XmppClient {
             loop {
                 tokio::select! {
                     cmd = out_rx.recv() => match cmd {
-                        Some(stanza) => {
-                            if let Err(e) = client.send_stanza(stanza).await {
-                                let _ = in_tx.send(Err(format!("send failed: {e}")));
-                            }
-                        }
+                        // Queued in order; the token (written, acked) is not needed.
+                        Some(stanza) => drop(stream.send(Box::new(stanza)).await),
                         None => {
-                            let _ = client.send_end().await;
+                            stream.close().await;
                             return;
                         }
                     },
-                    ev = client.next() => match ev {
-                        Some(Event::Online { bound_jid, .. }) => {
-                            if let Some(tx) = online_tx.take() {
-                                let _ = tx.send(bound_jid);
+                    ev = stream.next() => match ev {
+                        Some(Event::Stream(StreamEvent::Reset { bound_jid, .. })) => {
+                            match online_tx.take() {
+                                Some(tx) => drop(tx.send(bound_jid)),
+                                // A second Reset is a reconnect: state was lost.
+                                None => drop(in_tx.send(Err("stream reset (reconnected)".into()))),
                             }
                         }
+                        Some(Event::Stream(StreamEvent::Suspended)) => {
+                            let _ = in_tx.send(Err("connection lost".into()));
+                        }
+                        Some(Event::Stream(StreamEvent::Resumed)) => {}
                         Some(Event::Stanza(Stanza::Iq(iq))) => {
                             let _ = in_tx.send(Ok(iq));
                         }
                         Some(Event::Stanza(_)) => {}
-                        Some(Event::Disconnected(e)) => {
-                            let _ = in_tx.send(Err(format!("disconnected: {e}")));
-                        }
                         None => return,
                     },
                 }
