@@ -15,6 +15,47 @@ use crate::scenarios::ServerInfo;
 /// How long Prosody may take to open its ports.
 const START_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// How many times Prosody is started on fresh ports when one was taken.
+const START_ATTEMPTS: u32 = 3;
+
+/// Prosody logged that it could not bind one of its ports.
+struct PortTaken;
+
+/// Registers `users` (name, password) on `localhost` with `prosodyctl`.
+fn register_users(config: &Path, users: &[(&str, &str)]) {
+    for (name, password) in users {
+        let out = Command::new("prosodyctl")
+            .arg("--config")
+            .arg(config)
+            .args(["register", name, "localhost", password])
+            .output()
+            .expect("run prosodyctl");
+        assert!(
+            out.status.success(),
+            "prosodyctl register {name} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// Starts `prosody -F` on `config`, its console output into `dir`.
+fn spawn(config: &Path, dir: &Path) -> Child {
+    Command::new("prosody")
+        .arg("--config")
+        .arg(config)
+        .arg("-F")
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(
+            std::fs::File::create(dir.join("stdout.log")).expect("stdout log"),
+        ))
+        .stderr(Stdio::from(
+            std::fs::File::create(dir.join("stderr.log")).expect("stderr log"),
+        ))
+        .spawn()
+        .expect("spawn prosody: run scripts/setup.sh (apt-get install prosody)")
+}
+
 /// A component Prosody accepts (XEP-0114), with its secret.
 pub struct ComponentSpec {
     /// Its domain, e.g. `pass.localhost`.
@@ -90,63 +131,79 @@ VirtualHost "localhost"
 
 impl Prosody {
     /// Writes a config, registers `users` (name, password) on `localhost` and starts
-    /// Prosody with `components`; returns once both ports accept connections.
+    /// Prosody with `components`; returns once it serves both of its ports.
     pub fn start(components: &[ComponentSpec], users: &[(&str, &str)]) -> Prosody {
         require_prosody();
-        let dir = tempfile::Builder::new()
+        let mut dir = tempfile::Builder::new()
             .prefix("pass-prosody-")
             .tempdir()
             .expect("temp dir");
         std::fs::create_dir_all(dir.path().join("certs")).expect("certs dir");
         std::fs::create_dir_all(dir.path().join("data")).expect("data dir");
-        let c2s = ports::free_port();
-        let component = ports::free_port();
-        let config = dir.path().join("prosody.cfg.lua");
-        std::fs::write(&config, config_text(dir.path(), c2s, component, components))
-            .expect("write config");
-
-        for (name, password) in users {
-            let out = Command::new("prosodyctl")
-                .arg("--config")
-                .arg(&config)
-                .args(["register", name, "localhost", password])
-                .output()
-                .expect("run prosodyctl");
-            assert!(
-                out.status.success(),
-                "prosodyctl register {name} failed: {}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
+        // Another process can take a port between our check and Prosody's bind;
+        // then Prosody runs without that service. Start again on other ports.
+        for attempt in 1..=START_ATTEMPTS {
+            let c2s = ports::free_port();
+            let component = ports::free_port();
+            let config = dir.path().join("prosody.cfg.lua");
+            std::fs::write(&config, config_text(dir.path(), c2s, component, components))
+                .expect("write config");
+            if attempt == 1 {
+                register_users(&config, users);
+            }
+            let mut server = Prosody {
+                child: spawn(&config, dir.path()),
+                dir,
+                c2s: SocketAddr::from(([127, 0, 0, 1], c2s)),
+                component: SocketAddr::from(([127, 0, 0, 1], component)),
+                host: "localhost".to_owned(),
+            };
+            match server.wait_ready() {
+                Ok(()) => return server,
+                Err(PortTaken) if attempt < START_ATTEMPTS => {
+                    eprintln!("prosody could not bind its ports (attempt {attempt}); retrying");
+                    dir = server.stop_and_keep_dir();
+                }
+                Err(PortTaken) => panic!(
+                    "prosody could not bind its ports in {START_ATTEMPTS} attempts:\n{}",
+                    server.logs()
+                ),
+            }
         }
-
-        let child = Command::new("prosody")
-            .arg("--config")
-            .arg(&config)
-            .arg("-F")
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(
-                std::fs::File::create(dir.path().join("stdout.log")).expect("stdout log"),
-            ))
-            .stderr(Stdio::from(
-                std::fs::File::create(dir.path().join("stderr.log")).expect("stderr log"),
-            ))
-            .spawn()
-            .expect("spawn prosody: run scripts/setup.sh (apt-get install prosody)");
-        let mut server = Prosody {
-            child,
-            dir,
-            c2s: SocketAddr::from(([127, 0, 0, 1], c2s)),
-            component: SocketAddr::from(([127, 0, 0, 1], component)),
-            host: "localhost".to_owned(),
-        };
-        server.wait_ready();
-        server
+        unreachable!("the last attempt returns or panics")
     }
 
-    /// Waits (bounded) until both ports accept connections.
-    fn wait_ready(&mut self) {
+    /// Waits (bounded) until Prosody logs that it activated c2s and the component
+    /// service on exactly our ports, and both accept connections. A port that
+    /// accepts is not enough: it may belong to another process.
+    fn wait_ready(&mut self) -> Result<(), PortTaken> {
         let deadline = Instant::now() + START_TIMEOUT;
+        let log_path = self.dir.path().join("prosody.log");
+        let wanted = [
+            format!("Activated service 'c2s' on [127.0.0.1]:{}", self.c2s.port()),
+            format!(
+                "Activated service 'component' on [127.0.0.1]:{}",
+                self.component.port()
+            ),
+        ];
+        loop {
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            if log.contains("Failed to open server port") {
+                return Err(PortTaken);
+            }
+            if wanted.iter().all(|line| log.contains(line.as_str())) {
+                break;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("prosody exited early ({status}):\n{}", self.logs());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "prosody did not report {wanted:?} within {START_TIMEOUT:?}:\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
         for addr in [self.c2s, self.component] {
             loop {
                 if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
@@ -163,6 +220,19 @@ impl Prosody {
                 std::thread::sleep(Duration::from_millis(50));
             }
         }
+        Ok(())
+    }
+
+    /// Kills this instance and gives back its directory (users already registered).
+    fn stop_and_keep_dir(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(self.dir.path().join("prosody.log"));
+        let dir = tempfile::Builder::new()
+            .prefix("pass-prosody-")
+            .tempdir()
+            .expect("temp dir");
+        std::mem::replace(&mut self.dir, dir)
     }
 
     /// Prosody's log and console output, for failure reports.
