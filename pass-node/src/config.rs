@@ -18,6 +18,11 @@ pub const DEFAULT_METRICS: &str = "127.0.0.1:9464";
 pub const DEFAULT_STANZA_QUEUE: usize = 10_000;
 /// Default idle time allowed to a relay after one side's EOF.
 pub const DEFAULT_HALF_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default `relay_idle_timeout`: ten minutes without a byte either way, nginx's
+/// default `proxy_timeout` for TCP streams. Long enough for an interactive session
+/// with a human pause; short enough that a vanished peer (no FIN, no RST) does not
+/// hold two sockets and a `max_relays` slot for the life of the lease.
+pub const DEFAULT_RELAY_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
 /// Smallest `max_stanza_bytes` accepted: the server's stream header and ordinary
 /// IQs must fit.
 pub const MIN_STANZA_BYTES: usize = 4096;
@@ -142,6 +147,10 @@ pub struct SettingsArgs {
     /// keeps flowing while it moves bytes, then both sockets close [default: 5]
     #[arg(long, value_name = "SECS")]
     pub half_close_timeout: Option<u64>,
+    /// Seconds a relay may move nothing either way before both sockets are closed
+    /// (the session ends as if a side disconnected); 0 for no limit [default: 600]
+    #[arg(long, value_name = "SECS")]
+    pub relay_idle_timeout: Option<u64>,
     /// Largest stanza accepted from the XMPP server, in bytes; a bigger one cuts
     /// the component stream (which then reconnects). Keep it at least the server's
     /// own stanza size limit for users, else one user can force reconnects
@@ -210,6 +219,8 @@ pub struct FileConfig {
     pub relay_mode: Option<RelayMode>,
     /// See `--half-close-timeout`.
     pub half_close_timeout: Option<u64>,
+    /// See `--relay-idle-timeout`.
+    pub relay_idle_timeout: Option<u64>,
     /// See `--max-stanza-bytes`.
     pub max_stanza_bytes: Option<usize>,
     /// See `--iq-burst`.
@@ -278,6 +289,9 @@ pub struct RelaySettings {
     pub total_rate: Option<u64>,
     /// How long a relay may stay idle after one side's EOF before it is closed.
     pub half_close_timeout: Duration,
+    /// How long a relay may move nothing either way before it is closed (`None`:
+    /// no limit).
+    pub idle_timeout: Option<Duration>,
 }
 
 /// Reconnect backoff of the component stream.
@@ -564,6 +578,11 @@ pub fn resolve(
             Some(v) => secs("half_close_timeout", v, 1)?,
             None => DEFAULT_HALF_CLOSE_TIMEOUT,
         },
+        idle_timeout: match args.relay_idle_timeout.or(file.relay_idle_timeout) {
+            Some(0) => None,
+            Some(v) => Some(Duration::from_secs(v)),
+            None => Some(DEFAULT_RELAY_IDLE_TIMEOUT),
+        },
     };
 
     let mut limits = pass_core::xml::Limits {
@@ -800,6 +819,34 @@ mod tests {
         assert_eq!(d.relay.half_close_timeout, DEFAULT_HALF_CLOSE_TIMEOUT);
         assert_eq!(d.limits.max_stanza_bytes, DEFAULT_MAX_STANZA_BYTES);
         assert_eq!(d.core.stanza_limits, d.limits);
+    }
+
+    #[test]
+    fn relay_idle_timeout_defaults_and_zero_turns_it_off() {
+        let base = "server = 'a:1'\ndomain = 'p.example'\n";
+        let resolve_with = |extra: &str, flag: Option<u64>| {
+            let args = SettingsArgs {
+                relay_idle_timeout: flag,
+                ..SettingsArgs::default()
+            };
+            let f = file(&format!("{base}{extra}")).unwrap();
+            resolve(&args, &f, SecretSource::Given("s".into()))
+                .unwrap()
+                .relay
+                .idle_timeout
+        };
+        assert_eq!(resolve_with("", None), Some(DEFAULT_RELAY_IDLE_TIMEOUT));
+        assert_eq!(
+            resolve_with("relay_idle_timeout = 30\n", None),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(resolve_with("relay_idle_timeout = 0\n", None), None);
+        // The flag wins over the file, both ways.
+        assert_eq!(
+            resolve_with("relay_idle_timeout = 0\n", Some(45)),
+            Some(Duration::from_secs(45))
+        );
+        assert_eq!(resolve_with("relay_idle_timeout = 45\n", Some(0)), None);
     }
 
     #[test]

@@ -281,10 +281,11 @@ impl<E: Engine + Send + 'static> Driver<E> {
                         client = %r.client, owner = %r.owner,
                         client_to_owner = outcome.client_to_owner,
                         owner_to_client = outcome.owner_to_client,
+                        ending = outcome.ending.label(),
                         error = outcome.error.as_deref().unwrap_or("none"),
-                        idle_after_half_close = outcome.idle_after_half_close,
                         "relay ended"
                     );
+                    self.metrics.relay_ended(outcome.ending);
                     for conn in r.unreported() {
                         self.engine.handle_closed(now, conn);
                     }

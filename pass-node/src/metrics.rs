@@ -6,7 +6,7 @@
 //! snapshot; a client library would only re-count what the core counted, and an
 //! HTTP stack for one GET is more code to trust than the 40 lines below.
 
-use crate::relay::ByteCounters;
+use crate::relay::{ByteCounters, Ending};
 use pass_core::lease::{Stats, ANSWER_LATENCY_BOUNDS_MS};
 use std::fmt::Write as _;
 use std::io;
@@ -37,6 +37,8 @@ pub struct Metrics {
     /// Relay tasks whose session already ended at one side's EOF, still letting
     /// the other direction drain (part of `relay_tasks`).
     pub half_open_relays: AtomicU64,
+    /// Relay tasks ended since start, by [`Ending`] (in [`Ending::ALL`] order).
+    relays_ended: [AtomicU64; Ending::ALL.len()],
 }
 
 impl Metrics {
@@ -45,6 +47,15 @@ impl Metrics {
         Metrics {
             bytes,
             ..Metrics::default()
+        }
+    }
+
+    /// Counts a relay task that ended.
+    pub fn relay_ended(&self, ending: Ending) {
+        if let Some(i) = Ending::ALL.iter().position(|e| *e == ending) {
+            if let Some(c) = self.relays_ended.get(i) {
+                c.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 
@@ -113,6 +124,20 @@ impl Metrics {
             let _ = writeln!(
                 o,
                 "pass_relayed_bytes_total{{direction=\"{dir}\"}} {}",
+                c.load(Ordering::Relaxed)
+            );
+        }
+        header(
+            &mut o,
+            "pass_node_relays_ended_total",
+            "Relay tasks ended, by why: closed (both ways EOF), idle (relay_idle_timeout), idle_after_half_close (half_close_timeout), error.",
+            "counter",
+        );
+        for (ending, c) in Ending::ALL.iter().zip(&self.relays_ended) {
+            let _ = writeln!(
+                o,
+                "pass_node_relays_ended_total{{reason=\"{}\"}} {}",
+                ending.label(),
                 c.load(Ordering::Relaxed)
             );
         }
@@ -262,6 +287,13 @@ mod tests {
         assert!(text.contains("\npass_leases 3\n"), "{text}");
         m.half_open_relays.store(2, Ordering::Relaxed);
         assert!(m.render().contains("\npass_node_half_open_relays 2\n"));
+        m.relay_ended(Ending::Idle);
+        m.relay_ended(Ending::Idle);
+        m.relay_ended(Ending::Failed);
+        let text = m.render();
+        assert!(text.contains("\npass_node_relays_ended_total{reason=\"idle\"} 2\n"));
+        assert!(text.contains("\npass_node_relays_ended_total{reason=\"error\"} 1\n"));
+        assert!(text.contains("\npass_node_relays_ended_total{reason=\"closed\"} 0\n"));
         assert!(text.contains("pass_relayed_bytes_total{direction=\"client_to_owner\"} 42"));
         assert!(text.contains("pass_errors_sent_total{code=\"502\"} 2"));
         assert!(text.contains("pass_registrations_total 5"));

@@ -114,7 +114,8 @@ fn help_explains_the_flags() {
 fn check_config_accepts_the_new_settings() {
     let (ok, text) = check_config(
         "server = 'localhost:5347'\ndomain = 'pass.example'\nsecret_file = '/x'\n\
-         half_close_timeout = 2\nmax_stanza_bytes = 262144\niq_burst = 50\niq_rate = 20\n",
+         half_close_timeout = 2\nmax_stanza_bytes = 262144\niq_burst = 50\niq_rate = 20\n\
+         relay_idle_timeout = 0\n",
     );
     assert!(ok, "{text}");
 }

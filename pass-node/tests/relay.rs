@@ -597,3 +597,48 @@ async fn oneshot_notice_comes_when_the_third_party_hangs_up() {
     drop(owner);
     node.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_relay_is_closed_after_the_idle_timeout_and_the_lease_listens_again() {
+    for mode in [RelayMode::Copy, RelayMode::Splice] {
+        let (_server, mut session, node) = node_with(|c| {
+            c.relay.mode = mode;
+            c.relay.idle_timeout = Some(Duration::from_secs(1));
+        })
+        .await;
+        let (mut client, mut owner, lease) = bridged(&mut session, "").await;
+        relaying(&mut client, &mut owner).await;
+        // Nobody sends or closes anything: after the idle timeout (1 s; read_to_end
+        // waits up to WAIT = 10 s) the node closes both sockets...
+        let (got, clean) = read_to_end(&mut client).await;
+        assert!(got.is_empty() && clean, "{mode:?}: client not closed");
+        let (got, clean) = read_to_end(&mut owner).await;
+        assert!(got.is_empty() && clean, "{mode:?}: owner not closed");
+        // ...and the session is over: the lease announces its next caller.
+        let next = next_caller_notice(&mut session, lease).await;
+        assert!(
+            next.is_some(),
+            "{mode:?}: lease still busy after the idle close"
+        );
+        node.stop().await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_that_keeps_moving_outlives_the_idle_timeout() {
+    let (_server, mut session, node) =
+        node_with(|c| c.relay.idle_timeout = Some(Duration::from_secs(1))).await;
+    let (mut client, mut owner, _) = bridged(&mut session, "").await;
+    // A byte each way every 200 ms for about 3 s (three idle timeouts), each well
+    // within the timeout of the last: the relay must stay up throughout.
+    for _ in 0..15 {
+        relaying(&mut client, &mut owner).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    client.write_all(b"still here").await.unwrap();
+    client.shutdown().await.unwrap();
+    let (got, clean) = read_to_end(&mut owner).await;
+    assert!(clean);
+    assert_eq!(got, b"still here");
+    node.stop().await.unwrap();
+}

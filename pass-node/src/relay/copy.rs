@@ -1,7 +1,7 @@
 //! The portable relay: read into a large buffer, write it out, both ways at once.
 
 use super::rate::Throttle;
-use super::{both_ways, Ending, HalfClose, Side, Tally};
+use super::{both_ways, Ending, Side, Tally, Watch};
 use std::io;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{ReadHalf, WriteHalf};
@@ -19,7 +19,7 @@ pub(crate) async fn relay(
     down_throttle: Throttle,
     up: &mut Tally<'_>,
     down: &mut Tally<'_>,
-    watch: HalfClose<'_, impl FnOnce(Side)>,
+    watch: Watch<'_, impl FnOnce(Side)>,
 ) -> io::Result<Ending> {
     let (client_r, client_w) = client.split();
     let (owner_r, owner_w) = owner.split();

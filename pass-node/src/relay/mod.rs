@@ -6,7 +6,8 @@
 //! disconnect on either side ends it): the relay reports that side at once (the
 //! core frees the lease), while the other direction may go on, but only while it
 //! moves bytes: idle for the half-close timeout, the relay closes both sockets.
-//! An error (a reset) ends both directions at once.
+//! An error (a reset) ends both directions at once, and a relay that moves nothing
+//! either way for the idle timeout (when set) is closed like a disconnect.
 //!
 //! Two ways to move bytes: [`copy`] through large user-space buffers (portable,
 //! rate-limitable), and on Linux [`splice`] through a pipe, zero-copy.
@@ -72,6 +73,12 @@ impl RelayEnv {
         self.settings.half_close_timeout
     }
 
+    /// How long a relay may move nothing either way before it is closed (`None`:
+    /// no limit).
+    pub fn idle_timeout(&self) -> Option<Duration> {
+        self.settings.idle_timeout
+    }
+
     fn throttle(&self) -> Throttle {
         Throttle::new(self.settings.relay_rate, self.total.clone())
     }
@@ -93,24 +100,47 @@ pub struct RelayOutcome {
     pub client_to_owner: u64,
     /// Bytes moved from owner to client.
     pub owner_to_client: u64,
-    /// The error that ended it, if any (`None`: closed cleanly or idle).
+    /// Why it ended.
+    pub ending: Ending,
+    /// The error that ended it ([`Ending::Failed`]).
     pub error: Option<String>,
-    /// Whether the half-close timeout closed it: one side had sent EOF and the
-    /// other direction then moved nothing for that long.
-    pub idle_after_half_close: bool,
 }
 
-/// How [`both_ways`] ended without an error.
+/// Why a relay ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Ending {
+pub enum Ending {
     /// Both directions saw EOF.
     BothClosed,
-    /// One direction saw EOF, then the other stayed idle for the grace time.
+    /// Neither direction moved a byte for the idle timeout.
+    Idle,
+    /// One direction saw EOF, then the other stayed idle for the half-close timeout.
     IdleAfterHalfClose,
+    /// A read or write failed (a reset, for instance).
+    Failed,
+}
+
+impl Ending {
+    /// All of them, for metrics.
+    pub const ALL: [Ending; 4] = [
+        Ending::BothClosed,
+        Ending::Idle,
+        Ending::IdleAfterHalfClose,
+        Ending::Failed,
+    ];
+
+    /// The name in logs and metric labels.
+    pub fn label(self) -> &'static str {
+        match self {
+            Ending::BothClosed => "closed",
+            Ending::Idle => "idle",
+            Ending::IdleAfterHalfClose => "idle_after_half_close",
+            Ending::Failed => "error",
+        }
+    }
 }
 
 /// One direction's running byte count, added to the global counter and to the
-/// relay's activity counter (which the half-close watchdog samples) as it goes.
+/// relay's activity counter (which the idle watchdogs sample) as it goes.
 pub(crate) struct Tally<'a> {
     pub(crate) bytes: u64,
     global: &'a AtomicU64,
@@ -125,10 +155,12 @@ impl Tally<'_> {
     }
 }
 
-/// How a relay watches for its first EOF and, after it, for idleness.
-pub(crate) struct HalfClose<'a, F> {
+/// How a relay watches for idleness and for its first EOF.
+pub(crate) struct Watch<'a, F> {
     /// Bytes moved either way so far (bumped by [`Tally::add`]).
     pub(crate) activity: &'a AtomicU64,
+    /// Longest idle time while both directions are open (`None`: no limit).
+    pub(crate) idle_timeout: Option<Duration>,
     /// Longest idle time once one side has sent EOF.
     pub(crate) grace: Duration,
     /// Told, once, whose EOF came first.
@@ -138,13 +170,10 @@ pub(crate) struct HalfClose<'a, F> {
 /// Runs both directions of a relay (`up`: client to owner, `down`: owner to
 /// client; each returns `Ok` at its source's EOF, after propagating it). When the
 /// first one finishes cleanly, `on_first_eof` is told whose EOF it was, and the
-/// other runs on until it finishes or `activity` stops moving for `grace`. The
-/// first error ends both. The one place copy and splice relays share this logic.
-pub(crate) async fn both_ways<U, D, F>(
-    up: U,
-    down: D,
-    watch: HalfClose<'_, F>,
-) -> io::Result<Ending>
+/// other runs on until it finishes or `activity` stops moving for `grace`. Before
+/// that, `activity` still for the idle timeout ends both. The first error ends
+/// both. The one place copy and splice relays share this logic.
+pub(crate) async fn both_ways<U, D, F>(up: U, down: D, watch: Watch<'_, F>) -> io::Result<Ending>
 where
     U: Future<Output = io::Result<()>>,
     D: Future<Output = io::Result<()>>,
@@ -152,9 +181,18 @@ where
 {
     tokio::pin!(up);
     tokio::pin!(down);
+    let activity = watch.activity;
+    let idle_timeout = watch.idle_timeout;
+    let idle = async {
+        match idle_timeout {
+            Some(limit) => idle_for(activity, limit).await,
+            None => std::future::pending().await,
+        }
+    };
     let client_first = tokio::select! {
         r = &mut up => { r?; true }
         r = &mut down => { r?; false }
+        () = idle => return Ok(Ending::Idle),
     };
     if client_first {
         (watch.on_first_eof)(Side::Client);
@@ -178,7 +216,7 @@ async fn while_moving(
 }
 
 /// Returns once `activity` has not changed for `grace`. Sampling a counter (four
-/// times per grace) costs the byte path one relaxed add, where re-arming a timer on
+/// times per period) costs the byte path one relaxed add, where re-arming a timer on
 /// every chunk would cost a timer-wheel update.
 async fn idle_for(activity: &AtomicU64, grace: Duration) {
     let tick = (grace / 4).max(Duration::from_millis(1));
@@ -197,8 +235,8 @@ async fn idle_for(activity: &AtomicU64, grace: Duration) {
 }
 
 /// Relays between `client` and `owner` until both directions are done, one fails,
-/// or one side sent EOF and the other direction then idled for the half-close
-/// timeout. `on_first_eof` is called once, at the first clean EOF, with its side.
+/// nothing moves for the idle timeout, or one side sent EOF and the other
+/// direction then idled for the half-close timeout. `on_first_eof` is called once, at the first clean EOF, with its side.
 /// The sockets are closed when this returns.
 pub async fn relay(
     client: TcpStream,
@@ -230,8 +268,9 @@ pub async fn relay(
                 env.throttle(),
                 &mut up,
                 &mut down,
-                HalfClose {
+                Watch {
                     activity: &activity,
+                    idle_timeout: env.idle_timeout(),
                     grace,
                     on_first_eof,
                 },
@@ -248,8 +287,9 @@ pub async fn relay(
                 env.throttle(),
                 &mut up,
                 &mut down,
-                HalfClose {
+                Watch {
                     activity: &activity,
+                    idle_timeout: env.idle_timeout(),
                     grace,
                     on_first_eof,
                 },
@@ -259,14 +299,14 @@ pub async fn relay(
             r
         }
     };
-    let (error, idle) = match result {
-        Ok(ending) => (None, ending == Ending::IdleAfterHalfClose),
-        Err(e) => (Some(e.to_string()), false),
+    let (ending, error) = match result {
+        Ok(ending) => (ending, None),
+        Err(e) => (Ending::Failed, Some(e.to_string())),
     };
     RelayOutcome {
         client_to_owner: up.bytes,
         owner_to_client: down.bytes,
+        ending,
         error,
-        idle_after_half_close: idle,
     }
 }

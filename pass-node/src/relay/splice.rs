@@ -1,7 +1,7 @@
 //! The Linux zero-copy relay: splice(2) socket → pipe → socket, both ways at once.
 
 use super::rate::Throttle;
-use super::{both_ways, Ending, HalfClose, Side, Tally};
+use super::{both_ways, Ending, Side, Tally, Watch};
 use nix::fcntl::{fcntl, splice, FcntlArg, OFlag, SpliceFFlags};
 use nix::unistd::pipe2;
 use socket2::SockRef;
@@ -40,7 +40,7 @@ pub(crate) async fn relay(
     down_throttle: Throttle,
     up: &mut Tally<'_>,
     down: &mut Tally<'_>,
-    watch: HalfClose<'_, impl FnOnce(Side)>,
+    watch: Watch<'_, impl FnOnce(Side)>,
 ) -> io::Result<Ending> {
     let up_pipe = Pipe::new()?;
     let down_pipe = Pipe::new()?;
