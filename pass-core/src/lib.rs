@@ -24,6 +24,7 @@ pub mod lease;
 pub mod service;
 pub mod stanza;
 pub mod time;
+mod token_bucket;
 pub mod xml;
 
 /// The XEP-0003 namespace.

@@ -1,33 +1,18 @@
 //! Per-account IQ rate limit: a token bucket per bare JID (hostile-input protection).
-//!
-//! Tokens are counted in thousandths so that whole-millisecond refills stay exact:
-//! one request costs 1000, and every millisecond adds `per_second` thousandths.
 
 use crate::jid::Jid;
 use crate::time::Instant;
+use crate::token_bucket::{Rate, TokenBucket};
 use alloc::collections::BTreeMap;
-
-/// Cost of one request, in thousandths of a token.
-const COST: u64 = 1000;
 
 /// Buckets kept before full (idle) ones are swept away.
 const SWEEP_ABOVE: usize = 1024;
 
-/// One account's bucket.
-#[derive(Debug, Clone, Copy)]
-struct Bucket {
-    /// Thousandths of a token left.
-    milli_tokens: u64,
-    /// When it was last refilled.
-    refilled: Instant,
-}
-
 /// Token buckets for every account seen lately.
 #[derive(Debug)]
 pub(crate) struct RateLimit {
-    capacity: u64,
-    per_ms: u64,
-    buckets: BTreeMap<Jid, Bucket>,
+    rate: Rate,
+    buckets: BTreeMap<Jid, TokenBucket>,
     /// Size above which the next insert sweeps full buckets.
     sweep_at: usize,
 }
@@ -36,8 +21,7 @@ impl RateLimit {
     /// `burst` requests at once, then `per_second` a second.
     pub(crate) fn new(burst: u32, per_second: u32) -> Self {
         RateLimit {
-            capacity: u64::from(burst) * COST,
-            per_ms: u64::from(per_second),
+            rate: Rate::new(burst, per_second),
             buckets: BTreeMap::new(),
             sweep_at: SWEEP_ABOVE,
         }
@@ -45,48 +29,25 @@ impl RateLimit {
 
     /// Whether `account` may send one more request at `now` (and counts it if so).
     pub(crate) fn allow(&mut self, account: &Jid, now: Instant) -> bool {
-        let (capacity, per_ms) = (self.capacity, self.per_ms);
+        let rate = self.rate;
         if !self.buckets.contains_key(account) {
             if self.buckets.len() >= self.sweep_at {
                 self.sweep(now);
             }
-            self.buckets.insert(
-                account.clone(),
-                Bucket {
-                    milli_tokens: capacity,
-                    refilled: now,
-                },
-            );
+            self.buckets
+                .insert(account.clone(), TokenBucket::full(rate, now));
         }
-        let Some(bucket) = self.buckets.get_mut(account) else {
-            return false;
-        };
-        let elapsed = now.as_millis().saturating_sub(bucket.refilled.as_millis());
-        bucket.milli_tokens = bucket
-            .milli_tokens
-            .saturating_add(elapsed.saturating_mul(per_ms))
-            .min(capacity);
-        if now > bucket.refilled {
-            bucket.refilled = now;
-        }
-        if bucket.milli_tokens >= COST {
-            bucket.milli_tokens -= COST;
-            true
-        } else {
-            false
+        match self.buckets.get_mut(account) {
+            Some(bucket) => bucket.take(rate, now),
+            None => false,
         }
     }
 
     /// Drops the buckets that have refilled completely (they hold no information),
     /// and moves the next sweep past twice what is left.
     fn sweep(&mut self, now: Instant) {
-        let (capacity, per_ms) = (self.capacity, self.per_ms);
-        self.buckets.retain(|_, b| {
-            let elapsed = now.as_millis().saturating_sub(b.refilled.as_millis());
-            b.milli_tokens
-                .saturating_add(elapsed.saturating_mul(per_ms))
-                < capacity
-        });
+        let rate = self.rate;
+        self.buckets.retain(|_, b| !b.is_full(rate, now));
         self.sweep_at = (self.buckets.len() * 2).max(SWEEP_ABOVE);
     }
 
