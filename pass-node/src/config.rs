@@ -165,6 +165,15 @@ pub struct SettingsArgs {
     /// [default: 10]
     #[arg(long, value_name = "N")]
     pub iq_rate: Option<u32>,
+    /// Incoming connections one lease may announce to its owner in a burst; past
+    /// it (and the refill) a caller is dropped unannounced, as on a busy lease
+    /// [default: 20]
+    #[arg(long, value_name = "N")]
+    pub call_burst: Option<u32>,
+    /// Incoming connections per second one lease may announce once its burst is
+    /// spent [default: 10]
+    #[arg(long, value_name = "N")]
+    pub call_rate: Option<u32>,
     /// Prometheus endpoint address, or `off` [default: 127.0.0.1:9464]
     #[arg(long, value_name = "ADDR|off")]
     pub metrics: Option<String>,
@@ -227,6 +236,10 @@ pub struct FileConfig {
     pub iq_burst: Option<u32>,
     /// See `--iq-rate`.
     pub iq_rate: Option<u32>,
+    /// See `--call-burst`.
+    pub call_burst: Option<u32>,
+    /// See `--call-rate`.
+    pub call_rate: Option<u32>,
     /// See `--metrics`.
     pub metrics: Option<String>,
     /// See `--log-format`.
@@ -566,6 +579,12 @@ pub fn resolve(
     if let Some(v) = args.iq_rate.or(file.iq_rate) {
         core.iq_per_second = v;
     }
+    if let Some(v) = args.call_burst.or(file.call_burst) {
+        core.call_burst = v;
+    }
+    if let Some(v) = args.call_rate.or(file.call_rate) {
+        core.call_per_second = v;
+    }
     core.seed = random_seed();
     core.validate()
         .map_err(|e| ConfigError::new(core_field(e.field), e.reason))?;
@@ -661,6 +680,7 @@ fn core_field(field: &str) -> &str {
         "advertised" => "public_ip",
         "max_leases_per_account" => "max_leases_per_jid",
         "iq_per_second" => "iq_rate",
+        "call_per_second" => "call_rate",
         other => other,
     }
 }
@@ -797,6 +817,7 @@ mod tests {
     fn limits_and_rates_map_onto_the_core_and_relays() {
         let f = file(
             "server = 'a:1'\ndomain = 'p.example'\niq_burst = 7\niq_rate = 3\n\
+             call_burst = 6\ncall_rate = 2\n\
              max_stanza_bytes = 131072\nhalf_close_timeout = 9\n",
         )
         .unwrap();
@@ -806,6 +827,7 @@ mod tests {
         };
         let c = resolve(&args, &f, SecretSource::Given("s".into())).unwrap();
         assert_eq!(c.core.iq_burst, 7);
+        assert_eq!((c.core.call_burst, c.core.call_per_second), (6, 2));
         assert_eq!(c.core.iq_per_second, 4);
         assert_eq!(c.limits.max_stanza_bytes, 131_072);
         assert_eq!(c.core.stanza_limits, c.limits);
@@ -889,6 +911,8 @@ mod tests {
             ("max_stanza_bytes = 100", "max_stanza_bytes"),
             ("iq_burst = 0", "iq_burst"),
             ("iq_rate = 0", "iq_rate"),
+            ("call_burst = 0", "call_burst"),
+            ("call_rate = 0", "call_rate"),
             ("domain2 = 'x'", ""),
         ] {
             let text = format!("{base}{extra}\n");

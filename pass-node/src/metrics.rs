@@ -152,6 +152,12 @@ impl Metrics {
         }
         counter(
             &mut o,
+            "pass_calls_throttled_total",
+            "Incoming connections dropped unannounced: their lease was past its call rate.",
+            s.calls_throttled,
+        );
+        counter(
+            &mut o,
             "pass_registrations_total",
             "Leases granted.",
             s.registrations,

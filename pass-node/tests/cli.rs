@@ -52,6 +52,7 @@ fn check_config_names_bad_fields() {
         ("iq_rate = 0", "iq_rate: must be at least 1"),
         ("iq_burst = 0", "iq_burst: must be at least 1"),
         ("iq_burst = -1", "iq_burst"),
+        ("call_rate = 0", "call_rate: must be at least 1"),
         (
             "max_stanza_bytes = 1000",
             "max_stanza_bytes: must be at least 4096",
@@ -96,9 +97,12 @@ fn help_explains_the_flags() {
         "--log-level",
         "--drain-timeout",
         "--half-close-timeout",
+        "--relay-idle-timeout",
         "--max-stanza-bytes",
         "--iq-burst",
         "--iq-rate",
+        "--call-burst",
+        "--call-rate",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}");
     }

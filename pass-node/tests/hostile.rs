@@ -437,6 +437,54 @@ async fn connection_flood_past_busy_leases_and_max_relays_is_dropped_unannounced
 }
 
 #[tokio::test]
+async fn hang_up_and_call_again_flood_is_capped_at_the_leases_call_rate() {
+    let (_server, mut link, node) = node_with(|c| {
+        c.core.call_burst = 4;
+        c.core.call_per_second = 1;
+    })
+    .await;
+    let lease = link.register(OWNER).await;
+    // Call, wait for the notice (or the drop), hang up, call again: 30 times.
+    // Unlimited, nearly every call would make a notice for the owner.
+    let started = Instant::now();
+    let mut notices = 0u64;
+    for _ in 0..30 {
+        let mut caller = connect(lease).await;
+        match link.try_next_event(Duration::from_millis(200)).await {
+            Ok(StreamEvent::Stanza(e)) => {
+                let iq = Iq::try_from(&e).unwrap();
+                assert!(
+                    matches!(
+                        PassMessage::from_iq(&iq),
+                        Ok(PassMessage::IncomingConnection { .. })
+                    ),
+                    "unexpected stanza {iq:?}"
+                );
+                notices += 1;
+            }
+            Err(e) if e.starts_with("timed out") => {
+                assert!(closed_by_peer(&mut caller).await, "unannounced caller kept");
+            }
+            other => panic!("unexpected event {other:?}"),
+        }
+        drop(caller);
+        // Let the hang-up end the session before the next call.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let elapsed = started.elapsed().as_secs() + 1;
+    assert!(
+        notices >= 4,
+        "the burst was not announced: {notices} notices"
+    );
+    assert!(
+        notices <= 4 + elapsed,
+        "{notices} notices in about {elapsed} s: past burst 4 + 1 a second"
+    );
+    bystander_is_served(&mut link).await;
+    node.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn silent_connection_on_a_proxy_port_is_dropped_with_the_session() {
     let (_server, mut link, node) =
         node_with(|c| c.core.answer_timeout = Duration::from_secs(1)).await;

@@ -65,6 +65,8 @@ pub fn parse_config(fields: &str) -> Result<GuestConfig, String> {
             "quarantine_ms" => config.quarantine = Duration::from_millis(number(key, value)?),
             "iq_burst" => config.iq_burst = number(key, value)?,
             "iq_per_second" => config.iq_per_second = number(key, value)?,
+            "call_burst" => config.call_burst = number(key, value)?,
+            "call_per_second" => config.call_per_second = number(key, value)?,
             "max_stanza_bytes" => config.stanza_limits.max_stanza_bytes = number(key, value)?,
             "max_depth" => config.stanza_limits.max_depth = number(key, value)?,
             "max_attributes" => config.stanza_limits.max_attributes = number(key, value)?,
@@ -123,7 +125,7 @@ mod tests {
             "service=p.x advertised=192.0.2.1,2001:db8::1 ports=5000-5009 max_leases=3 \
              max_leases_per_account=2 max_relays=4 max_expire_ms=60000 answer_timeout_ms=1500 \
              proxy_window_ms=2500 seed=99 quarantine_ms=7000 iq_burst=5 iq_per_second=6 \
-             max_stanza_bytes=9000 max_depth=7 max_attributes=8 max_attribute_bytes=900 \
+             call_burst=3 call_per_second=4 max_stanza_bytes=9000 max_depth=7 max_attributes=8 max_attribute_bytes=900 \
              max_text_bytes=800 fault=ignore-close",
         )
         .unwrap();
@@ -143,6 +145,8 @@ mod tests {
             quarantine,
             iq_burst,
             iq_per_second,
+            call_burst,
+            call_per_second,
             stanza_limits,
         } = c.config;
         assert_eq!(service, Jid::new("p.x").unwrap());
@@ -155,6 +159,7 @@ mod tests {
         assert_eq!(seed, 99);
         assert_eq!(quarantine, Duration::from_secs(7));
         assert_eq!((iq_burst, iq_per_second), (5, 6));
+        assert_eq!((call_burst, call_per_second), (3, 4));
         assert_eq!(
             stanza_limits,
             pass_core::xml::Limits {

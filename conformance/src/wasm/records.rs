@@ -27,6 +27,8 @@ pub fn config_record(config: &Config, fault: Option<&str>) -> String {
         quarantine,
         iq_burst,
         iq_per_second,
+        call_burst,
+        call_per_second,
         stanza_limits,
     } = config;
     let advertised: Vec<String> = advertised.iter().map(|ip| ip.to_string()).collect();
@@ -35,7 +37,7 @@ pub fn config_record(config: &Config, fault: Option<&str>) -> String {
          max_leases={max_leases} max_leases_per_account={max_leases_per_account} \
          max_relays={max_relays} max_expire_ms={} answer_timeout_ms={} proxy_window_ms={} \
          seed={seed} quarantine_ms={} iq_burst={iq_burst} iq_per_second={iq_per_second} \
-         max_stanza_bytes={} max_depth={} max_attributes={} max_attribute_bytes={} \
+         call_burst={call_burst} call_per_second={call_per_second} max_stanza_bytes={} max_depth={} max_attributes={} max_attribute_bytes={} \
          max_text_bytes={}",
         advertised.join(","),
         max_expire.as_millis(),
@@ -215,7 +217,8 @@ mod tests {
         );
         assert!(
             r.ends_with(
-                " iq_burst=20 iq_per_second=10 max_stanza_bytes=65536 max_depth=32 \
+                " iq_burst=20 iq_per_second=10 call_burst=20 call_per_second=10 \
+                 max_stanza_bytes=65536 max_depth=32 \
                  max_attributes=32 max_attribute_bytes=4096 max_text_bytes=16384 \
                  fault=drop-notices"
             ),

@@ -42,6 +42,13 @@ pub struct Config {
     pub iq_burst: u32,
     /// IQ requests per second one account may send once its burst is spent.
     pub iq_per_second: u32,
+    /// Incoming connections one lease may announce in a burst; past it (and the
+    /// refill below) a caller is dropped unannounced, as on a busy lease, so that a
+    /// caller who hangs up and calls again cannot flood the owner with notices.
+    pub call_burst: u32,
+    /// Incoming connections per second one lease may announce once its burst is
+    /// spent.
+    pub call_per_second: u32,
     /// Strict per-element limits on each stanza from the stream; a stanza over them
     /// is refused alone (policy-violation to a request's sender), the stream stays
     /// up. The host's framer gets [`Limits::relaxed_for_framing`] of these.
@@ -66,6 +73,10 @@ impl Config {
             quarantine: Duration::from_secs(60),
             iq_burst: 20,
             iq_per_second: 10,
+            // The same as the IQ limit: no lease makes the owner answer more notices
+            // than its account may send requests.
+            call_burst: 20,
+            call_per_second: 10,
             stanza_limits: Limits::default(),
         }
     }
@@ -115,6 +126,12 @@ impl Config {
         }
         if self.iq_per_second == 0 {
             return Err(ConfigError::new("iq_per_second", "must be at least 1"));
+        }
+        if self.call_burst == 0 {
+            return Err(ConfigError::new("call_burst", "must be at least 1"));
+        }
+        if self.call_per_second == 0 {
+            return Err(ConfigError::new("call_per_second", "must be at least 1"));
         }
         Ok(())
     }

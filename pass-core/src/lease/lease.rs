@@ -3,6 +3,7 @@
 use super::ConnId;
 use crate::jid::Jid;
 use crate::time::{Duration, Instant};
+use crate::token_bucket::TokenBucket;
 use alloc::string::String;
 use core::net::SocketAddr;
 
@@ -20,6 +21,8 @@ pub(crate) struct Lease {
     pub(crate) expires_at: Option<Instant>,
     /// The incoming connection in flight, if any: one at a time (decision 2).
     pub(crate) session: Option<Session>,
+    /// Calls it may still announce ([`Config::call_burst`](super::Config::call_burst)).
+    pub(crate) calls: TokenBucket,
 }
 
 /// A third party's connection on a lease port, from its arrival to the end of its

@@ -12,6 +12,7 @@ use super::{Action, Config, ConnId, ListenError};
 use crate::jid::Jid;
 use crate::stanza::{Condition, Iq, IqType, PassEntity, PassError, PassMessage, StanzaError};
 use crate::time::{Duration, Instant};
+use crate::token_bucket::{Rate, TokenBucket};
 use crate::xml::Element;
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::format;
@@ -40,7 +41,8 @@ const MAX_OUTSTANDING_NOTICES: usize = 1024;
 ///   [`MAX_LISTEN_TRIES`] ports, then 502. The expiry counts from the request.
 /// - **Incoming connection** (§3). One session at a time per lease (decision 2): a
 ///   connection on a busy lease, or past [`Config::max_relays`] sessions (pending or
-///   relaying), is dropped unannounced. Otherwise a proxy port is drawn and
+///   relaying), or past the lease's call rate ([`Config::call_burst`],
+///   [`Config::call_per_second`]), is dropped unannounced. Otherwise a proxy port is drawn and
 ///   listened on; once it listens the notice goes to the owner's full JID and the
 ///   answer timer ([`Config::answer_timeout`]) starts. The proxy port takes one
 ///   connection, the owner's (decision 1): at the first one it is unlistened and
@@ -102,6 +104,9 @@ pub struct LeaseMachine {
     shut_down: bool,
     registrations_total: u64,
     notices_sent: u64,
+    calls_throttled: u64,
+    /// The shape of every lease's call bucket.
+    call_rate: Rate,
     errors_sent: Vec<(u16, u64)>,
     answer_latency: LatencyHistogram,
     actions: VecDeque<Action>,
@@ -112,6 +117,7 @@ impl LeaseMachine {
     /// pool answers 502; no advertised address advertises `0.0.0.0`), but check it
     /// with [`Config::validate`] first.
     pub fn new(config: Config) -> Self {
+        let call_rate = Rate::new(config.call_burst, config.call_per_second);
         LeaseMachine {
             pool: PortPool::new(config.first_port, config.last_port, config.seed),
             config,
@@ -131,6 +137,8 @@ impl LeaseMachine {
             shut_down: false,
             registrations_total: 0,
             notices_sent: 0,
+            calls_throttled: 0,
+            call_rate,
             errors_sent: Vec::new(),
             answer_latency: LatencyHistogram::default(),
             actions: VecDeque::new(),
@@ -311,6 +319,16 @@ impl LeaseMachine {
                 self.actions.push_back(Action::Drop { conn });
                 return;
             }
+            let call_rate = self.call_rate;
+            let within_rate = self
+                .leases
+                .get_mut(&local_port)
+                .is_some_and(|l| l.calls.take(call_rate, now));
+            if !within_rate {
+                self.calls_throttled += 1;
+                self.actions.push_back(Action::Drop { conn });
+                return;
+            }
             let Some(proxy) = self.pool.take() else {
                 self.actions.push_back(Action::Drop { conn });
                 return;
@@ -426,6 +444,7 @@ impl LeaseMachine {
             ports_quarantined: self.pool.quarantined_count(),
             registrations: self.registrations_total,
             notices_sent: self.notices_sent,
+            calls_throttled: self.calls_throttled,
             errors_sent: self.errors_sent.clone(),
             answer_latency: self.answer_latency.clone(),
         }
@@ -538,6 +557,7 @@ impl LeaseMachine {
                 oneshot: reg.oneshot,
                 expires_at,
                 session: None,
+                calls: TokenBucket::full(self.call_rate, self.now),
             },
         );
     }

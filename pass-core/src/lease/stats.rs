@@ -27,6 +27,9 @@ pub struct Stats {
     pub registrations: u64,
     /// Notices sent since start (incoming connection, expire, oneshot, shutdown close).
     pub notices_sent: u64,
+    /// Incoming connections dropped unannounced since start because their lease
+    /// was past its call rate ([`Config::call_burst`](super::Config::call_burst)).
+    pub calls_throttled: u64,
     /// IQ errors sent since start, by legacy code (0 when an error had none),
     /// sorted by code.
     pub errors_sent: Vec<(u16, u64)>,

@@ -631,6 +631,57 @@ fn busy_lease_drops_a_second_connection() {
     assert_eq!(h.drain(), [Action::Drop { conn: ConnId(4) }]);
 }
 
+/// A caller who hangs up before the owner answers, `n` times at `now` on `lease`
+/// (connection ids from `first_conn`), each announced.
+fn hang_up_calls(h: &mut H, now: Instant, lease: u16, first_conn: u64, n: u64) {
+    for conn in first_conn..first_conn + n {
+        h.incoming(now, lease, conn, peer4());
+        h.m.handle_closed(now, ConnId(conn));
+        h.drain();
+    }
+}
+
+#[test]
+fn calls_past_a_leases_call_rate_are_dropped_unannounced_and_counted() {
+    let mut c = config();
+    c.call_burst = 2;
+    c.call_per_second = 1;
+    let mut h = H::with(c);
+    let lease = h.register(secs(0), OWNER, None, false);
+    let other = h.register(secs(0), "b@example.org/r", None, false);
+    hang_up_calls(&mut h, secs(1), lease, 1, 2);
+    // The burst is spent: the third call at once is dropped without a notice.
+    h.m.handle_connection(secs(1), ConnId(3), lease, peer4());
+    assert_eq!(h.drain(), [Action::Drop { conn: ConnId(3) }]);
+    assert_eq!(h.m.stats().calls_throttled, 1);
+    // Another lease has its own bucket.
+    hang_up_calls(&mut h, secs(1), other, 10, 1);
+    // One call a second refills: a second later the lease announces again.
+    hang_up_calls(&mut h, secs(2), lease, 4, 1);
+    h.m.handle_connection(secs(2), ConnId(5), lease, peer4());
+    assert_eq!(h.drain(), [Action::Drop { conn: ConnId(5) }]);
+    assert_eq!(h.m.stats().calls_throttled, 2);
+}
+
+#[test]
+fn calls_dropped_on_a_busy_lease_do_not_spend_its_call_rate() {
+    let mut c = config();
+    c.call_burst = 2;
+    c.call_per_second = 1;
+    let mut h = H::with(c);
+    let lease = h.register(secs(0), OWNER, None, false);
+    h.incoming(secs(1), lease, 1, peer4());
+    for conn in 2..10 {
+        h.m.handle_connection(secs(1), ConnId(conn), lease, peer4());
+        assert_eq!(h.drain(), [Action::Drop { conn: ConnId(conn) }]);
+    }
+    assert_eq!(h.m.stats().calls_throttled, 0);
+    h.m.handle_closed(secs(1), ConnId(1));
+    h.drain();
+    // One token left of the burst: the next caller is announced.
+    h.incoming(secs(1), lease, 20, peer4());
+}
+
 #[test]
 fn max_relays_counts_pending_sessions_and_drops_past_it() {
     let mut h = H::new();
