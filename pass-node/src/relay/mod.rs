@@ -59,7 +59,7 @@ impl RelayEnv {
 
     /// The way bytes will move. `auto` means `copy`: on the machines measured
     /// (docs/BENCHMARKS.md, idle 2-core VM) 256 KiB buffers relayed about 20 Gbit/s
-    /// against about 16.5 for splice(2) through a 1 MiB pipe. `splice` stays
+    /// against 16–19.7 for splice(2) through a 1 MiB pipe. `splice` stays
     /// available, on Linux, for machines where it measures faster.
     pub fn effective_mode(&self) -> RelayMode {
         match self.settings.mode {
