@@ -17,10 +17,17 @@ mod node;
 mod ports;
 #[path = "../prosody/scenarios.rs"]
 mod scenarios;
+
+mod balancing;
 mod server;
 
 use scenarios::{bounded, USERS};
-use server::Ejabberd;
+use server::{Balanced, Ejabberd};
+
+/// A third user for the balanced domain. ejabberd picks an account's connection by
+/// a hash of its bare JID (`erlang:phash`, stable across runs and machines): owner
+/// and other land on one connection, carol on the other, so both nodes serve.
+const MORE_USERS: [(&str, &str); 1] = [("carol", "carol-pw")];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_scenario_next_to_ejabberd() {
@@ -33,13 +40,20 @@ async fn every_scenario_next_to_ejabberd() {
         "close",
         "exhausted",
         "wrong-secret",
+        "balanced",
     ];
     let domains: Vec<String> = names
         .iter()
         .map(|n| format!("{n}.pass.localhost"))
         .collect();
     let secret = format!("secret-{}", fastrand::u64(..));
-    let ejabberd = Ejabberd::start(&domains, &secret, &USERS);
+    // The last domain is served by two nodes at once.
+    let balanced = [Balanced {
+        domain: domains[8].clone(),
+        nodes: 2,
+    }];
+    let users: Vec<(&str, &str)> = USERS.iter().copied().chain(MORE_USERS).collect();
+    let ejabberd = Ejabberd::start(&domains, &balanced, &secret, &users);
     let info = |i: usize| ejabberd.info(&domains[i], &secret);
 
     bounded(scenarios::register_incoming_accept_relay_and_disconnect(
@@ -58,4 +72,6 @@ async fn every_scenario_next_to_ejabberd() {
     bounded(scenarios::close_and_its_four_errors(&info(5))).await;
     bounded(scenarios::exhausted_pool_gets_502(&info(6))).await;
     bounded(scenarios::wrong_secret_is_refused(&info(7))).await;
+    bounded(balancing::nodes_sharing_one_domain_each_serve_their_accounts(&info(8), 2, &users))
+        .await;
 }

@@ -18,10 +18,10 @@ use crate::node::{Node, NodeSettings};
 use crate::ports;
 
 const NS_PASS: &str = "jabber:iq:pass";
-const NS_DISCO_INFO: &str = "http://jabber.org/protocol/disco#info";
-const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+pub(crate) const NS_DISCO_INFO: &str = "http://jabber.org/protocol/disco#info";
+pub(crate) const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 /// Bound on any single step (a notice, a connection, an EOF).
-const STEP: Duration = Duration::from_secs(10);
+pub(crate) const STEP: Duration = Duration::from_secs(10);
 /// Bound on a whole scenario.
 const SCENARIO: Duration = Duration::from_secs(50);
 
@@ -114,17 +114,17 @@ impl Fixture {
 }
 
 /// Parses an XML literal (test data).
-fn xml(s: &str) -> Element {
+pub(crate) fn xml(s: &str) -> Element {
     s.parse()
         .unwrap_or_else(|e| panic!("bad test XML {s}: {e}"))
 }
 
-fn pass_query(inner: &str) -> Element {
+pub(crate) fn pass_query(inner: &str) -> Element {
     xml(&format!("<query xmlns='{NS_PASS}'>{inner}</query>"))
 }
 
 /// `<name port='P'>IP</name>` inside `query` as an address.
-fn entity(query: &Element, name: &str) -> SocketAddr {
+pub(crate) fn entity(query: &Element, name: &str) -> SocketAddr {
     let e = query
         .get_child(name, NS_PASS)
         .unwrap_or_else(|| panic!("no <{name}/> in {query:?}"));
@@ -138,7 +138,7 @@ fn entity(query: &Element, name: &str) -> SocketAddr {
 }
 
 /// The payload of a `set` from the service, checked to be a PASS query.
-fn service_set<'a>(service: &str, iq: &'a Iq) -> &'a Element {
+pub(crate) fn service_set<'a>(service: &str, iq: &'a Iq) -> &'a Element {
     match iq {
         Iq::Set { from, payload, .. } => {
             assert_eq!(
@@ -202,7 +202,7 @@ fn proxy_xml(ip: &str, port: u16) -> String {
     format!("<proxy port='{port}'>{ip}</proxy>")
 }
 
-async fn connect(addr: SocketAddr) -> TcpStream {
+pub(crate) async fn connect(addr: SocketAddr) -> TcpStream {
     tokio::time::timeout(STEP, TcpStream::connect(addr))
         .await
         .unwrap_or_else(|_| panic!("connect {addr} timed out"))
@@ -302,7 +302,7 @@ async fn incoming_accepted(f: &mut Fixture, server: SocketAddr) -> (TcpStream, T
 
 /// Sends `a` from one side and `b` from the other at once; each side must read
 /// exactly what the other sent.
-async fn relay_both_ways(x: &mut TcpStream, y: &mut TcpStream, a: &[u8], b: &[u8]) {
+pub(crate) async fn relay_both_ways(x: &mut TcpStream, y: &mut TcpStream, a: &[u8], b: &[u8]) {
     let (mut xr, mut xw) = x.split();
     let (mut yr, mut yw) = y.split();
     let mut from_y = vec![0u8; b.len()];
@@ -323,7 +323,7 @@ async fn relay_both_ways(x: &mut TcpStream, y: &mut TcpStream, a: &[u8], b: &[u8
     assert!(from_y == b, "bytes y→x differ");
 }
 
-fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
+pub(crate) fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
     let mut rng = fastrand::Rng::with_seed(seed);
     let mut v = vec![0u8; len];
     rng.fill(&mut v);
