@@ -167,11 +167,11 @@ pub struct SettingsArgs {
     pub iq_rate: Option<u32>,
     /// Incoming connections one lease may announce to its owner in a burst; past
     /// it (and the refill) a caller is dropped unannounced, as on a busy lease
-    /// [default: 20]
+    /// [default: 100]
     #[arg(long, value_name = "N")]
     pub call_burst: Option<u32>,
     /// Incoming connections per second one lease may announce once its burst is
-    /// spent [default: 10]
+    /// spent [default: 20]
     #[arg(long, value_name = "N")]
     pub call_rate: Option<u32>,
     /// Prometheus endpoint address, or `off` [default: 127.0.0.1:9464]

@@ -217,7 +217,7 @@ mod tests {
         );
         assert!(
             r.ends_with(
-                " iq_burst=20 iq_per_second=10 call_burst=20 call_per_second=10 \
+                " iq_burst=20 iq_per_second=10 call_burst=100 call_per_second=20 \
                  max_stanza_bytes=65536 max_depth=32 \
                  max_attributes=32 max_attribute_bytes=4096 max_text_bytes=16384 \
                  fault=drop-notices"

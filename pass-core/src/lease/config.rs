@@ -73,10 +73,11 @@ impl Config {
             quarantine: Duration::from_secs(60),
             iq_burst: 20,
             iq_per_second: 10,
-            // The same as the IQ limit: no lease makes the owner answer more notices
-            // than its account may send requests.
-            call_burst: 20,
-            call_per_second: 10,
+            // A lease serves one session at a time, each behind an XMPP round trip:
+            // no client of a lease meets 100 calls at once or 20 a second, while a
+            // hang-up-and-call-again loop is held to 20 notices a second.
+            call_burst: 100,
+            call_per_second: 20,
             stanza_limits: Limits::default(),
         }
     }
