@@ -134,43 +134,59 @@ impl Prosody {
     /// Prosody with `components`; returns once it serves both of its ports.
     pub fn start(components: &[ComponentSpec], users: &[(&str, &str)]) -> Prosody {
         require_prosody();
-        let mut dir = tempfile::Builder::new()
+        let dir = tempfile::Builder::new()
             .prefix("pass-prosody-")
             .tempdir()
             .expect("temp dir");
         std::fs::create_dir_all(dir.path().join("certs")).expect("certs dir");
         std::fs::create_dir_all(dir.path().join("data")).expect("data dir");
+        let config = dir.path().join("prosody.cfg.lua");
+        let (c2s, component) = (ports::free_port(), ports::free_port());
+        std::fs::write(&config, config_text(dir.path(), c2s, component, components))
+            .expect("write config");
+        register_users(&config, users);
+        let mut server = Prosody {
+            child: spawn(&config, dir.path()),
+            dir,
+            c2s: SocketAddr::from(([127, 0, 0, 1], c2s)),
+            component: SocketAddr::from(([127, 0, 0, 1], component)),
+            host: "localhost".to_owned(),
+        };
         // Another process can take a port between our check and Prosody's bind;
         // then Prosody runs without that service. Start again on other ports.
-        for attempt in 1..=START_ATTEMPTS {
-            let c2s = ports::free_port();
-            let component = ports::free_port();
-            let config = dir.path().join("prosody.cfg.lua");
-            std::fs::write(&config, config_text(dir.path(), c2s, component, components))
-                .expect("write config");
-            if attempt == 1 {
-                register_users(&config, users);
-            }
-            let mut server = Prosody {
-                child: spawn(&config, dir.path()),
-                dir,
-                c2s: SocketAddr::from(([127, 0, 0, 1], c2s)),
-                component: SocketAddr::from(([127, 0, 0, 1], component)),
-                host: "localhost".to_owned(),
-            };
+        for attempt in 1..START_ATTEMPTS {
             match server.wait_ready() {
                 Ok(()) => return server,
-                Err(PortTaken) if attempt < START_ATTEMPTS => {
+                Err(PortTaken) => {
                     eprintln!("prosody could not bind its ports (attempt {attempt}); retrying");
-                    dir = server.stop_and_keep_dir();
+                    server.restart_on_fresh_ports(&config, components);
                 }
-                Err(PortTaken) => panic!(
-                    "prosody could not bind its ports in {START_ATTEMPTS} attempts:\n{}",
-                    server.logs()
-                ),
             }
         }
-        unreachable!("the last attempt returns or panics")
+        if server.wait_ready().is_err() {
+            panic!(
+                "prosody could not bind its ports in {START_ATTEMPTS} attempts:\n{}",
+                server.logs()
+            );
+        }
+        server
+    }
+
+    /// Stops Prosody and starts it again with the same data (users) on new ports.
+    fn restart_on_fresh_ports(&mut self, config: &Path, components: &[ComponentSpec]) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // The new instance's log must not show the old one's failure.
+        let _ = std::fs::remove_file(self.dir.path().join("prosody.log"));
+        let (c2s, component) = (ports::free_port(), ports::free_port());
+        std::fs::write(
+            config,
+            config_text(self.dir.path(), c2s, component, components),
+        )
+        .expect("write config");
+        self.c2s = SocketAddr::from(([127, 0, 0, 1], c2s));
+        self.component = SocketAddr::from(([127, 0, 0, 1], component));
+        self.child = spawn(config, self.dir.path());
     }
 
     /// Waits (bounded) until Prosody logs that it activated c2s and the component
@@ -221,18 +237,6 @@ impl Prosody {
             }
         }
         Ok(())
-    }
-
-    /// Kills this instance and gives back its directory (users already registered).
-    fn stop_and_keep_dir(mut self) -> tempfile::TempDir {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_file(self.dir.path().join("prosody.log"));
-        let dir = tempfile::Builder::new()
-            .prefix("pass-prosody-")
-            .tempdir()
-            .expect("temp dir");
-        std::mem::replace(&mut self.dir, dir)
     }
 
     /// Prosody's log and console output, for failure reports.
