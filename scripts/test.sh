@@ -12,6 +12,15 @@ step() { echo; echo "== $* ($(( $(date +%s) - start )) s)"; }
 
 bash scripts/setup.sh
 
+# Disk: a full run writes about 4 GB under target/ and fuzz/target/ (README,
+# "Requirements"). Say so up front when space is short,
+# so that a "No space left on device" from rustc is not a mystery.
+free_kb=$(df -Pk . | awk 'NR==2 {print $4}')
+echo "disk: $(( free_kb / 1024 )) MB free for target/"
+if [ "$free_kb" -lt $(( 5 * 1024 * 1024 )) ]; then
+  echo "warning: under 5 GB free; the build may run out of disk" >&2
+fi
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
@@ -43,3 +52,4 @@ if [ "${PASS_SKIP_FUZZ:-0}" != 1 ]; then
 fi
 
 step "all tests passed"
+du -sh target fuzz/target 2>/dev/null || true
