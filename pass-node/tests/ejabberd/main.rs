@@ -75,3 +75,32 @@ async fn every_scenario_next_to_ejabberd() {
     bounded(balancing::nodes_sharing_one_domain_each_serve_their_accounts(&info(8), 2, &users))
         .await;
 }
+
+/// The harness itself: a port that another process holds (c2s, component or the
+/// Erlang distribution's) must be reported as taken, so that `Ejabberd::start`
+/// tries fresh ports, and never mistaken for ejabberd because something accepts.
+#[test]
+fn a_port_held_by_another_process_is_reported_as_taken() {
+    let secret = format!("secret-{}", fastrand::u64(..));
+    let domains = ["held.pass.localhost".to_owned()];
+    for which in ["c2s", "component", "dist"] {
+        let holder = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a port to hold");
+        let held = holder.local_addr().expect("held port").port();
+        let mut ports = server::Ports::fresh();
+        match which {
+            "c2s" => ports.c2s = held,
+            "component" => ports.component = held,
+            _ => ports.dist = held,
+        }
+        match Ejabberd::start_on(ports, &domains, &[], &secret) {
+            Ok(server) => panic!(
+                "ejabberd reported ready although its {which} port {held} is held by the test:\n{}",
+                server.logs()
+            ),
+            Err(server::PortTaken(logs)) => assert!(
+                logs.contains("eaddrinuse"),
+                "{which} port held: PortTaken without the reason in its logs:\n{logs}"
+            ),
+        }
+    }
+}

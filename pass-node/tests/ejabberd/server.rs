@@ -111,10 +111,40 @@ modules:
     )
 }
 
+/// Ports for one start of ejabberd.
+#[derive(Clone, Copy, Debug)]
+pub struct Ports {
+    pub c2s: u16,
+    pub component: u16,
+    /// Erlang distribution (`ERL_DIST_PORT`), for `ejabberdctl`.
+    pub dist: u16,
+}
+
+impl Ports {
+    /// Three ports nobody in this process has had (see `ports.rs`).
+    pub fn fresh() -> Ports {
+        Ports {
+            c2s: ports::free_port(),
+            component: ports::free_port(),
+            dist: ports::free_port(),
+        }
+    }
+}
+
+/// ejabberd could not bind one of its ports: another process took it after we
+/// checked. ejabberd's logs say which.
+#[derive(Debug)]
+pub struct PortTaken(pub String);
+
+/// How many times [`Ejabberd::start`] tries fresh ports.
+const START_ATTEMPTS: u32 = 3;
+
 impl Ejabberd {
     /// Writes the config, starts ejabberd with the component `domains` (all with
     /// `secret`; the `balanced` ones spread over several nodes), waits for its
-    /// ports, and registers `users` (name, password).
+    /// ports, and registers `users` (name, password). A port taken by another
+    /// process between our check and ejabberd's bind means a new start on fresh
+    /// ports, up to [`START_ATTEMPTS`] times.
     pub fn start(
         domains: &[String],
         balanced: &[Balanced],
@@ -122,6 +152,35 @@ impl Ejabberd {
         users: &[(&str, &str)],
     ) -> Ejabberd {
         require_ejabberd();
+        let mut attempt = 1;
+        let server = loop {
+            match Ejabberd::start_on(Ports::fresh(), domains, balanced, secret) {
+                Ok(server) => break server,
+                Err(PortTaken(logs)) if attempt < START_ATTEMPTS => {
+                    eprintln!(
+                        "ejabberd could not bind its ports (attempt {attempt}); retrying:\n{logs}"
+                    );
+                    attempt += 1;
+                }
+                Err(PortTaken(logs)) => panic!(
+                    "ejabberd could not bind its ports in {START_ATTEMPTS} attempts:\n{logs}"
+                ),
+            }
+        };
+        for (name, password) in users {
+            server.register(name, password);
+        }
+        server
+    }
+
+    /// One start on the given ports, in a new temp folder; returns once ejabberd
+    /// has logged that it listens on exactly these ports and they accept.
+    pub fn start_on(
+        ports: Ports,
+        domains: &[String],
+        balanced: &[Balanced],
+        secret: &str,
+    ) -> Result<Ejabberd, PortTaken> {
         let dir = tempfile::Builder::new()
             .prefix("pass-ejabberd-")
             .tempdir()
@@ -144,19 +203,17 @@ impl Ejabberd {
             "chown to user ejabberd failed: the test runs as root (as ejabberdctl needs) with the ejabberd package installed"
         );
 
-        let c2s = ports::free_port();
-        let component = ports::free_port();
-        let dist = ports::free_port();
         std::fs::write(
             d.join("ejabberd.yml"),
-            config_text(c2s, component, domains, balanced, secret),
+            config_text(ports.c2s, ports.component, domains, balanced, secret),
         )
         .expect("write ejabberd.yml");
         let node_name = format!("pass{}@localhost", fastrand::u64(..));
         std::fs::write(
             d.join("ejabberdctl.cfg"),
             format!(
-                "ERLANG_NODE={node_name}\nERL_DIST_PORT={dist}\nINET_DIST_INTERFACE=127.0.0.1\n"
+                "ERLANG_NODE={node_name}\nERL_DIST_PORT={}\nINET_DIST_INTERFACE=127.0.0.1\n",
+                ports.dist
             ),
         )
         .expect("write ejabberdctl.cfg");
@@ -181,14 +238,12 @@ impl Ejabberd {
             child,
             node_name,
             dir,
-            c2s: SocketAddr::from(([127, 0, 0, 1], c2s)),
-            component: SocketAddr::from(([127, 0, 0, 1], component)),
+            c2s: SocketAddr::from(([127, 0, 0, 1], ports.c2s)),
+            component: SocketAddr::from(([127, 0, 0, 1], ports.component)),
         };
-        server.wait_ready();
-        for (name, password) in users {
-            server.register(name, password);
-        }
-        server
+        // On an error, dropping `server` stops whatever part of ejabberd started.
+        server.wait_ready()?;
+        Ok(server)
     }
 
     /// `ejabberdctl register`, retried while the node's RPC side is still booting
@@ -217,8 +272,43 @@ impl Ejabberd {
         }
     }
 
-    fn wait_ready(&mut self) {
+    /// Waits (bounded) until ejabberd logs that it accepts on exactly our c2s and
+    /// component ports, and both accept connections. A port that accepts is not
+    /// enough: it may belong to another process. A listener or the Erlang
+    /// distribution failing with `eaddrinuse`, or ejabberd stopping before it
+    /// listens, is a taken port.
+    fn wait_ready(&mut self) -> Result<(), PortTaken> {
         let deadline = Instant::now() + START_TIMEOUT;
+        let wanted = [
+            format!(
+                "Start accepting TCP connections at {} for ejabberd_c2s",
+                self.c2s
+            ),
+            format!(
+                "Start accepting TCP connections at {} for ejabberd_service",
+                self.component
+            ),
+        ];
+        loop {
+            // Whether it exited is asked before the log is read: an exit seen here
+            // comes with everything it logged.
+            let exited = self.child.try_wait().ok().flatten();
+            let log = self.logs();
+            if log.contains("eaddrinuse") {
+                return Err(PortTaken(log));
+            }
+            if wanted.iter().all(|line| log.contains(line.as_str())) {
+                break;
+            }
+            if let Some(status) = exited {
+                panic!("ejabberd exited early ({status}):\n{log}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "ejabberd did not report {wanted:?} within {START_TIMEOUT:?}:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
         for addr in [self.c2s, self.component] {
             loop {
                 if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
@@ -235,6 +325,7 @@ impl Ejabberd {
                 std::thread::sleep(Duration::from_millis(100));
             }
         }
+        Ok(())
     }
 
     /// ejabberd's logs, for failure reports.
