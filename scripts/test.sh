@@ -5,6 +5,8 @@
 #
 #   bash scripts/test.sh                 # everything (CI runs this)
 #   PASS_SKIP_FUZZ=1 bash scripts/test.sh   # everything but the nightly fuzz run
+#   PASS_LOW_DISK=1 bash scripts/test.sh    # delete target/debug whenever no later step
+#                                           # needs it (CI sets it; the next run rebuilds)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -37,14 +39,28 @@ cargo build --quiet --release -p pass-wasi --target wasm32-wasip1
 export PASS_WASI_MODULE="$PWD/target/wasm32-wasip1/release/pass-wasi.wasm"
 echo "pass-wasi.wasm: $(stat -c %s "$PASS_WASI_MODULE") bytes"
 
-step "cargo test --workspace"
-# The conformance tests run the pass-node binary found beside them.
-cargo build --quiet -p pass-node
-cargo test --workspace
+# PASS_LOW_DISK=1 (CI): delete target/debug after each step that built into it, so
+# that the disk holds one step's build at a time, not all of them.
+free_debug_build() {
+  if [ "${PASS_LOW_DISK:-0}" = 1 ] && [ -d target/debug ]; then
+    echo "PASS_LOW_DISK: removing target/debug ($(du -sh target/debug | cut -f1))"
+    rm -rf target/debug
+  fi
+}
+free_debug_build # clippy's check build
 
+# First, as a smoke test: it fails fast and says what is wrong in spec terms.
 step "README main job: the conformance suite against the reference node"
 cargo build --quiet -p pass-node -p pass-conformance
 ./target/debug/pass-conformance self-test
+# `cargo test` builds these crates again, with the dev-dependencies' features added.
+free_debug_build
+
+step "cargo test --workspace"
+# The conformance tests run the pass-node binary found beside them: cargo builds it
+# for pass-node's own integration tests.
+cargo test --workspace
+free_debug_build
 
 if [ "${PASS_SKIP_FUZZ:-0}" != 1 ]; then
   step "fuzzing (cargo +nightly fuzz, ${FUZZ_SECONDS:-20} s a target)"
