@@ -14,8 +14,8 @@ step() { echo; echo "== $* ($(( $(date +%s) - start )) s)"; }
 
 bash scripts/setup.sh
 
-# Disk: a full run writes about 4.2 GB under target/ and fuzz/target/, 2.2 GB with
-# CI's settings (README, "Requirements"). Say so up front when space is short,
+# Disk: a full run writes about 4.2 GB under target/ and fuzz/target/, at most 2.2 GB
+# at once with CI's settings (README, "Requirements"). Say so when space is short,
 # so that a "No space left on device" from rustc is not a mystery.
 free_kb=$(df -Pk . | awk 'NR==2 {print $4}')
 echo "disk: $(( free_kb / 1024 )) MB free for target/"
