@@ -9,6 +9,8 @@ command -v prosodyctl >/dev/null || need_apt+=(prosody)
 command -v ejabberdctl >/dev/null || need_apt+=(ejabberd)
 command -v iperf3 >/dev/null || need_apt+=(iperf3)
 command -v socat >/dev/null || need_apt+=(socat)
+command -v strace >/dev/null || need_apt+=(strace)
+command -v systemd-analyze >/dev/null || need_apt+=(systemd)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: apt-get install ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -1,7 +1,8 @@
 //! The component target against the real reference node: every MUST case passes.
 //!
 //! Needs `pass-node` built in the same target directory and profile as this test
-//! (CI: `cargo build -p pass-node` before `cargo test -p pass-conformance`).
+//! (`cargo test --workspace` builds it for pass-node's own tests; with
+//! `cargo test -p pass-conformance` alone, `cargo build -p pass-node` first).
 
 use pass_conformance::runner::{RunOptions, Status};
 use pass_conformance::{report, selftest, Level};
