@@ -1,7 +1,8 @@
 //! Relay throughput over loopback, one direction (third party → owner), against
 //! baselines measured in the same run: direct TCP, socat, a plain tokio
-//! `copy_bidirectional` relay and a bare blocking splice(2) relay; then pass-node
-//! in splice mode, copy mode, and copy mode with (non-binding) rate limits on.
+//! `copy_bidirectional` relay, a bare blocking splice(2) relay and a bare blocking
+//! copy relay; then pass-node in splice mode, copy mode, and copy mode with
+//! (non-binding) rate limits on.
 //! Prints Gbit/s and the ratio to direct.
 //!
 //! Also in each round: iperf3's own direct loopback run (the same byte count), the
@@ -194,6 +195,34 @@ fn splice_round(total: u64) -> Duration {
     d
 }
 
+/// A bare copy relay, one direction, blocking, 256 KiB buffer (pass-node's copy
+/// buffer): the same four copies per byte as pass-node's copy mode, with nothing
+/// else (no accounting, no limits, no runtime), so pass-node's own overhead shows.
+fn copy_round(total: u64) -> Duration {
+    use std::io::{Read as _, Write as _};
+    let sink = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let sink_addr = sink.local_addr().expect("addr");
+    let front = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let front_addr = front.local_addr().expect("addr");
+    let relay = std::thread::spawn(move || {
+        let (mut from, _) = front.accept().expect("accept");
+        let mut to = TcpStream::connect(sink_addr).expect("connect sink");
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = from.read(&mut buf).expect("read");
+            if n == 0 {
+                break;
+            }
+            to.write_all(&buf[..n]).expect("write");
+        }
+    });
+    let src = TcpStream::connect(front_addr).expect("connect relay");
+    let (dst, _) = sink.accept().expect("accept from relay");
+    let d = pump(src, dst, total);
+    relay.join().expect("copy relay thread");
+    d
+}
+
 /// One relay through pass-node: a fresh lease, the third party connects, the
 /// in-process owner accepts and connects to the proxy port, then the pump.
 fn node_round(rt: &tokio::runtime::Runtime, link: &mut Link, total: u64) -> Duration {
@@ -217,6 +246,7 @@ enum Case {
     Tokio,
     Socat,
     Splice,
+    Copy,
     /// The link plays the owner; the process is kept until the end.
     Node(Box<(Link, NodeProcess)>),
 }
@@ -256,6 +286,7 @@ fn main() {
         ("tokio copy_bidirectional relay", Case::Tokio),
         ("socat", Case::Socat),
         ("bare splice relay (1 MiB pipe)", Case::Splice),
+        ("bare copy relay (256 KiB)", Case::Copy),
     ];
     for (name, flags) in node_flags {
         let pool = support::free_range(16);
@@ -284,6 +315,7 @@ fn main() {
                 Case::Tokio => tokio_round(&rt, total),
                 Case::Socat => socat_round(total),
                 Case::Splice => splice_round(total),
+                Case::Copy => copy_round(total),
                 Case::Node(node) => node_round(&rt, &mut node.0, total),
             };
             if i == 0 {
