@@ -17,7 +17,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use pass_conformance::runner::{RunOptions, Status};
-use pass_conformance::{component, report, selftest, Level};
+use pass_conformance::{component, report, selftest};
 
 /// Where the unit expects the binary; the tests point it at the one just built.
 const INSTALLED_BINARY: &str = "/usr/local/bin/pass-node";
@@ -195,15 +195,9 @@ fn run_suite_traced(node: &Path, mode: &str, log: &Path, dir: &Path) {
         pass_conformance::catalogue().len(),
         "the traced run ({mode}) did not run every case"
     );
-    let failed: Vec<&str> = report
-        .outcomes
-        .iter()
-        .filter(|o| o.level == Level::Must && o.status != Status::Pass)
-        .map(|o| o.id.as_str())
-        .collect();
-    if !failed.is_empty() {
+    if report.count(Status::Fail) > 0 {
         eprintln!(
-            "note: under strace ({mode}), MUST cases did not pass: {failed:?}\n{}",
+            "note: under strace ({mode}), some cases failed:\n{}",
             report::table(&report)
         );
     }

@@ -275,8 +275,8 @@ impl Ejabberd {
     /// Waits (bounded) until ejabberd logs that it accepts on exactly our c2s and
     /// component ports, and both accept connections. A port that accepts is not
     /// enough: it may belong to another process. A listener or the Erlang
-    /// distribution failing with `eaddrinuse`, or ejabberd stopping before it
-    /// listens, is a taken port.
+    /// distribution failing with `eaddrinuse` is a taken port; ejabberd stopping
+    /// for another reason fails the test with its logs.
     fn wait_ready(&mut self) -> Result<(), PortTaken> {
         let deadline = Instant::now() + START_TIMEOUT;
         let wanted = [
