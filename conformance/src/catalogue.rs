@@ -10,7 +10,7 @@ use std::fmt;
 ///
 /// Listings, error-table rows and statements of what the service does are the
 /// protocol itself: MUST. Where the spec says SHOULD or MAY, so do we. Where the spec
-/// is silent and the project's DESIGN.md decided, the case says so and is SHOULD.
+/// is silent and docs/DESIGN.md decided, the case says so and is SHOULD.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Level {

@@ -407,7 +407,7 @@ async fn bytes_sent_before_the_bridge_are_not_lost() {
 
 /// Connects new third parties to `lease` until one gets an incoming-connection
 /// notice (bounded: a caller that races the previous session's end is dropped
-/// unannounced, DESIGN 2); returns that notice and the caller's socket.
+/// unannounced, DESIGN decision 2); returns that notice and the caller's socket.
 async fn next_caller_notice(
     session: &mut Session,
     lease: SocketAddr,

@@ -8,7 +8,7 @@ use tokio::net::tcp::{ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
 
 /// Buffer per direction: large buffers measured ≈ 11–16 Gbit/s on loopback against
-/// ≈ 9 for tokio's 8 KiB `copy_bidirectional` (DESIGN, toolchain facts).
+/// ≈ 9 for tokio's 8 KiB `copy_bidirectional` (the project brief's toolchain facts).
 pub const BUFFER_BYTES: usize = 256 * 1024;
 
 /// Relays both ways until [`both_ways`] says the relay is over.

@@ -249,7 +249,7 @@ async fn assert_hung_up(sock: &mut TcpStream, what: &str) {
 
 /// A third party connects and the owner gets the §3 notice for it. A lease whose
 /// previous session has ended on the wire but not yet in the node drops a new
-/// connection unannounced (one session at a time, DESIGN 2): then connect again,
+/// connection unannounced (one session at a time, DESIGN decision 2): then connect again,
 /// within [`STEP`]. A late notice for an abandoned attempt is refused.
 async fn incoming_notice(f: &mut Fixture, server: SocketAddr) -> (TcpStream, Iq) {
     let deadline = Instant::now() + STEP;
@@ -354,7 +354,7 @@ pub async fn register_incoming_accept_relay_and_disconnect(server: &ServerInfo, 
     // owner closes its side too, as any client does on EOF.
     drop(owner);
 
-    // The lease outlives the relay (DESIGN 2): a second session, ended by the owner.
+    // The lease outlives the relay (DESIGN decision 2): a second session, ended by the owner.
     let (mut third, mut owner) = incoming_accepted(&mut f, server).await;
     relay_both_ways(&mut third, &mut owner, b"hello", b"world").await;
     drop(owner);
@@ -376,7 +376,7 @@ pub async fn owner_denies_incoming_connection(server: &ServerInfo) {
     f.owner.reply_error(&notice, Some(echoed), deny);
     assert_hung_up(&mut third, "denied third party").await;
 
-    // A denial does not end the lease (DESIGN 2): the port listens again.
+    // A denial does not end the lease (DESIGN decision 2): the port listens again.
     let (_third, again) = incoming_notice(&mut f, server).await;
     service_set(&f.service, &again);
 }
