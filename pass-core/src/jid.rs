@@ -53,8 +53,7 @@ impl fmt::Display for JidError {
     }
 }
 
-#[cfg(feature = "std")]
-impl std::error::Error for JidError {}
+impl core::error::Error for JidError {}
 
 impl Jid {
     /// Parses and checks `s`.

@@ -62,8 +62,7 @@ impl fmt::Display for ParseDiscoError {
     }
 }
 
-#[cfg(feature = "std")]
-impl std::error::Error for ParseDiscoError {}
+impl core::error::Error for ParseDiscoError {}
 
 impl DiscoInfo {
     /// What a PASS service answers: identity proxy/pass "PASS relay" and the

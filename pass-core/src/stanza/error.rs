@@ -361,8 +361,7 @@ impl fmt::Display for BadErrorElement {
     }
 }
 
-#[cfg(feature = "std")]
-impl std::error::Error for BadErrorElement {}
+impl core::error::Error for BadErrorElement {}
 
 impl TryFrom<&Element> for StanzaError {
     type Error = BadErrorElement;

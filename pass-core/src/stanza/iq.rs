@@ -133,8 +133,7 @@ impl fmt::Display for ParseIqError {
     }
 }
 
-#[cfg(feature = "std")]
-impl std::error::Error for ParseIqError {}
+impl core::error::Error for ParseIqError {}
 
 /// Whether `ns` is a namespace stanzas are found in (listings carry none).
 fn is_stanza_namespace(ns: &str) -> bool {

@@ -182,8 +182,7 @@ impl fmt::Display for ParsePassError {
     }
 }
 
-#[cfg(feature = "std")]
-impl std::error::Error for ParsePassError {}
+impl core::error::Error for ParsePassError {}
 
 impl From<ParseQueryError> for ParsePassError {
     fn from(e: ParseQueryError) -> Self {

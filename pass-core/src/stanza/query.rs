@@ -149,8 +149,7 @@ impl fmt::Display for ParseQueryError {
     }
 }
 
-#[cfg(feature = "std")]
-impl std::error::Error for ParseQueryError {}
+impl core::error::Error for ParseQueryError {}
 
 /// XSD whitespace "collapse" for a single token: trims XML whitespace; `None`
 /// when inner whitespace remains (no token of a numeric type or NMTOKEN has any).

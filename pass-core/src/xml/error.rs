@@ -147,5 +147,4 @@ impl fmt::Display for XmlError {
     }
 }
 
-#[cfg(feature = "std")]
-impl std::error::Error for XmlError {}
+impl core::error::Error for XmlError {}
