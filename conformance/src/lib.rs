@@ -1,7 +1,7 @@
 //! `pass-conformance`: checks any implementation of XEP-0003, Proxy Accept Socket
 //! Service (`jabber:iq:pass`), against every listing and error code of the spec.
 //!
-//! - [`catalogue`]: the cases, each with a stable id, its spec section, listing,
+//! - [`mod@catalogue`]: the cases, each with a stable id, its spec section, listing,
 //!   requirement level and a one-line description.
 //! - [`cases`]: one module per spec section, each case a short async scenario written
 //!   against [`ctx::Ctx`], which wraps a [`harness::Harness`].

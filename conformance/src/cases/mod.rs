@@ -1,5 +1,5 @@
 //! The cases, one module per spec section. Each case is a short async scenario on a
-//! [`Ctx`](crate::ctx::Ctx); the catalogue entry beside it says what it checks.
+//! [`Ctx`]; the catalogue entry beside it says what it checks.
 
 pub mod robustness;
 pub mod s2_registration;

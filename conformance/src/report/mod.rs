@@ -1,4 +1,4 @@
-//! Rendering a [`SuiteReport`](crate::SuiteReport): a table for people, JSON and
+//! Rendering a [`SuiteReport`]: a table for people, JSON and
 //! JUnit XML for machines, and the case list (plain or Markdown).
 
 mod junit;
