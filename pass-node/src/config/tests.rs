@@ -212,10 +212,12 @@ fn errors_name_the_setting_as_the_file_spells_it() {
             assert_eq!(e.to_string(), format!("{key}: must be at least 1"));
         }
     }
-    // A setting given by flag is named by its setting name.
+    // A setting given by flag is named by its setting name, whatever the file says.
     let flags = cli(&["--iq-rate", "0"]).settings;
-    let e = resolve(&flags, &file(BASE).unwrap(), given("s")).unwrap_err();
-    assert_eq!(e.field, "iq_per_second");
+    for text in [BASE.to_string(), format!("{BASE}iq_rate = 5\n")] {
+        let e = resolve(&flags, &file(&text).unwrap(), given("s")).unwrap_err();
+        assert_eq!(e.field, "iq_per_second");
+    }
 }
 
 #[test]

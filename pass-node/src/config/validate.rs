@@ -22,7 +22,7 @@ pub enum SecretSource {
 }
 
 /// Merges `flags` over `file` over [`Settings::defaults`] and checks the result; an
-/// error names the setting as `file` spells it.
+/// error names a setting the file gave as the file spells it.
 pub fn resolve(
     flags: &Settings,
     file: &ConfigFile,
@@ -32,7 +32,13 @@ pub fn resolve(
         .clone()
         .or(file.settings.clone())
         .or(Settings::defaults());
-    check(settings, secret).map_err(|e| file.as_written(e))
+    check(settings, secret).map_err(|e| {
+        if flags.given().contains(&e.field.as_str()) {
+            e
+        } else {
+            file.as_written(e)
+        }
+    })
 }
 
 /// Checks merged settings and builds the config; errors name the setting.
