@@ -33,7 +33,7 @@ fn main() {
         let node = NodeProcess::spawn(
             addr,
             pool,
-            &["--max-leases", &limit, "--max-leases-per-jid", "10"],
+            &["--max-leases", &limit, "--max-leases-per-account", "10"],
         );
         let mut link = Link::accept(&listener).await;
         // Settle, then the idle footprint.

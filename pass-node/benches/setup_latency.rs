@@ -65,7 +65,7 @@ fn main() {
                 &[
                     flags[0],
                     flags[1],
-                    "--max-leases-per-jid",
+                    "--max-leases-per-account",
                     "64",
                     "--max-leases",
                     "64",

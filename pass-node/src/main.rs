@@ -1,23 +1,22 @@
 //! The `pass-node` binary: parse settings, set up logs and limits, run until SIGTERM
 //! or Ctrl-C.
 
-use clap::Parser;
-use pass_node::config::{self, Cli, Command, FileConfig, LogFormat, SecretSource};
+use pass_node::config::{self, Cli, Command, ConfigFile, LogFormat, SecretSource, Settings};
 use std::process::ExitCode;
 use tracing::{error, info, warn};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_args();
     if let Some(Command::CheckConfig { config }) = &cli.command {
         return check_config(config);
     }
-    let file = match &cli.settings.config {
-        Some(path) => match config::load_file(path) {
+    let file = match &cli.config {
+        Some(path) => match ConfigFile::load(path) {
             Ok(f) => f,
             Err(e) => return config_error(&e),
         },
-        None => FileConfig::default(),
+        None => ConfigFile::default(),
     };
     let node_config = match config::resolve(&cli.settings, &file, SecretSource::Read) {
         Ok(c) => c,
@@ -48,14 +47,14 @@ fn config_error(e: &config::ConfigError) -> ExitCode {
 
 fn check_config(path: &std::path::Path) -> ExitCode {
     // Load errors already name the file; settings errors get it prefixed.
-    let file = match config::load_file(path) {
+    let file = match ConfigFile::load(path) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("{e}");
             return ExitCode::from(pass_node::EXIT_CONFIG as u8);
         }
     };
-    match config::resolve(&config::SettingsArgs::default(), &file, SecretSource::Skip) {
+    match config::resolve(&Settings::default(), &file, SecretSource::Skip) {
         Ok(_) => {
             println!("{}: ok", path.display());
             ExitCode::SUCCESS

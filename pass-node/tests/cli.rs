@@ -50,9 +50,20 @@ fn check_config_names_bad_fields() {
         ("public_ip = ['not-an-ip']", "public_ip"),
         ("relay_mode = 'teleport'", "relay_mode"),
         ("iq_rate = 0", "iq_rate: must be at least 1"),
+        ("iq_per_second = 0", "iq_per_second: must be at least 1"),
+        (
+            "max_leases_per_jid = 0",
+            "max_leases_per_jid: must be at least 1",
+        ),
+        (
+            "max_leases_per_account = 0",
+            "max_leases_per_account: must be at least 1",
+        ),
+        ("iq_rate = 3\niq_per_second = 3", "duplicate field"),
         ("iq_burst = 0", "iq_burst: must be at least 1"),
         ("iq_burst = -1", "iq_burst"),
         ("call_rate = 0", "call_rate: must be at least 1"),
+        ("call_per_second = 0", "call_per_second: must be at least 1"),
         (
             "max_stanza_bytes = 1000",
             "max_stanza_bytes: must be at least 4096",
@@ -103,6 +114,9 @@ fn help_explains_the_flags() {
         "--iq-rate",
         "--call-burst",
         "--call-rate",
+        "--max-leases-per-account",
+        "--iq-per-second",
+        "--call-per-second",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}");
     }
@@ -122,6 +136,18 @@ fn check_config_accepts_the_new_settings() {
          relay_idle_timeout = 0\n",
     );
     assert!(ok, "{text}");
+}
+
+#[test]
+fn check_config_accepts_the_old_and_the_aligned_names() {
+    let base = "server = 'localhost:5347'\ndomain = 'pass.example'\nsecret_file = '/x'\n";
+    for names in [
+        "max_leases_per_jid = 3\niq_rate = 5\ncall_rate = 7\n",
+        "max_leases_per_account = 3\niq_per_second = 5\ncall_per_second = 7\n",
+    ] {
+        let (ok, text) = check_config(&format!("{base}{names}"));
+        assert!(ok, "{names}: {text}");
+    }
 }
 
 /// Whether the stream ends with a `<stream:error/>` naming `condition` (bounded).
@@ -160,30 +186,33 @@ async fn max_stanza_bytes_flag_sets_the_stream_limit() {
 
 #[tokio::test]
 async fn iq_burst_and_rate_flags_set_the_rate_limit() {
-    let server = FakeServer::bind(SECRET).await;
-    let child = spawn_node(server.addr, SECRET, &["--iq-burst", "2", "--iq-rate", "1"]);
-    let mut session = server.accept_ok().await;
-    // Five requests at once from one account: the default burst (20) would
-    // answer all of them, a burst of 2 refuses some with resource-constraint.
-    for i in 0..5 {
-        session
-            .send_iq(
-                "flood@example/x",
-                &format!("d{i}"),
-                "get",
-                "<query xmlns='http://jabber.org/protocol/disco#info'/>",
-            )
-            .await;
-    }
-    let mut refused = 0;
-    for _ in 0..5 {
-        let iq = session.next_iq().await;
-        if iq.error.as_ref().and_then(|e| e.condition) == Some(Condition::ResourceConstraint) {
-            refused += 1;
+    // The aligned name and its old spelling.
+    for rate_flag in ["--iq-per-second", "--iq-rate"] {
+        let server = FakeServer::bind(SECRET).await;
+        let child = spawn_node(server.addr, SECRET, &["--iq-burst", "2", rate_flag, "1"]);
+        let mut session = server.accept_ok().await;
+        // Five requests at once from one account: the default burst (20) would
+        // answer all of them, a burst of 2 refuses some with resource-constraint.
+        for i in 0..5 {
+            session
+                .send_iq(
+                    "flood@example/x",
+                    &format!("d{i}"),
+                    "get",
+                    "<query xmlns='http://jabber.org/protocol/disco#info'/>",
+                )
+                .await;
         }
+        let mut refused = 0;
+        for _ in 0..5 {
+            let iq = session.next_iq().await;
+            if iq.error.as_ref().and_then(|e| e.condition) == Some(Condition::ResourceConstraint) {
+                refused += 1;
+            }
+        }
+        assert!(refused >= 2, "{rate_flag}: only {refused} of 5 refused");
+        stop(child).await;
     }
-    assert!(refused >= 2, "only {refused} of 5 refused");
-    stop(child).await;
 }
 
 /// SIGTERM then wait for the exit (bounded).

@@ -56,28 +56,53 @@ pub struct Config {
 }
 
 impl Config {
+    /// Default [`first_port`](Config::first_port).
+    pub const DEFAULT_FIRST_PORT: u16 = 40000;
+    /// Default [`last_port`](Config::last_port).
+    pub const DEFAULT_LAST_PORT: u16 = 40999;
+    /// Default [`max_leases`](Config::max_leases).
+    pub const DEFAULT_MAX_LEASES: usize = 1000;
+    /// Default [`max_leases_per_account`](Config::max_leases_per_account).
+    pub const DEFAULT_MAX_LEASES_PER_ACCOUNT: usize = 10;
+    /// Default [`max_relays`](Config::max_relays).
+    pub const DEFAULT_MAX_RELAYS: usize = 500;
+    /// Default [`max_expire`](Config::max_expire): a day.
+    pub const DEFAULT_MAX_EXPIRE: Duration = Duration::from_secs(24 * 3600);
+    /// Default [`answer_timeout`](Config::answer_timeout).
+    pub const DEFAULT_ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
+    /// Default [`proxy_window`](Config::proxy_window).
+    pub const DEFAULT_PROXY_WINDOW: Duration = Duration::from_secs(30);
+    /// Default [`iq_burst`](Config::iq_burst).
+    pub const DEFAULT_IQ_BURST: u32 = 20;
+    /// Default [`iq_per_second`](Config::iq_per_second).
+    pub const DEFAULT_IQ_PER_SECOND: u32 = 10;
+    /// Default [`call_burst`](Config::call_burst). A lease serves one session at a
+    /// time, each behind an XMPP round trip: no client of a lease meets 100 calls at
+    /// once or 20 a second, while a hang-up-and-call-again loop is held to 20
+    /// notices a second.
+    pub const DEFAULT_CALL_BURST: u32 = 100;
+    /// Default [`call_per_second`](Config::call_per_second).
+    pub const DEFAULT_CALL_PER_SECOND: u32 = 20;
+
     /// Settings with the defaults for everything but the names and addresses.
     pub fn new(service: Jid, advertised: Vec<IpAddr>) -> Config {
         Config {
             service,
             advertised,
-            first_port: 40000,
-            last_port: 40999,
-            max_leases: 1000,
-            max_leases_per_account: 10,
-            max_relays: 500,
-            max_expire: Duration::from_secs(24 * 3600),
-            answer_timeout: Duration::from_secs(30),
-            proxy_window: Duration::from_secs(30),
+            first_port: Self::DEFAULT_FIRST_PORT,
+            last_port: Self::DEFAULT_LAST_PORT,
+            max_leases: Self::DEFAULT_MAX_LEASES,
+            max_leases_per_account: Self::DEFAULT_MAX_LEASES_PER_ACCOUNT,
+            max_relays: Self::DEFAULT_MAX_RELAYS,
+            max_expire: Self::DEFAULT_MAX_EXPIRE,
+            answer_timeout: Self::DEFAULT_ANSWER_TIMEOUT,
+            proxy_window: Self::DEFAULT_PROXY_WINDOW,
             seed: 0x5eed,
             quarantine: Duration::from_secs(60),
-            iq_burst: 20,
-            iq_per_second: 10,
-            // A lease serves one session at a time, each behind an XMPP round trip:
-            // no client of a lease meets 100 calls at once or 20 a second, while a
-            // hang-up-and-call-again loop is held to 20 notices a second.
-            call_burst: 100,
-            call_per_second: 20,
+            iq_burst: Self::DEFAULT_IQ_BURST,
+            iq_per_second: Self::DEFAULT_IQ_PER_SECOND,
+            call_burst: Self::DEFAULT_CALL_BURST,
+            call_per_second: Self::DEFAULT_CALL_PER_SECOND,
             stanza_limits: Limits::default(),
         }
     }
