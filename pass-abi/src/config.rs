@@ -222,47 +222,33 @@ mod tests {
              max_text_bytes=800 fault=ignore-close",
         )
         .unwrap();
-        // No `..`: a new Config field fails to compile here until the ABI has its key.
-        let Config {
-            service,
-            advertised,
-            first_port,
-            last_port,
-            max_leases,
-            max_leases_per_account,
-            max_relays,
-            max_expire,
-            answer_timeout,
-            proxy_window,
-            seed,
-            quarantine,
-            iq_burst,
-            iq_per_second,
-            call_burst,
-            call_per_second,
-            stanza_limits,
-        } = c.config;
-        assert_eq!(service, Jid::new("p.x").unwrap());
-        assert_eq!(advertised.len(), 2);
-        assert_eq!((first_port, last_port), (5000, 5009));
-        assert_eq!((max_leases, max_leases_per_account, max_relays), (3, 2, 4));
-        assert_eq!(max_expire, Duration::from_secs(60));
-        assert_eq!(answer_timeout, Duration::from_millis(1500));
-        assert_eq!(proxy_window, Duration::from_millis(2500));
-        assert_eq!(seed, 99);
-        assert_eq!(quarantine, Duration::from_secs(7));
-        assert_eq!((iq_burst, iq_per_second), (5, 6));
-        assert_eq!((call_burst, call_per_second), (3, 4));
-        assert_eq!(
-            stanza_limits,
-            pass_core::xml::Limits {
+        // Every field differs from its default, so a key left unread shows.
+        let want = Config {
+            service: Jid::new("p.x").unwrap(),
+            advertised: vec!["192.0.2.1".parse().unwrap(), "2001:db8::1".parse().unwrap()],
+            first_port: 5000,
+            last_port: 5009,
+            max_leases: 3,
+            max_leases_per_account: 2,
+            max_relays: 4,
+            max_expire: Duration::from_secs(60),
+            answer_timeout: Duration::from_millis(1500),
+            proxy_window: Duration::from_millis(2500),
+            seed: 99,
+            quarantine: Duration::from_secs(7),
+            iq_burst: 5,
+            iq_per_second: 6,
+            call_burst: 3,
+            call_per_second: 4,
+            stanza_limits: pass_core::xml::Limits {
                 max_stanza_bytes: 9000,
                 max_depth: 7,
                 max_attributes: 8,
                 max_attribute_bytes: 900,
                 max_text_bytes: 800,
-            }
-        );
+            },
+        };
+        assert_eq!(c.config, want);
         assert_eq!(c.fault.as_deref(), Some("ignore-close"));
     }
 

@@ -3,11 +3,10 @@
 use crate::error::{RecordError, RecordKind};
 use alloc::string::String;
 use core::fmt;
-use core::str::FromStr;
 use pass_core::time::Instant;
 
 /// A decimal number: `0`-`9` only (integer `FromStr` would also take a `+`).
-pub(crate) fn number<T: FromStr>(
+pub(crate) fn number<T: TryFrom<u64>>(
     record: RecordKind,
     field: &'static str,
     value: &str,
@@ -15,11 +14,16 @@ pub(crate) fn number<T: FromStr>(
     if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
         return Err(malformed(record, field, value, "a decimal number"));
     }
-    value.parse().map_err(|_| RecordError::OutOfRange {
-        record,
-        field,
-        value: String::from(value),
-    })
+    // One parser for every width (read as u64, then narrowed) keeps the module small.
+    value
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| T::try_from(n).ok())
+        .ok_or_else(|| RecordError::OutOfRange {
+            record,
+            field,
+            value: String::from(value),
+        })
 }
 
 /// `NOW`: milliseconds since the host's epoch.
