@@ -48,3 +48,26 @@ pub use output::Output;
 /// The version of `docs/ENGINE-ABI.md` these records belong to: what a module's
 /// `pass_abi_version` export returns and what a host accepts.
 pub const VERSION: u32 = 1;
+
+/// `pass_handle`'s result: where the output lies in the module's memory, as one
+/// `i64`, `(address << 32) | length`.
+pub const fn pack_output(address: u32, length: u32) -> u64 {
+    ((address as u64) << 32) | length as u64
+}
+
+/// The output's `(address, length)` from `pass_handle`'s result.
+pub const fn unpack_output(packed: u64) -> (u32, u32) {
+    ((packed >> 32) as u32, packed as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_span_packs_into_one_i64() {
+        assert_eq!(pack_output(0x0001_0000, 12), 0x0001_0000_0000_000c);
+        assert_eq!(unpack_output(pack_output(u32::MAX, 7)), (u32::MAX, 7));
+        assert_eq!(unpack_output(pack_output(5, u32::MAX)), (5, u32::MAX));
+    }
+}

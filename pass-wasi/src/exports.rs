@@ -56,7 +56,8 @@ pub extern "C" fn pass_handle(ptr: u32, len: u32) -> u64 {
         };
         s.output = output.into_bytes();
         s.input = Vec::new();
-        (u64::from(address(&s.output)) << 32) | s.output.len() as u64
+        // Outputs stay far below 4 GiB (events are at most 1 MiB).
+        pass_abi::pack_output(address(&s.output), s.output.len() as u32)
     })
 }
 

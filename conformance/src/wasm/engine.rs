@@ -156,18 +156,15 @@ impl WasmEngine {
         }
         let record = event.to_string();
         let result = self.call(&record).and_then(|text| {
-            let after = || format!("(after event `{}`)", quote(&record));
             match Output::decode(&text) {
                 Ok(Output {
                     refused: Some(message),
                     ..
-                }) => Err(WasmError::Protocol(format!(
-                    "engine refused the event: {message} {}",
-                    after()
-                ))),
+                }) => Err(format!("engine refused the event: {message}")),
                 Ok(out) => Ok(out),
-                Err(e) => Err(WasmError::Protocol(format!("{e} {}", after()))),
+                Err(e) => Err(e.to_string()),
             }
+            .map_err(|m| WasmError::Protocol(format!("{m} (after event `{}`)", quote(&record))))
         });
         match result {
             Ok(out) => {
@@ -210,7 +207,8 @@ impl WasmEngine {
             .handle
             .call(&mut self.store, (ptr, len))
             .map_err(|e| fail(&self.store, &self.console, e))?;
-        let (out_ptr, out_len) = ((packed >> 32) as usize, (packed & 0xffff_ffff) as usize);
+        let (out_ptr, out_len) = pass_abi::unpack_output(packed);
+        let (out_ptr, out_len) = (out_ptr as usize, out_len as usize);
         let out = self
             .memory
             .data(&self.store)
