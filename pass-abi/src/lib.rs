@@ -13,7 +13,7 @@
 //! [`Event::decode`] and [`Output::decode`]; `decode(encode(r)) == r` for every
 //! record whose JIDs are bare (`tests/round_trip.rs`). The wire format is the
 //! interface that modules in other languages speak: it changes only with
-//! [`VERSION`].
+//! [`VERSION`]. One codec for both ends is docs/DESIGN.md decision 21.
 //!
 //! ```
 //! use pass_abi::{Event, Output};
