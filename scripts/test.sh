@@ -34,10 +34,16 @@ cargo build --quiet -p pass-core --no-default-features --target thumbv7em-none-e
 cargo build --quiet -p pass-core --no-default-features --target wasm32-wasip1
 cargo build --quiet -p pass-faults --target wasm32-wasip1
 
-step "pass-wasi module (wasm32-wasip1, release)"
+step "pass-wasi modules (wasm32-wasip1, release): with fault injection, then as shipped"
+# Both builds write target/wasm32-wasip1/release/pass-wasi.wasm (cargo sets it to
+# the last build's), so the faults module is copied aside first.
+cargo build --quiet --release -p pass-wasi --features faults --target wasm32-wasip1
+export PASS_WASI_FAULTS_MODULE="$PWD/target/wasm32-wasip1/release/pass-wasi-faults.wasm"
+cp target/wasm32-wasip1/release/pass-wasi.wasm "$PASS_WASI_FAULTS_MODULE"
 cargo build --quiet --release -p pass-wasi --target wasm32-wasip1
 export PASS_WASI_MODULE="$PWD/target/wasm32-wasip1/release/pass-wasi.wasm"
 echo "pass-wasi.wasm: $(stat -c %s "$PASS_WASI_MODULE") bytes"
+echo "pass-wasi-faults.wasm: $(stat -c %s "$PASS_WASI_FAULTS_MODULE") bytes"
 
 # PASS_LOW_DISK=1 (CI): delete target/debug after each step that built into it, so
 # that the disk holds one step's build at a time, not all of them.

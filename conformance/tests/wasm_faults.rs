@@ -1,5 +1,7 @@
 //! A faulty engine compiled to wasm (`fault=NAME` in the configuration record) is
-//! caught by the wasm target exactly as the same fault is caught in process.
+//! caught by the wasm target exactly as the same fault is caught in process. The
+//! faults exist only in the module built with `--features faults`; the shipped
+//! module refuses the key.
 
 mod wasm_support;
 
@@ -8,7 +10,7 @@ use pass_conformance::wasm::{wasm_host, WasmError};
 use pass_conformance::{catalogue, run_suite, RunOptions, Status};
 use pass_core::service::Service;
 use pass_faults::{Fault, FaultyEngine};
-use wasm_support::{block_on, compiled_pass_wasi, verdicts};
+use wasm_support::{block_on, compiled_pass_wasi, compiled_pass_wasi_faults, verdicts};
 
 #[test]
 fn every_fault_gets_the_same_verdicts_in_wasm() {
@@ -25,7 +27,7 @@ fn every_fault_gets_the_same_verdicts_in_wasm() {
             config.answer_timeout,
         );
         let (native, _) = block_on(run_suite(Box::new(native), "inproc", &cases, &opts));
-        let guest = wasm_host(compiled_pass_wasi(), Some(fault.name())).unwrap();
+        let guest = wasm_host(compiled_pass_wasi_faults(), Some(fault.name())).unwrap();
         let (guest, _) = block_on(run_suite(Box::new(guest), "wasm", &cases, &opts));
         assert_eq!(
             verdicts(&guest),
@@ -47,7 +49,7 @@ fn every_fault_gets_the_same_verdicts_in_wasm() {
 
 #[test]
 fn unknown_fault_is_refused_by_the_module() {
-    let err = wasm_host(compiled_pass_wasi(), Some("no-such-fault")).err();
+    let err = wasm_host(compiled_pass_wasi_faults(), Some("no-such-fault")).err();
     let Some(WasmError::Protocol(message)) = err else {
         panic!("{err:?}")
     };
@@ -57,4 +59,18 @@ fn unknown_fault_is_refused_by_the_module() {
         ),
         "{message}"
     );
+}
+
+#[test]
+fn shipped_module_has_no_faults() {
+    let err = wasm_host(compiled_pass_wasi(), Some(Fault::ALL[0].name())).err();
+    let Some(WasmError::Protocol(message)) = err else {
+        panic!("{err:?}")
+    };
+    let want = format!(
+        "engine refused the event: config: fault \"{}\": this module has no fault \
+         injection (pass-wasi is built with it by `--features faults`)",
+        Fault::ALL[0].name()
+    );
+    assert!(message.starts_with(&want), "{message}");
 }

@@ -3,12 +3,9 @@
 //! Buffers stay inside the module's state, so the host's pointers are only ever
 //! compared with them, never dereferenced: no `unsafe` is needed.
 
-use crate::guest::Guest;
+use crate::guest::{Guest, Refusal};
 use std::cell::RefCell;
 use std::vec::Vec;
-
-/// The ABI version this module speaks.
-const ABI_VERSION: u32 = 1;
 
 /// Largest event record accepted, in bytes.
 const MAX_EVENT_BYTES: u32 = 1 << 20;
@@ -27,7 +24,7 @@ thread_local! {
 /// `pass_abi_version() -> i32`.
 #[no_mangle]
 pub extern "C" fn pass_abi_version() -> u32 {
-    ABI_VERSION
+    pass_abi::VERSION
 }
 
 /// `pass_alloc(len) -> ptr`: a buffer of `len` bytes for the next event, valid
@@ -55,12 +52,12 @@ pub extern "C" fn pass_handle(ptr: u32, len: u32) -> u64 {
         let output = if len as usize <= s.input.len() && ptr == address(&s.input) {
             s.guest.handle(&s.input[..len as usize])
         } else {
-            s.guest
-                .refuse("pass_handle: the buffer is not the one pass_alloc returned")
+            s.guest.refuse(Refusal::ForeignBuffer)
         };
         s.output = output.into_bytes();
         s.input = Vec::new();
-        (u64::from(address(&s.output)) << 32) | s.output.len() as u64
+        // Outputs stay far below 4 GiB (events are at most 1 MiB).
+        pass_abi::pack_output(address(&s.output), s.output.len() as u32)
     })
 }
 

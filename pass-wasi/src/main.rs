@@ -3,17 +3,14 @@
 //!
 //! The module is driven by its host through exported functions (see [`exports`]);
 //! `main` does nothing, so running the module as a command is a no-op. Build:
-//! `cargo build --release -p pass-wasi --target wasm32-wasip1`.
+//! `cargo build --release -p pass-wasi --target wasm32-wasip1` (add
+//! `--features faults` for the testing module that takes `fault=NAME`).
 //!
-//! Layers: [`event`] parses the text records the host sends, [`config`] the
-//! configuration record, [`action`] writes the records the host reads back, and
-//! [`guest`] holds the engine between calls.
+//! Layers: `pass_abi` reads the records the host sends and writes the ones it
+//! reads back (the host uses the same codec), [`guest`] holds the engine between
+//! calls, and [`exports`] are the functions the host calls.
 
-mod action;
-mod config;
-mod event;
 mod exports;
 mod guest;
-mod line;
 
 fn main() {}

@@ -1,11 +1,8 @@
 //! One guest instance behind the [`Engine`] trait.
 
 use super::limits::{MemoryCap, MemoryCapExceeded};
-use super::records::{
-    closed_record, config_record, conn_record, listen_record, parse_output, shutdown_record,
-    stanza_record, timeout_record,
-};
 use super::{GuestLimits, WasmError};
+use pass_abi::{ConfigRecord, Event, Output};
 use pass_core::engine::Engine;
 use pass_core::lease::{Action, Config, ConnId, ListenError};
 use pass_core::time::Instant;
@@ -16,9 +13,6 @@ use wasmtime::{InstancePre, Memory, Store, Trap, TypedFunc};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::WasiCtxBuilder;
-
-/// The ABI version this host speaks.
-const ABI_VERSION: u32 = 1;
 
 /// Most bytes of guest stdout/stderr kept for error messages.
 const CONSOLE_BYTES: usize = 1 << 20;
@@ -106,9 +100,10 @@ impl WasmEngine {
         let v = version
             .call(&mut store, ())
             .map_err(|e| classify(&store, &console, limits, e))?;
-        if v != ABI_VERSION {
+        if v != pass_abi::VERSION {
             return Err(WasmError::Abi(format!(
-                "module speaks version {v}, this host {ABI_VERSION}"
+                "module speaks version {v}, this host {}",
+                pass_abi::VERSION
             )));
         }
         let mut engine = WasmEngine {
@@ -122,7 +117,11 @@ impl WasmEngine {
             next: None,
             failure: None,
         };
-        engine.exchange(&config_record(config, fault));
+        let record = ConfigRecord {
+            config: config.clone(),
+            fault: fault.map(String::from),
+        };
+        engine.exchange(&Event::Config(record));
         match engine.failure.take() {
             Some(e) => Err(e),
             None => Ok(engine),
@@ -149,14 +148,23 @@ impl WasmEngine {
         self.call(record)
     }
 
-    /// Sends one event record and takes in the output, or records the failure.
-    fn exchange(&mut self, record: &str) {
+    /// Sends one event and takes in the output, or records the failure: a refused
+    /// event too, since a conforming host only sends what a module must take.
+    fn exchange(&mut self, event: &Event) {
         if self.failure.is_some() {
             return;
         }
-        let result = self.call(record).and_then(|text| {
-            parse_output(&text)
-                .map_err(|m| WasmError::Protocol(format!("{m} (after event `{}`)", quote(record))))
+        let record = event.to_string();
+        let result = self.call(&record).and_then(|text| {
+            match Output::decode(&text) {
+                Ok(Output {
+                    refused: Some(message),
+                    ..
+                }) => Err(format!("engine refused the event: {message}")),
+                Ok(out) => Ok(out),
+                Err(e) => Err(e.to_string()),
+            }
+            .map_err(|m| WasmError::Protocol(format!("{m} (after event `{}`)", quote(&record))))
         });
         match result {
             Ok(out) => {
@@ -199,7 +207,8 @@ impl WasmEngine {
             .handle
             .call(&mut self.store, (ptr, len))
             .map_err(|e| fail(&self.store, &self.console, e))?;
-        let (out_ptr, out_len) = ((packed >> 32) as usize, (packed & 0xffff_ffff) as usize);
+        let (out_ptr, out_len) = pass_abi::unpack_output(packed);
+        let (out_ptr, out_len) = (out_ptr as usize, out_len as usize);
         let out = self
             .memory
             .data(&self.store)
@@ -257,27 +266,33 @@ fn quote(record: &str) -> String {
 
 impl Engine for WasmEngine {
     fn handle_stanza(&mut self, now: Instant, stanza: &Element) {
-        self.exchange(&stanza_record(now, stanza));
+        let stanza = stanza.clone();
+        self.exchange(&Event::Stanza { now, stanza });
     }
 
     fn handle_listen_result(&mut self, now: Instant, port: u16, result: Result<(), ListenError>) {
-        self.exchange(&listen_record(now, port, result));
+        self.exchange(&Event::ListenResult { now, port, result });
     }
 
     fn handle_connection(&mut self, now: Instant, conn: ConnId, local_port: u16, peer: SocketAddr) {
-        self.exchange(&conn_record(now, conn, local_port, peer));
+        self.exchange(&Event::Connection {
+            now,
+            conn,
+            local_port,
+            peer,
+        });
     }
 
     fn handle_closed(&mut self, now: Instant, conn: ConnId) {
-        self.exchange(&closed_record(now, conn));
+        self.exchange(&Event::Closed { now, conn });
     }
 
     fn handle_timeout(&mut self, now: Instant) {
-        self.exchange(&timeout_record(now));
+        self.exchange(&Event::Timeout { now });
     }
 
     fn shutdown(&mut self, now: Instant) {
-        self.exchange(&shutdown_record(now));
+        self.exchange(&Event::Shutdown { now });
     }
 
     fn poll_action(&mut self) -> Option<Action> {

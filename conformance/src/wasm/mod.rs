@@ -9,14 +9,15 @@
 //! - [`WasmHarness`]: the in-process host around a guest, turning a guest failure
 //!   into a harness error that names the limit.
 //! - [`run_wasm`]: `pass-conformance wasm MODULE.wasm`.
-//! - [`records`]: the ABI's text records, host side (events out, actions in).
+//!
+//! The records themselves (events out, output in) are `pass_abi`'s, the codec the
+//! reference guest uses too.
 
 mod engine;
 mod error;
 mod harness;
 mod limits;
 mod module;
-pub mod records;
 mod run;
 
 pub use engine::WasmEngine;
