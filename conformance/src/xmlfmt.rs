@@ -4,6 +4,7 @@
 //! The runner has its own small writer on purpose: the implementation under test may
 //! share pass-core's writer, and a conformance tool should not inherit its bugs.
 
+use pass_core::ns;
 use pass_core::xml::{Element, Node};
 
 /// The element as XML, declaring each namespace where it changes.
@@ -30,7 +31,7 @@ fn write_el(el: &Element, parent_ns: &str, out: &mut String) {
     }
     for a in &el.attributes {
         out.push(' ');
-        if a.namespace == pass_core::xml::NS_XML {
+        if a.namespace == ns::XML {
             out.push_str("xml:");
         }
         out.push_str(&a.name);
