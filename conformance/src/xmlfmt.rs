@@ -82,11 +82,11 @@ mod tests {
 
     #[test]
     fn writes_namespaces_where_they_change_and_escapes() {
-        let el = Element::new("iq", "jabber:component:accept")
+        let el = Element::new("iq", ns::COMPONENT)
             .with_attr("to", "a'b")
-            .with_child(Element::new("query", "jabber:iq:pass").with_text("<&>"));
+            .with_child(Element::new("query", ns::PASS).with_text("<&>"));
         assert_eq!(
-            to_xml_in(&el, "jabber:component:accept"),
+            to_xml_in(&el, ns::COMPONENT),
             "<iq to='a&apos;b'><query xmlns='jabber:iq:pass'>&lt;&amp;&gt;</query></iq>"
         );
         assert!(to_xml(&el).starts_with("<iq xmlns='jabber:component:accept'"));

@@ -5,8 +5,8 @@
 //! - the stream framer agrees: the same bytes as the one stanza of a stream (whose
 //!   header declares no default namespace) give that same tree.
 
-use pass_core::ns;
 use crate::reread_limits;
+use pass_core::ns;
 use pass_core::xml::{parse_element, Element, Limits, StreamEvent, StreamFramer, STREAM_CLOSE};
 
 /// A stream header that declares only the `stream` prefix.

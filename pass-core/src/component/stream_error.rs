@@ -6,131 +6,89 @@ use crate::xml::{Element, XmlError, STREAM_CLOSE};
 use alloc::string::String;
 use core::fmt;
 
-/// The defined stream error conditions (RFC 6120 §4.9.3).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum StreamErrorCondition {
+/// Declares the conditions once: the enum, [`StreamErrorCondition::ALL`] and the
+/// element names.
+macro_rules! conditions {
+    ($($(#[$doc:meta])* $variant:ident => $name:literal,)*) => {
+        /// The defined stream error conditions (RFC 6120 §4.9.3).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum StreamErrorCondition {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl StreamErrorCondition {
+            /// Every condition, in RFC order.
+            pub const ALL: &'static [StreamErrorCondition] = &[$(Self::$variant,)*];
+
+            /// The element name of the condition.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $name,)*
+                }
+            }
+        }
+    };
+}
+
+conditions! {
     /// `bad-format` (§4.9.3.1).
-    BadFormat,
+    BadFormat => "bad-format",
     /// `bad-namespace-prefix` (§4.9.3.2).
-    BadNamespacePrefix,
+    BadNamespacePrefix => "bad-namespace-prefix",
     /// `conflict` (§4.9.3.3).
-    Conflict,
+    Conflict => "conflict",
     /// `connection-timeout` (§4.9.3.4).
-    ConnectionTimeout,
+    ConnectionTimeout => "connection-timeout",
     /// `host-gone` (§4.9.3.5).
-    HostGone,
+    HostGone => "host-gone",
     /// `host-unknown` (§4.9.3.6).
-    HostUnknown,
+    HostUnknown => "host-unknown",
     /// `improper-addressing` (§4.9.3.7).
-    ImproperAddressing,
+    ImproperAddressing => "improper-addressing",
     /// `internal-server-error` (§4.9.3.8).
-    InternalServerError,
+    InternalServerError => "internal-server-error",
     /// `invalid-from` (§4.9.3.9).
-    InvalidFrom,
+    InvalidFrom => "invalid-from",
     /// `invalid-namespace` (§4.9.3.10).
-    InvalidNamespace,
+    InvalidNamespace => "invalid-namespace",
     /// `invalid-xml` (§4.9.3.11).
-    InvalidXml,
+    InvalidXml => "invalid-xml",
     /// `not-authorized` (§4.9.3.12): in XEP-0114, a wrong handshake.
-    NotAuthorized,
+    NotAuthorized => "not-authorized",
     /// `not-well-formed` (§4.9.3.13).
-    NotWellFormed,
+    NotWellFormed => "not-well-formed",
     /// `policy-violation` (§4.9.3.14).
-    PolicyViolation,
+    PolicyViolation => "policy-violation",
     /// `remote-connection-failed` (§4.9.3.15).
-    RemoteConnectionFailed,
+    RemoteConnectionFailed => "remote-connection-failed",
     /// `reset` (§4.9.3.16).
-    Reset,
+    Reset => "reset",
     /// `resource-constraint` (§4.9.3.17).
-    ResourceConstraint,
+    ResourceConstraint => "resource-constraint",
     /// `restricted-xml` (§4.9.3.18).
-    RestrictedXml,
+    RestrictedXml => "restricted-xml",
     /// `see-other-host` (§4.9.3.19); the host it names is not kept.
-    SeeOtherHost,
+    SeeOtherHost => "see-other-host",
     /// `system-shutdown` (§4.9.3.20).
-    SystemShutdown,
+    SystemShutdown => "system-shutdown",
     /// `undefined-condition` (§4.9.3.21): also what an unknown or missing
     /// condition reads as.
-    UndefinedCondition,
+    UndefinedCondition => "undefined-condition",
     /// `unsupported-encoding` (§4.9.3.22).
-    UnsupportedEncoding,
+    UnsupportedEncoding => "unsupported-encoding",
     /// `unsupported-feature` (§4.9.3.23).
-    UnsupportedFeature,
+    UnsupportedFeature => "unsupported-feature",
     /// `unsupported-stanza-type` (§4.9.3.24).
-    UnsupportedStanzaType,
+    UnsupportedStanzaType => "unsupported-stanza-type",
     /// `unsupported-version` (§4.9.3.25).
-    UnsupportedVersion,
+    UnsupportedVersion => "unsupported-version",
 }
 
 impl StreamErrorCondition {
-    /// Every condition, in RFC order.
-    pub const ALL: [StreamErrorCondition; 25] = {
-        use StreamErrorCondition::*;
-        [
-            BadFormat,
-            BadNamespacePrefix,
-            Conflict,
-            ConnectionTimeout,
-            HostGone,
-            HostUnknown,
-            ImproperAddressing,
-            InternalServerError,
-            InvalidFrom,
-            InvalidNamespace,
-            InvalidXml,
-            NotAuthorized,
-            NotWellFormed,
-            PolicyViolation,
-            RemoteConnectionFailed,
-            Reset,
-            ResourceConstraint,
-            RestrictedXml,
-            SeeOtherHost,
-            SystemShutdown,
-            UndefinedCondition,
-            UnsupportedEncoding,
-            UnsupportedFeature,
-            UnsupportedStanzaType,
-            UnsupportedVersion,
-        ]
-    };
-
-    /// The element name of the condition.
-    pub fn as_str(self) -> &'static str {
-        use StreamErrorCondition::*;
-        match self {
-            BadFormat => "bad-format",
-            BadNamespacePrefix => "bad-namespace-prefix",
-            Conflict => "conflict",
-            ConnectionTimeout => "connection-timeout",
-            HostGone => "host-gone",
-            HostUnknown => "host-unknown",
-            ImproperAddressing => "improper-addressing",
-            InternalServerError => "internal-server-error",
-            InvalidFrom => "invalid-from",
-            InvalidNamespace => "invalid-namespace",
-            InvalidXml => "invalid-xml",
-            NotAuthorized => "not-authorized",
-            NotWellFormed => "not-well-formed",
-            PolicyViolation => "policy-violation",
-            RemoteConnectionFailed => "remote-connection-failed",
-            Reset => "reset",
-            ResourceConstraint => "resource-constraint",
-            RestrictedXml => "restricted-xml",
-            SeeOtherHost => "see-other-host",
-            SystemShutdown => "system-shutdown",
-            UndefinedCondition => "undefined-condition",
-            UnsupportedEncoding => "unsupported-encoding",
-            UnsupportedFeature => "unsupported-feature",
-            UnsupportedStanzaType => "unsupported-stanza-type",
-            UnsupportedVersion => "unsupported-version",
-        }
-    }
-
     /// The condition an element name stands for, if RFC 6120 defines it.
     pub fn from_name(name: &str) -> Option<StreamErrorCondition> {
-        Self::ALL.into_iter().find(|c| c.as_str() == name)
+        Self::ALL.iter().copied().find(|c| c.as_str() == name)
     }
 }
 
@@ -260,7 +218,7 @@ mod tests {
 
     #[test]
     fn every_condition_round_trips_through_its_element() {
-        for c in StreamErrorCondition::ALL {
+        for &c in StreamErrorCondition::ALL {
             assert_eq!(StreamErrorCondition::from_name(c.as_str()), Some(c));
             let e = StreamError::new(c).with_text("why");
             assert_eq!(read(&e.to_xml()), e, "{c}");

@@ -614,14 +614,12 @@ mod tests {
         let iq = Element::new("iq", ns::COMPONENT)
             .with_attr("type", "get")
             .with_attr("id", "1")
-            .with_child(Element::new("query", "jabber:iq:pass"));
+            .with_child(Element::new("query", ns::PASS));
         assert_eq!(events[2], Ok(StreamEvent::Stanza(iq)));
         match &events[3] {
             Ok(StreamEvent::StreamError(e)) => {
                 assert!(e.is("error", ns::STREAM));
-                assert!(e
-                    .get_child("not-authorized", "urn:ietf:params:xml:ns:xmpp-streams")
-                    .is_some());
+                assert!(e.get_child("not-authorized", ns::XMPP_STREAMS).is_some());
             }
             other => panic!("expected a stream error, got {other:?}"),
         }
