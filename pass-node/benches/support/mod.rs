@@ -3,9 +3,13 @@
 //! (an XMPP server routing for its users, collapsed into one process).
 #![allow(dead_code)] // each bench binary uses a different part
 
-use pass_core::component::{ServerHandshake, ServerStep};
+#[path = "../../tests/common/server_end.rs"]
+mod server_end;
+
+use pass_core::component::ServerHandshake;
 use pass_core::ns;
 use pass_core::xml::{Element, Limits, StreamEvent, StreamFramer};
+use server_end::{serve_opening, HandshakeOutcome, ServerEnd};
 use std::net::{IpAddr, SocketAddr};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -101,18 +105,14 @@ impl Link {
             buf: vec![0; 64 * 1024],
             next_id: 0,
         };
-        let mut opening = ServerHandshake::new(DOMAIN, SECRET, "bench-stream");
-        loop {
-            let ev = link.next_event().await;
-            match opening.handle(ev).unwrap_or_else(|e| panic!("{e}")) {
-                ServerStep::Send(xml) => link.send(&xml).await,
-                ServerStep::Accepted(xml) => {
-                    link.send(&xml).await;
-                    return link;
-                }
-                ServerStep::Refused(_) => panic!("the node's handshake digest is wrong"),
-            }
-        }
+        let opening = ServerHandshake::new(DOMAIN, SECRET, "bench-stream");
+        let outcome = serve_opening(&mut link, opening).await;
+        assert_eq!(
+            outcome,
+            HandshakeOutcome::Accepted,
+            "the node's handshake digest"
+        );
+        link
     }
 
     /// Writes raw XML.
@@ -196,6 +196,16 @@ impl Link {
             ns::PASS
         );
         self.send(&xml).await;
+    }
+}
+
+impl ServerEnd for Link {
+    async fn next_event(&mut self) -> StreamEvent {
+        Link::next_event(self).await
+    }
+
+    async fn send(&mut self, xml: &str) {
+        Link::send(self, xml).await;
     }
 }
 

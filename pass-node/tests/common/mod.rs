@@ -4,11 +4,14 @@
 //! on the component stream; plus helpers to start a node in-process.
 #![allow(dead_code)]
 
-use pass_core::component::{ServerHandshake, ServerStep};
+mod server_end;
+
+use pass_core::component::ServerHandshake;
 use pass_core::stanza::{Iq, IqType, PassMessage};
 use pass_core::xml::{Limits, StreamEvent, StreamFramer, STREAM_CLOSE};
 use pass_node::config::{NodeConfig, RelayMode};
 use pass_node::NodeError;
+pub use server_end::{serve_opening, HandshakeOutcome, ServerEnd};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
@@ -31,15 +34,6 @@ pub struct FakeServer {
     /// Where the node connects.
     pub addr: SocketAddr,
     secret: String,
-}
-
-/// What became of a handshake.
-#[derive(Debug, PartialEq, Eq)]
-pub enum HandshakeOutcome {
-    /// Good digest: `<handshake/>` sent.
-    Accepted,
-    /// Bad digest: `<stream:error><not-authorized/>` sent and the stream closed.
-    Refused,
 }
 
 impl FakeServer {
@@ -101,21 +95,7 @@ impl Session {
     /// answers `<handshake/>` or `not-authorized`. Panics on anything else.
     pub async fn handshake(&mut self, secret: &str) -> HandshakeOutcome {
         let id = format!("id{}", fastrand::u32(..));
-        let mut opening = ServerHandshake::new(DOMAIN, secret, &id);
-        loop {
-            let ev = self.next_event().await;
-            match opening.handle(ev).unwrap_or_else(|e| panic!("{e}")) {
-                ServerStep::Send(xml) => self.send_raw(&xml).await,
-                ServerStep::Accepted(xml) => {
-                    self.send_raw(&xml).await;
-                    return HandshakeOutcome::Accepted;
-                }
-                ServerStep::Refused(xml) => {
-                    self.send_raw(&xml).await;
-                    return HandshakeOutcome::Refused;
-                }
-            }
-        }
+        serve_opening(self, ServerHandshake::new(DOMAIN, secret, &id)).await
     }
 
     /// Writes raw XML.
@@ -224,6 +204,16 @@ impl Session {
             request.id
         );
         self.send_raw(&xml).await;
+    }
+}
+
+impl ServerEnd for Session {
+    async fn next_event(&mut self) -> StreamEvent {
+        Session::next_event(self).await
+    }
+
+    async fn send(&mut self, xml: &str) {
+        self.send_raw(xml).await;
     }
 }
 
