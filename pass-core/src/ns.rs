@@ -1,7 +1,8 @@
 //! Every XML namespace the project uses, in one place (the `xmpp-parsers` `ns` idiom).
 //!
 //! Other crates and tests name namespaces through this module rather than spelling
-//! the URIs again, so a typo cannot silently create a namespace nobody answers.
+//! the URIs again, so a typo cannot silently create a namespace nobody answers
+//! (docs/DESIGN.md decision 19). XML written out as test data may still spell them.
 
 /// XEP-0003, Proxy Accept Socket Service.
 pub const PASS: &str = "jabber:iq:pass";

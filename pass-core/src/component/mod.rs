@@ -9,6 +9,10 @@
 //! opening ended; the caller only moves bytes. After the opening, the same framer
 //! carries the stanzas: the machines never read ahead.
 //!
+//! This is the project's only copy of the handshake and of the stream error
+//! conditions: the node, the runner, the test servers and the benches call it
+//! (docs/DESIGN.md decision 19).
+//!
 //! ```
 //! use pass_core::component::{ComponentHandshake, ComponentStep, ServerHandshake, ServerStep};
 //! use pass_core::xml::{Limits, StreamFramer};
