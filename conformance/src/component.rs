@@ -1,7 +1,7 @@
 //! The network target: the runner plays the XMPP server's side of XEP-0114.
 //!
 //! The implementation connects to `--listen` as it would to its XMPP server; the
-//! runner checks the handshake (hex SHA-1 of stream id + secret), then routes: the
+//! runner checks the handshake (pass-core's [`ServerHandshake`]), then routes: the
 //! stanzas it sends carry `from` = user JIDs, the stanzas the implementation sends
 //! go to the case by their `to`. Third parties and owners are real TCP connections
 //! to the addresses the implementation advertised.
@@ -11,10 +11,9 @@ use crate::harness::{ConnectError, Harness, HarnessError, ReadEvent, SockId, Tar
 use crate::runner::{run_suite, RunOptions, Status, SuiteReport};
 use crate::xmlfmt::to_xml_in;
 use async_trait::async_trait;
-use pass_core::xml::{
-    Element, Limits, StreamEvent, StreamFramer, StreamHeader, NS_COMPONENT, STREAM_CLOSE,
-};
-use sha1::{Digest, Sha1};
+use pass_core::component::{ServerHandshake, ServerStep, StreamError, StreamErrorCondition};
+use pass_core::ns;
+use pass_core::xml::{Element, Limits, StreamEvent, StreamFramer, STREAM_CLOSE};
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::net::SocketAddr;
@@ -107,17 +106,6 @@ enum SockCmd {
     Shutdown,
 }
 
-/// The XEP-0114 handshake digest: lowercase hex SHA-1 of stream id + secret.
-pub fn handshake_digest(stream_id: &str, secret: &str) -> String {
-    let digest = Sha1::digest(format!("{stream_id}{secret}").as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-const STREAM_ERROR_NOT_AUTHORIZED: &str =
-    "<stream:error><not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></stream:stream>";
-const STREAM_ERROR_NOT_WELL_FORMED: &str =
-    "<stream:error><not-well-formed xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></stream:stream>";
-
 /// Reads the next framer event, feeding it from `r`; bounded by `wait`.
 async fn next_event(
     r: &mut (impl AsyncRead + Unpin),
@@ -171,59 +159,29 @@ async fn accept_link(
     };
     let (mut read, mut writer) = stream.into_split();
     let mut framer = StreamFramer::new(Limits::default());
-    let header = match next_event(&mut read, &mut framer, wait).await {
-        Ok(StreamEvent::Header(h)) => h,
-        Ok(other) => {
-            return Err(RunError::Handshake(format!(
-                "expected a stream header, got {other:?}"
-            )))
-        }
-        Err(e) => return Err(RunError::Handshake(e)),
-    };
-    if header.default_namespace != NS_COMPONENT {
-        return Err(RunError::Handshake(format!(
-            "stream namespace is {:?}, expected {NS_COMPONENT}",
-            header.default_namespace
-        )));
-    }
-    if header.to.as_deref() != Some(domain) {
-        return Err(RunError::Handshake(format!(
-            "stream header to={:?}, expected the component domain {domain:?}",
-            header.to
-        )));
-    }
     let id: String = (0..16)
         .map(|_| format!("{:x}", rand::random::<u8>() & 0xf))
         .collect();
-    let mut ours = StreamHeader::new(NS_COMPONENT);
-    ours.id = Some(id.clone());
-    ours.from = Some(domain.to_string());
+    let mut opening = ServerHandshake::new(domain, secret, &id);
     let io = |e: std::io::Error| RunError::Handshake(format!("write failed: {e}"));
-    writer
-        .write_all(ours.to_open_tag().as_bytes())
-        .await
-        .map_err(io)?;
-    let hs = match next_event(&mut read, &mut framer, wait).await {
-        Ok(StreamEvent::Stanza(e)) if e.name == "handshake" => e,
-        Ok(other) => {
-            return Err(RunError::Handshake(format!(
-                "expected <handshake/>, got {other:?}"
-            )))
+    loop {
+        let ev = next_event(&mut read, &mut framer, wait)
+            .await
+            .map_err(RunError::Handshake)?;
+        match opening.handle(ev) {
+            Ok(ServerStep::Send(xml)) => writer.write_all(xml.as_bytes()).await.map_err(io)?,
+            Ok(ServerStep::Accepted(xml)) => {
+                writer.write_all(xml.as_bytes()).await.map_err(io)?;
+                break;
+            }
+            Ok(ServerStep::Refused(xml)) => {
+                let _ = writer.write_all(xml.as_bytes()).await;
+                let _ = writer.shutdown().await;
+                return Err(RunError::Handshake("wrong secret".into()));
+            }
+            Err(e) => return Err(RunError::Handshake(e.to_string())),
         }
-        Err(e) => return Err(RunError::Handshake(e)),
-    };
-    if !hs
-        .text()
-        .trim()
-        .eq_ignore_ascii_case(&handshake_digest(&id, secret))
-    {
-        let _ = writer
-            .write_all(STREAM_ERROR_NOT_AUTHORIZED.as_bytes())
-            .await;
-        let _ = writer.shutdown().await;
-        return Err(RunError::Handshake("wrong secret".into()));
     }
-    writer.write_all(b"<handshake/>").await.map_err(io)?;
     let (tx, events) = mpsc::unbounded_channel();
     let reader = tokio::spawn(async move {
         loop {
@@ -310,9 +268,10 @@ impl ComponentHarness {
     async fn break_link(&mut self, why: &str) -> HarnessError {
         if let Some(mut l) = self.link.take() {
             if why.starts_with("malformed") {
+                let refusal = StreamError::new(StreamErrorCondition::NotWellFormed);
                 let _ = l
                     .writer
-                    .write_all(STREAM_ERROR_NOT_WELL_FORMED.as_bytes())
+                    .write_all(refusal.to_xml_closing().as_bytes())
                     .await;
             }
             let _ = l.writer.shutdown().await;
@@ -335,7 +294,7 @@ impl Harness for ComponentHarness {
         let Some(link) = self.link.as_mut() else {
             return Err(Self::disconnected());
         };
-        let xml = to_xml_in(stanza, NS_COMPONENT);
+        let xml = to_xml_in(stanza, ns::COMPONENT);
         if let Err(e) = link.writer.write_all(xml.as_bytes()).await {
             return Err(self
                 .break_link(&format!("implementation disconnected: {e}"))

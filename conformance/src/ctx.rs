@@ -4,19 +4,12 @@
 
 use crate::harness::{ConnectError, Harness, HarnessError, ReadEvent, SockId, TargetInfo};
 use crate::xmlfmt::to_xml;
+use pass_core::ns;
 use pass_core::xml::Element;
-use pass_core::NS_PASS;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::time::{Duration, Instant};
-
-/// The XEP-0114 content namespace the runner writes stanzas in.
-pub const NS_STANZA: &str = pass_core::xml::NS_COMPONENT;
-/// RFC 6120 stanza error conditions.
-pub const NS_STANZAS: &str = "urn:ietf:params:xml:ns:xmpp-stanzas";
-/// XEP-0030 disco#info.
-pub const NS_DISCO_INFO: &str = "http://jabber.org/protocol/disco#info";
 
 /// What a case's future yields.
 pub type CaseFut<'a> = Pin<Box<dyn Future<Output = Result<(), Stop>> + 'a>>;
@@ -107,17 +100,17 @@ pub fn iq_type(el: &Element) -> &str {
 
 /// The `jabber:iq:pass` query of an IQ.
 pub fn pass_query(el: &Element) -> Option<&Element> {
-    el.get_child("query", NS_PASS)
+    el.get_child("query", ns::PASS)
 }
 
 /// An empty `<query xmlns='jabber:iq:pass'/>`.
 pub fn query() -> Element {
-    Element::new("query", NS_PASS)
+    Element::new("query", ns::PASS)
 }
 
 /// A `jabber:iq:pass` child element.
 pub fn pass_el(name: &str) -> Element {
-    Element::new(name, NS_PASS)
+    Element::new(name, ns::PASS)
 }
 
 /// A `<proxy port='..'>host</proxy>` (or another entity element).
@@ -130,7 +123,7 @@ pub fn entity(name: &str, host: &str, port: u16) -> Element {
 /// Reads a PassEntity child as an address; the error says what is wrong.
 pub fn entity_addr(parent: &Element, name: &str) -> Result<(SocketAddr, String), String> {
     let e = parent
-        .get_child(name, NS_PASS)
+        .get_child(name, ns::PASS)
         .ok_or_else(|| format!("no <{name}/> element"))?;
     let host = e.text().trim().to_string();
     let ip: IpAddr = host
@@ -210,7 +203,7 @@ impl Ctx {
     pub fn iq(&mut self, kind: &str, from: &str, payload: Option<Element>) -> Element {
         self.next_id += 1;
         let id = format!("c{}-{}", self.index, self.next_id);
-        let mut iq = Element::new("iq", NS_STANZA)
+        let mut iq = Element::new("iq", ns::COMPONENT)
             .with_attr("type", kind)
             .with_attr("id", &id)
             .with_attr("from", from)
@@ -356,7 +349,10 @@ impl Ctx {
         code: u16,
         condition: &str,
     ) -> Result<(), Stop> {
-        let want = format!("<iq type='error'> with <error code='{code}'><{condition} xmlns='{NS_STANZAS}'/></error>");
+        let want = format!(
+            "<iq type='error'> with <error code='{code}'><{condition} xmlns='{}'/></error>",
+            ns::XMPP_STANZAS
+        );
         if iq_type(a) != "error" {
             return Err(self.fail_el(step, want, a));
         }
@@ -369,7 +365,7 @@ impl Ctx {
         let got_code = err.attr("code").and_then(|c| c.parse::<u16>().ok());
         let got_cond = err
             .elements()
-            .find(|c| c.namespace == NS_STANZAS && c.name != "text")
+            .find(|c| c.namespace == ns::XMPP_STANZAS && c.name != "text")
             .map(|c| c.name.clone());
         match (got_code, got_cond.as_deref()) {
             (Some(c), Some(k)) if c == code && k == condition => Ok(()),
@@ -474,7 +470,7 @@ impl Ctx {
         let step = "wait for the incoming-connection request (§3 listing 3)";
         let e = self
             .recv(step, owner, "<iq type='set'><query xmlns='jabber:iq:pass'><client port=..>IP</client><proxy port=..>IP</proxy></query></iq>", &|e| {
-                iq_type(e) == "set" && pass_query(e).is_some_and(|q| q.get_child("client", NS_PASS).is_some())
+                iq_type(e) == "set" && pass_query(e).is_some_and(|q| q.get_child("client", ns::PASS).is_some())
             })
             .await?;
         self.check_from_service(step, &e)?;
@@ -516,7 +512,7 @@ impl Ctx {
 
     /// An IQ answering the service's request `id`.
     pub fn answer_iq(&self, kind: &str, from: &str, id: &str, payload: Option<Element>) -> Element {
-        let mut iq = Element::new("iq", NS_STANZA)
+        let mut iq = Element::new("iq", ns::COMPONENT)
             .with_attr("type", kind)
             .with_attr("id", id)
             .with_attr("from", from)
@@ -536,10 +532,10 @@ impl Ctx {
                 inc.client.port(),
             ))
             .with_child(entity("proxy", &inc.proxy_host, inc.proxy.port()));
-        let err = Element::new("error", NS_STANZA)
+        let err = Element::new("error", ns::COMPONENT)
             .with_attr("code", "401")
             .with_attr("type", "auth")
-            .with_child(Element::new("not-authorized", NS_STANZAS));
+            .with_child(Element::new("not-authorized", ns::XMPP_STANZAS));
         let iq = self
             .answer_iq("error", owner, &inc.id, Some(q))
             .with_child(err);
@@ -570,7 +566,7 @@ impl Ctx {
         let e = match self
             .recv_within(&lease.owner, wait, &move |e| {
                 iq_type(e) == "set"
-                    && pass_query(e).is_some_and(|q| q.get_child(&k, NS_PASS).is_some())
+                    && pass_query(e).is_some_and(|q| q.get_child(&k, ns::PASS).is_some())
             })
             .await?
         {
@@ -604,7 +600,7 @@ impl Ctx {
                 &e,
             ));
         }
-        if q.get_child("close", NS_PASS).is_none() {
+        if q.get_child("close", ns::PASS).is_none() {
             self.warn(format!(
                 "{step}: no <close/> in the notice (the Markdown rendering's form)"
             ));

@@ -4,6 +4,7 @@
 //! The runner has its own small writer on purpose: the implementation under test may
 //! share pass-core's writer, and a conformance tool should not inherit its bugs.
 
+use pass_core::ns;
 use pass_core::xml::{Element, Node};
 
 /// The element as XML, declaring each namespace where it changes.
@@ -30,7 +31,7 @@ fn write_el(el: &Element, parent_ns: &str, out: &mut String) {
     }
     for a in &el.attributes {
         out.push(' ');
-        if a.namespace == pass_core::xml::NS_XML {
+        if a.namespace == ns::XML {
             out.push_str("xml:");
         }
         out.push_str(&a.name);
@@ -81,11 +82,11 @@ mod tests {
 
     #[test]
     fn writes_namespaces_where_they_change_and_escapes() {
-        let el = Element::new("iq", "jabber:component:accept")
+        let el = Element::new("iq", ns::COMPONENT)
             .with_attr("to", "a'b")
-            .with_child(Element::new("query", "jabber:iq:pass").with_text("<&>"));
+            .with_child(Element::new("query", ns::PASS).with_text("<&>"));
         assert_eq!(
-            to_xml_in(&el, "jabber:component:accept"),
+            to_xml_in(&el, ns::COMPONENT),
             "<iq to='a&apos;b'><query xmlns='jabber:iq:pass'>&lt;&amp;&gt;</query></iq>"
         );
         assert!(to_xml(&el).starts_with("<iq xmlns='jabber:component:accept'"));

@@ -1,8 +1,9 @@
 //! The runner survives misbehaving implementations: small hostile fakes that
 //! connect as components. Every test ends by itself (short waits, bounded loops).
 
-use pass_conformance::component::{handshake_digest, run, ComponentOptions, RunError};
+use pass_conformance::component::{run, ComponentOptions, RunError};
 use pass_conformance::runner::{RunOptions, Status, SuiteReport};
+use pass_core::component::{component_header, handshake};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -63,10 +64,7 @@ async fn fake_component(addr: &str, secret: &str) -> (TcpStream, String) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let mut s = s.expect("the runner listens");
-    let open = format!(
-        "<?xml version='1.0'?><stream:stream xmlns='jabber:component:accept' \
-         xmlns:stream='http://etherx.jabber.org/streams' to='{DOMAIN}'>"
-    );
+    let open = component_header(DOMAIN).to_open_tag();
     s.write_all(open.as_bytes()).await.unwrap();
     let header = read_until(&mut s, ">").await;
     let id = header
@@ -75,7 +73,7 @@ async fn fake_component(addr: &str, secret: &str) -> (TcpStream, String) {
         .and_then(|r| r.split('\'').next())
         .expect("stream id")
         .to_string();
-    let hs = format!("<handshake>{}</handshake>", handshake_digest(&id, secret));
+    let hs = handshake(&id, secret);
     s.write_all(hs.as_bytes()).await.unwrap();
     let answer = read_until(&mut s, "handshake").await;
     (s, answer)

@@ -7,12 +7,13 @@ use pass_conformance::inproc::reference_config;
 use pass_conformance::wasm::{wasm_host, GuestLimits, WasmError, WasmModule};
 use pass_conformance::{catalogue, run_suite, RunOptions, Status};
 use pass_core::engine::Engine;
+use pass_core::ns;
 use pass_core::time::Instant;
 use pass_core::xml::Element;
 use wasm_support::testdata;
 
 fn stanza() -> Element {
-    Element::new("iq", "jabber:component:accept")
+    Element::new("iq", ns::COMPONENT)
         .with_attr("type", "get")
         .with_attr("id", "x1")
         .with_attr("from", "user@localhost/r")

@@ -6,9 +6,8 @@
 //!   header declares no default namespace) give that same tree.
 
 use crate::reread_limits;
-use pass_core::xml::{
-    parse_element, Element, Limits, StreamEvent, StreamFramer, NS_STREAM, STREAM_CLOSE,
-};
+use pass_core::ns;
+use pass_core::xml::{parse_element, Element, Limits, StreamEvent, StreamFramer, STREAM_CLOSE};
 
 /// A stream header that declares only the `stream` prefix.
 const HEADER: &str = "<stream:stream xmlns:stream='http://etherx.jabber.org/streams'>";
@@ -43,7 +42,7 @@ fn framer_agrees(data: &[u8], element: &Element) {
         .iter()
         .position(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
         .and_then(|i| data.get(i..i + 2));
-    if data.starts_with(b"\xef\xbb\xbf") || prolog == Some(b"<?") || element.namespace == NS_STREAM
+    if data.starts_with(b"\xef\xbb\xbf") || prolog == Some(b"<?") || element.namespace == ns::STREAM
     {
         return;
     }

@@ -3,6 +3,8 @@
 //! Layers, bottom up:
 //! - [`xml`]: a strict reader and writer for the XML that XMPP allows, and an
 //!   incremental framer for an XEP-0114 component stream.
+//! - [`component`]: XEP-0114, both sides of a component stream's opening and
+//!   typed stream errors; [`ns`]: every namespace.
 //! - [`jid`]: a small validated JID type (the `jid` crate needs `std`).
 //! - [`stanza`]: typed stanzas, at the schema level ([`stanza::query`]) and the
 //!   protocol level ([`stanza::pass`]), plus stanza errors with their legacy codes.
@@ -18,14 +20,13 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod component;
 pub mod engine;
 pub mod jid;
 pub mod lease;
+pub mod ns;
 pub mod service;
 pub mod stanza;
 pub mod time;
 mod token_bucket;
 pub mod xml;
-
-/// The XEP-0003 namespace.
-pub const NS_PASS: &str = "jabber:iq:pass";

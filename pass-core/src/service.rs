@@ -25,10 +25,10 @@ mod rate_limit;
 use crate::engine::Engine;
 use crate::jid::Jid;
 use crate::lease::{Action, Config, ConfigError, ConnId, LeaseMachine, ListenError, Stats};
+use crate::ns;
 use crate::stanza::{disco, ping, Condition, Iq, IqType, PassMessage, StanzaError};
 use crate::time::Instant;
 use crate::xml::{Element, Limit};
-use crate::NS_PASS;
 use alloc::format;
 use alloc::string::{String, ToString};
 use core::net::SocketAddr;
@@ -171,7 +171,7 @@ impl Service {
                 .with_text("an IQ get or set needs a payload");
             return self.reply_error(from, &iq.id, error);
         };
-        if payload.is("query", NS_PASS) {
+        if payload.is("query", ns::PASS) {
             match PassMessage::from_iq(iq) {
                 Ok(msg) => self.machine.handle_pass(now, from, iq, msg),
                 Err(e) => {

@@ -3,10 +3,11 @@
 //! snapshots of the writer's exact output for every protocol message and PassError.
 
 use pass_core::jid::Jid;
+use pass_core::ns;
 use pass_core::stanza::{
     Condition, ErrorType, Iq, PassEntity, PassError, PassMessage, StanzaError,
 };
-use pass_core::xml::{parse_element, Element, Limits, Node, XmlError, NS_COMPONENT};
+use pass_core::xml::{parse_element, Element, Limits, Node, XmlError};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -99,7 +100,7 @@ fn expected() -> Vec<(&'static str, PassMessage)> {
 fn canonical(e: &Element) -> Element {
     let mut out = e.clone();
     if out.namespace.is_empty() {
-        out.namespace = NS_COMPONENT.to_string();
+        out.namespace = ns::COMPONENT.to_string();
     }
     out.attributes.sort_by(|a, b| a.name.cmp(&b.name));
     out.children = e

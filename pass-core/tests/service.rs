@@ -3,8 +3,9 @@
 use pass_core::engine::Engine;
 use pass_core::jid::Jid;
 use pass_core::lease::{Action, Config, ConnId};
+use pass_core::ns;
 use pass_core::service::Service;
-use pass_core::stanza::disco::{DiscoInfo, NS_DISCO_INFO};
+use pass_core::stanza::disco::DiscoInfo;
 use pass_core::stanza::{Condition, ErrorType, Iq, IqType, PassMessage};
 use pass_core::time::Instant;
 use pass_core::xml::{parse_element, Limits};
@@ -59,7 +60,10 @@ const FROM: &str = "from='user@example.org/home' to='pass.example.org'";
 #[test]
 fn disco_info_advertises_the_pass_feature() {
     let mut s = service();
-    let xml = format!("<iq type='get' id='d1' {FROM}><query xmlns='{NS_DISCO_INFO}'/></iq>");
+    let xml = format!(
+        "<iq type='get' id='d1' {FROM}><query xmlns='{}'/></iq>",
+        ns::DISCO_INFO
+    );
     let actions = feed(&mut s, at(0), &xml);
     let iq = only_send(&actions);
     assert_eq!((iq.kind, iq.id.as_str()), (IqType::Result, "d1"));
@@ -67,7 +71,7 @@ fn disco_info_advertises_the_pass_feature() {
     assert_eq!(iq.from, Some(Jid::new("pass.example.org").unwrap()));
     let info = DiscoInfo::try_from(iq.payload.as_ref().unwrap()).unwrap();
     assert!(info.has_feature("jabber:iq:pass"));
-    assert!(info.has_feature(NS_DISCO_INFO));
+    assert!(info.has_feature(ns::DISCO_INFO));
     assert!(info
         .identities
         .iter()
@@ -100,7 +104,10 @@ fn unknown_namespace_is_service_unavailable() {
     );
     assert!(text.contains("jabber:iq:version"), "{text}");
     // A disco#info *set* is not served either.
-    let xml = format!("<iq type='set' id='v2' {FROM}><query xmlns='{NS_DISCO_INFO}'/></iq>");
+    let xml = format!(
+        "<iq type='set' id='v2' {FROM}><query xmlns='{}'/></iq>",
+        ns::DISCO_INFO
+    );
     assert_eq!(only_error(&feed(&mut s, at(0), &xml)).0, 503);
 }
 

@@ -11,7 +11,8 @@ use crate::pending::Pending;
 use crate::relay::{relay, RelayEnv, RelayOutcome, Side};
 use pass_core::engine::Engine;
 use pass_core::lease::{Action, ConnId};
-use pass_core::xml::{Element, NS_COMPONENT};
+use pass_core::ns;
+use pass_core::xml::Element;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::Ordering;
@@ -321,7 +322,7 @@ impl<E: Engine + Send + 'static> Driver<E> {
             match action {
                 Action::Send(iq) => {
                     let mut out = String::new();
-                    Element::from(&iq).write_in(&mut out, NS_COMPONENT);
+                    Element::from(&iq).write_in(&mut out, ns::COMPONENT);
                     debug!(stanza = %out, "send");
                     self.link.send(out);
                 }

@@ -4,7 +4,8 @@
 //! The protocol lives in `pass_core`'s sans-IO engine; this crate is the I/O shell
 //! around it (the quinn / quinn-proto split):
 //! - [`config`]: command line, TOML file, defaults, validation;
-//! - [`component`]: the XEP-0114 stream (handshake, reconnect, outgoing queue);
+//! - [`component`]: the XEP-0114 stream's I/O (connect, reconnect, outgoing queue;
+//!   the handshake and stream errors are `pass_core::component`);
 //! - `driver`: the task that owns the engine and carries out its actions;
 //! - [`listen`] and [`pending`]: listening ports and sockets waiting for a relay;
 //! - [`relay`]: moving bytes (copy or splice), rate limits;

@@ -13,6 +13,7 @@ use pass_conformance::wasm::{wasm_host, GuestLimits, WasmModule};
 use pass_conformance::{catalogue, run_suite, RunOptions, Status};
 use pass_core::engine::Engine;
 use pass_core::lease::Action;
+use pass_core::ns;
 use pass_core::service::Service;
 use pass_core::xml::Element;
 use std::path::PathBuf;
@@ -128,14 +129,14 @@ fn cycles<E: Engine>(mut engine: E) -> Result<Duration, String> {
     for i in 0..CYCLES {
         let now = pass_core::time::Instant::from_millis(i * 1000);
         let iq = |kind: &str, id: String, query: Element| {
-            Element::new("iq", "jabber:component:accept")
+            Element::new("iq", ns::COMPONENT)
                 .with_attr("type", kind)
                 .with_attr("id", &id)
                 .with_attr("from", "user@localhost/bench")
                 .with_attr("to", "pass.localhost")
                 .with_child(query)
         };
-        let query = Element::new("query", "jabber:iq:pass");
+        let query = Element::new("query", ns::PASS);
         engine.handle_stanza(now, &iq("set", format!("r{i}"), query.clone()));
         let port = match engine.poll_action() {
             Some(Action::Listen { port }) => port,
@@ -144,11 +145,11 @@ fn cycles<E: Engine>(mut engine: E) -> Result<Duration, String> {
         while engine.poll_action().is_some() {}
         engine.handle_listen_result(now, port, Ok(()));
         while engine.poll_action().is_some() {}
-        let proxy = Element::new("proxy", "jabber:iq:pass")
+        let proxy = Element::new("proxy", ns::PASS)
             .with_attr("port", &port.to_string())
             .with_text("127.0.0.1");
         let close = query
-            .with_child(Element::new("close", "jabber:iq:pass"))
+            .with_child(Element::new("close", ns::PASS))
             .with_child(proxy);
         engine.handle_stanza(now, &iq("set", format!("c{i}"), close));
         let mut answered = false;

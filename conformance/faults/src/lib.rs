@@ -14,10 +14,10 @@ use core::net::SocketAddr;
 use pass_core::engine::Engine;
 use pass_core::jid::Jid;
 use pass_core::lease::{Action, ConnId, ListenError};
+use pass_core::ns;
 use pass_core::stanza::{Condition, ErrorType, Iq, IqType};
 use pass_core::time::Instant;
 use pass_core::xml::{Element, Node};
-use pass_core::NS_PASS;
 
 /// One broken behaviour.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -130,7 +130,7 @@ impl<E: Engine> FaultyEngine<E> {
             {
                 iq.kind = IqType::Result;
                 iq.error = None;
-                iq.payload = Some(Element::new("query", NS_PASS));
+                iq.payload = Some(Element::new("query", ns::PASS));
                 Some(Action::Send(iq))
             }
             (Fault::WrongErrorCode, Action::Send(mut iq))
@@ -160,10 +160,10 @@ impl<E: Engine> FaultyEngine<E> {
                 Some(Action::Send(iq))
             }
             (Fault::MissingServerPort, Action::Send(mut iq)) if iq.kind == IqType::Result => {
-                if let Some(q) = iq.payload.as_mut().filter(|q| q.is("query", NS_PASS)) {
+                if let Some(q) = iq.payload.as_mut().filter(|q| q.is("query", ns::PASS)) {
                     for n in q.children.iter_mut() {
                         if let Node::Element(e) = n {
-                            if e.is("server", NS_PASS) {
+                            if e.is("server", ns::PASS) {
                                 e.attributes.retain(|a| a.name != "port");
                             }
                         }
@@ -175,7 +175,7 @@ impl<E: Engine> FaultyEngine<E> {
                 if let Some(q) = iq.payload.as_mut() {
                     for n in q.children.iter_mut() {
                         if let Node::Element(e) = n {
-                            if e.is("client", NS_PASS) {
+                            if e.is("client", ns::PASS) {
                                 let port = e
                                     .attr("port")
                                     .and_then(|p| p.parse::<u16>().ok())
@@ -222,7 +222,7 @@ fn is_set_with(iq: &Iq, child: &str) -> bool {
         && iq
             .payload
             .as_ref()
-            .is_some_and(|q| q.is("query", NS_PASS) && q.get_child(child, NS_PASS).is_some())
+            .is_some_and(|q| q.is("query", ns::PASS) && q.get_child(child, ns::PASS).is_some())
 }
 
 /// Whether `iq` is an error with this code or condition.
@@ -251,7 +251,7 @@ impl<E: Engine> Engine for FaultyEngine<E> {
             // The canonical accept (§3 listing 4): same id, an empty query.
             let mut accept = stanza.clone();
             accept.set_attr("type", "result");
-            accept.children = alloc::vec![Node::Element(Element::new("query", NS_PASS))];
+            accept.children = alloc::vec![Node::Element(Element::new("query", ns::PASS))];
             self.inner.handle_stanza(now, &accept);
         } else {
             self.inner.handle_stanza(now, stanza);

@@ -3,7 +3,8 @@
 
 use super::{case, QUIET};
 use crate::catalogue::Case;
-use crate::ctx::{iq_type, pass_el, query, CaseFut, Ctx, NS_DISCO_INFO};
+use crate::ctx::{iq_type, pass_el, query, CaseFut, Ctx};
+use pass_core::ns;
 use pass_core::xml::Element;
 
 /// The robustness cases.
@@ -75,13 +76,12 @@ fn unknown_namespace(c: &mut Ctx) -> CaseFut<'_> {
 fn disco_info(c: &mut Ctx) -> CaseFut<'_> {
     Box::pin(async move {
         let user = c.user("user");
-        let iq = c.iq("get", &user, Some(Element::new("query", NS_DISCO_INFO)));
+        let iq = c.iq("get", &user, Some(Element::new("query", ns::DISCO_INFO)));
         let id = c.send_iq(iq).await?;
         let a = c.expect_result("ask disco#info", &user, &id).await?;
-        let has = a.get_child("query", NS_DISCO_INFO).is_some_and(|q| {
-            q.elements().any(|f| {
-                f.is("feature", NS_DISCO_INFO) && f.attr("var") == Some(pass_core::NS_PASS)
-            })
+        let has = a.get_child("query", ns::DISCO_INFO).is_some_and(|q| {
+            q.elements()
+                .any(|f| f.is("feature", ns::DISCO_INFO) && f.attr("var") == Some(ns::PASS))
         });
         if !has {
             return Err(c.fail_el(

@@ -2,7 +2,8 @@
 
 use super::{case, greeting, pass_bytes};
 use crate::catalogue::Case;
-use crate::ctx::{CaseFut, Ctx, NS_STANZA, NS_STANZAS};
+use crate::ctx::{CaseFut, Ctx};
+use pass_core::ns;
 use pass_core::xml::Element;
 
 /// The §3 cases.
@@ -146,10 +147,10 @@ fn owner_error_drops_client(c: &mut Ctx) -> CaseFut<'_> {
     Box::pin(async move {
         let owner = c.user("owner");
         let (_, client, _, inc) = c.incoming(&owner, None, false).await?;
-        let err = Element::new("error", NS_STANZA)
+        let err = Element::new("error", ns::COMPONENT)
             .with_attr("code", "503")
             .with_attr("type", "cancel")
-            .with_child(Element::new("service-unavailable", NS_STANZAS));
+            .with_child(Element::new("service-unavailable", ns::XMPP_STANZAS));
         let iq = c.answer_iq("error", &owner, &inc.id, None).with_child(err);
         c.send(&iq).await?;
         let wait = c.info().io_wait;

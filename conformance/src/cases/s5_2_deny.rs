@@ -3,7 +3,7 @@
 use super::{case, reconnect_for_incoming};
 use crate::catalogue::Case;
 use crate::ctx::{iq_type, pass_query, CaseFut, Ctx};
-use pass_core::NS_PASS;
+use pass_core::ns;
 
 /// The §5.2 cases.
 pub fn cases() -> Vec<Case> {
@@ -72,7 +72,7 @@ fn deny_keeps_oneshot(c: &mut Ctx) -> CaseFut<'_> {
             "no oneshot notice: a deny does not use the lease up",
             &|e| {
                 iq_type(e) == "set"
-                    && pass_query(e).is_some_and(|q| q.get_child("oneshot", NS_PASS).is_some())
+                    && pass_query(e).is_some_and(|q| q.get_child("oneshot", ns::PASS).is_some())
             },
         )
         .await?;

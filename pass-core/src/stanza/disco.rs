@@ -1,14 +1,10 @@
 //! XEP-0030 disco#info: what the service answers about itself (DESIGN decision 8),
 //! and a reader of disco#info queries and results (for the conformance runner).
-use crate::stanza::ping::NS_PING;
+use crate::ns;
 use crate::xml::Element;
-use crate::NS_PASS;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
-
-/// The disco#info namespace.
-pub const NS_DISCO_INFO: &str = "http://jabber.org/protocol/disco#info";
 
 /// The service's identity category.
 pub const IDENTITY_CATEGORY: &str = "proxy";
@@ -17,7 +13,7 @@ pub const IDENTITY_TYPE: &str = "pass";
 /// The service's identity name.
 pub const IDENTITY_NAME: &str = "PASS relay";
 /// The features the service advertises.
-pub const FEATURES: [&str; 3] = [NS_DISCO_INFO, NS_PASS, NS_PING];
+pub const FEATURES: [&str; 3] = [ns::DISCO_INFO, ns::PASS, ns::PING];
 
 /// One `<identity/>`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,17 +88,17 @@ pub fn pass_service_info() -> Element {
 
 /// Whether `payload` is a disco#info query (as carried by a get).
 pub fn is_disco_info_query(payload: &Element) -> bool {
-    payload.is("query", NS_DISCO_INFO)
+    payload.is("query", ns::DISCO_INFO)
 }
 
 impl From<&DiscoInfo> for Element {
     fn from(d: &DiscoInfo) -> Element {
-        let mut e = Element::new("query", NS_DISCO_INFO);
+        let mut e = Element::new("query", ns::DISCO_INFO);
         if let Some(n) = &d.node {
             e.set_attr("node", n);
         }
         for i in &d.identities {
-            let mut id = Element::new("identity", NS_DISCO_INFO)
+            let mut id = Element::new("identity", ns::DISCO_INFO)
                 .with_attr("category", &i.category)
                 .with_attr("type", &i.kind);
             if let Some(n) = &i.name {
@@ -111,7 +107,7 @@ impl From<&DiscoInfo> for Element {
             e = e.with_child(id);
         }
         for f in &d.features {
-            e = e.with_child(Element::new("feature", NS_DISCO_INFO).with_attr("var", f));
+            e = e.with_child(Element::new("feature", ns::DISCO_INFO).with_attr("var", f));
         }
         e
     }
@@ -128,7 +124,7 @@ impl TryFrom<&Element> for DiscoInfo {
             node: e.attr("node").map(String::from),
             ..DiscoInfo::default()
         };
-        for c in e.elements().filter(|c| c.namespace == NS_DISCO_INFO) {
+        for c in e.elements().filter(|c| c.namespace == ns::DISCO_INFO) {
             match c.name.as_str() {
                 "identity" => match (c.attr("category"), c.attr("type")) {
                     (Some(cat), Some(kind)) => d.identities.push(Identity {
@@ -158,28 +154,28 @@ mod tests {
         assert!(is_disco_info_query(&e));
         let d = DiscoInfo::try_from(&e).unwrap();
         assert_eq!(d, DiscoInfo::pass_service());
-        assert!(d.has_feature(NS_PASS));
-        assert!(d.has_feature(NS_PING));
+        assert!(d.has_feature(ns::PASS));
+        assert!(d.has_feature(ns::PING));
         assert_eq!(d.identities[0].category, "proxy");
         assert_eq!(d.identities[0].name.as_deref(), Some("PASS relay"));
     }
 
     #[test]
     fn reads_an_empty_query_and_refuses_broken_ones() {
-        let get = Element::new("query", NS_DISCO_INFO);
+        let get = Element::new("query", ns::DISCO_INFO);
         assert_eq!(DiscoInfo::try_from(&get), Ok(DiscoInfo::default()));
         assert_eq!(
-            DiscoInfo::try_from(&Element::new("query", NS_PASS)),
+            DiscoInfo::try_from(&Element::new("query", ns::PASS)),
             Err(ParseDiscoError::NotDiscoInfo)
         );
         let bad = get
             .clone()
-            .with_child(Element::new("identity", NS_DISCO_INFO).with_attr("type", "x"));
+            .with_child(Element::new("identity", ns::DISCO_INFO).with_attr("type", "x"));
         assert_eq!(
             DiscoInfo::try_from(&bad),
             Err(ParseDiscoError::IncompleteIdentity)
         );
-        let bad = get.with_child(Element::new("feature", NS_DISCO_INFO));
+        let bad = get.with_child(Element::new("feature", ns::DISCO_INFO));
         assert_eq!(
             DiscoInfo::try_from(&bad),
             Err(ParseDiscoError::FeatureWithoutVar)

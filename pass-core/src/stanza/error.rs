@@ -5,12 +5,10 @@
 //! filling the missing one from the XEP-0086 mapping, e.g.
 //! `<error code='404' type='cancel'><item-not-found
 //! xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>`.
-use crate::xml::{Element, NS_COMPONENT};
+use crate::ns;
+use crate::xml::Element;
 use alloc::string::{String, ToString};
 use core::fmt;
-
-/// The namespace of RFC 6120 stanza error conditions and `<text/>`.
-pub const NS_STANZAS: &str = "urn:ietf:params:xml:ns:xmpp-stanzas";
 
 /// The error `type` attribute (RFC 6120 §8.3.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -303,10 +301,10 @@ impl StanzaError {
             .with_attr("type", self.effective_kind().as_str())
             .with_child(Element::new(
                 self.effective_condition().as_str(),
-                NS_STANZAS,
+                ns::XMPP_STANZAS,
             ));
         if let Some(t) = &self.text {
-            e = e.with_child(Element::new("text", NS_STANZAS).with_text(t));
+            e = e.with_child(Element::new("text", ns::XMPP_STANZAS).with_text(t));
         }
         e
     }
@@ -316,7 +314,7 @@ impl From<&StanzaError> for Element {
     /// The `<error/>` element in `jabber:component:accept`; see
     /// [`StanzaError::to_element_in`].
     fn from(e: &StanzaError) -> Element {
-        e.to_element_in(NS_COMPONENT)
+        e.to_element_in(ns::COMPONENT)
     }
 }
 
@@ -389,7 +387,7 @@ impl TryFrom<&Element> for StanzaError {
         };
         let mut condition = None;
         let mut text = None;
-        for child in e.elements().filter(|c| c.namespace == NS_STANZAS) {
+        for child in e.elements().filter(|c| c.namespace == ns::XMPP_STANZAS) {
             if child.name == "text" {
                 text = Some(child.text());
                 continue;
@@ -551,9 +549,9 @@ mod tests {
         let el = e.to_element_in("jabber:client");
         assert_eq!(el.attr("code"), Some("404"));
         assert_eq!(el.attr("type"), Some("cancel"));
-        assert!(el.get_child("item-not-found", NS_STANZAS).is_some());
+        assert!(el.get_child("item-not-found", ns::XMPP_STANZAS).is_some());
         assert_eq!(
-            el.get_child("text", NS_STANZAS).map(|t| t.text()),
+            el.get_child("text", ns::XMPP_STANZAS).map(|t| t.text()),
             Some(String::from("Port not found in registry."))
         );
         assert_eq!(StanzaError::try_from(&el), Ok(e));
@@ -563,7 +561,7 @@ mod tests {
         assert_eq!(read.effective_condition(), Condition::NotAuthorized);
         assert_eq!(read.effective_kind(), ErrorType::Auth);
         let cond_only =
-            Element::new("error", "").with_child(Element::new("not-allowed", NS_STANZAS));
+            Element::new("error", "").with_child(Element::new("not-allowed", ns::XMPP_STANZAS));
         let read = StanzaError::try_from(&cond_only).unwrap();
         assert_eq!(read.effective_code(), 405);
         let written = read.to_element_in("");
@@ -593,13 +591,13 @@ mod tests {
             BadErrorElement::BadType("fatal".into())
         );
         assert_eq!(
-            bad(Element::new("error", "").with_child(Element::new("oops", NS_STANZAS))),
+            bad(Element::new("error", "").with_child(Element::new("oops", ns::XMPP_STANZAS))),
             BadErrorElement::UnknownCondition("oops".into())
         );
         assert_eq!(
             bad(Element::new("error", "")
-                .with_child(Element::new("gone", NS_STANZAS))
-                .with_child(Element::new("conflict", NS_STANZAS))),
+                .with_child(Element::new("gone", ns::XMPP_STANZAS))
+                .with_child(Element::new("conflict", ns::XMPP_STANZAS))),
             BadErrorElement::SeveralConditions
         );
     }

@@ -1,14 +1,12 @@
 //! The IQ envelope (RFC 6120 §8.2.3): id, type, from, to, payload and error.
 use crate::jid::{Jid, JidError};
-use crate::stanza::error::{BadErrorElement, NS_STANZAS};
+use crate::ns;
+use crate::stanza::error::BadErrorElement;
 use crate::stanza::StanzaError;
-use crate::xml::{Element, Node, NS_CLIENT, NS_COMPONENT};
+use crate::xml::{Element, Node};
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
-
-/// The server-to-server stanza namespace.
-pub const NS_SERVER: &str = "jabber:server";
 
 /// The four IQ types.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -136,15 +134,15 @@ impl fmt::Display for ParseIqError {
 impl core::error::Error for ParseIqError {}
 
 /// Whether `ns` is a namespace stanzas are found in (listings carry none).
-fn is_stanza_namespace(ns: &str) -> bool {
-    matches!(ns, "" | NS_COMPONENT | NS_CLIENT | NS_SERVER)
+fn is_stanza_namespace(namespace: &str) -> bool {
+    matches!(namespace, "" | ns::COMPONENT | ns::CLIENT | ns::SERVER)
 }
 
 /// Whether `child` of a stanza in namespace `stanza_ns` is its `<error/>`: in the
 /// stanza's own namespace (RFC 6120), or in the stanza-errors namespace (seen from
 /// some older software).
 fn is_error_child(child: &Element, stanza_ns: &str) -> bool {
-    child.name == "error" && (child.namespace == stanza_ns || child.namespace == NS_STANZAS)
+    child.name == "error" && (child.namespace == stanza_ns || child.namespace == ns::XMPP_STANZAS)
 }
 
 fn jid_attr(e: &Element, attr: &'static str) -> Result<Option<Jid>, ParseIqError> {
@@ -212,7 +210,7 @@ impl From<&Iq> for Element {
     /// Attributes in the order type, id, from, to (absent ones left out); the
     /// payload comes before the `<error/>`.
     fn from(iq: &Iq) -> Element {
-        let mut e = Element::new("iq", NS_COMPONENT)
+        let mut e = Element::new("iq", ns::COMPONENT)
             .with_attr("type", iq.kind.as_str())
             .with_attr("id", &iq.id);
         if let Some(from) = &iq.from {
@@ -226,7 +224,7 @@ impl From<&Iq> for Element {
             children.push(Node::Element(p.clone()));
         }
         if let Some(err) = &iq.error {
-            children.push(Node::Element(err.to_element_in(NS_COMPONENT)));
+            children.push(Node::Element(err.to_element_in(ns::COMPONENT)));
         }
         e.children = children;
         e
@@ -267,9 +265,7 @@ impl Iq {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stanza::error::NS_STANZAS;
     use crate::stanza::{Condition, PassError};
-    use crate::NS_PASS;
 
     fn iq(kind: &str) -> Element {
         Element::new("iq", "")
@@ -280,24 +276,24 @@ mod tests {
 
     #[test]
     fn reads_a_set_in_every_stanza_namespace() {
-        for ns in ["", NS_CLIENT, NS_COMPONENT, NS_SERVER] {
-            let mut e = iq("set").with_child(Element::new("query", NS_PASS));
-            e.namespace = String::from(ns);
+        for stanza_ns in ["", ns::CLIENT, ns::COMPONENT, ns::SERVER] {
+            let mut e = iq("set").with_child(Element::new("query", ns::PASS));
+            e.namespace = String::from(stanza_ns);
             let read = Iq::try_from(&e).unwrap();
             assert_eq!(read.kind, IqType::Set);
             assert_eq!(read.id, "pass1");
             assert_eq!(read.to, Some(Jid::new("pass.jabber.org").unwrap()));
             assert_eq!(read.from, None);
-            assert_eq!(read.payload, Some(Element::new("query", NS_PASS)));
+            assert_eq!(read.payload, Some(Element::new("query", ns::PASS)));
         }
-        let mut other = iq("set").with_child(Element::new("query", NS_PASS));
+        let mut other = iq("set").with_child(Element::new("query", ns::PASS));
         other.namespace = String::from("urn:other");
         assert_eq!(Iq::try_from(&other), Err(ParseIqError::NotAnIq));
     }
 
     #[test]
     fn refuses_malformed_envelopes() {
-        let q = || Element::new("query", NS_PASS);
+        let q = || Element::new("query", ns::PASS);
         let no_id = Element::new("iq", "")
             .with_attr("type", "get")
             .with_child(q());
@@ -339,15 +335,15 @@ mod tests {
     #[test]
     fn error_iq_keeps_echoed_payload_and_error() {
         let e = iq("error")
-            .with_child(Element::new("query", NS_PASS))
+            .with_child(Element::new("query", ns::PASS))
             .with_child(
                 Element::new("error", "")
                     .with_attr("code", "401")
                     .with_attr("type", "auth")
-                    .with_child(Element::new("not-authorized", NS_STANZAS)),
+                    .with_child(Element::new("not-authorized", ns::XMPP_STANZAS)),
             );
         let read = Iq::try_from(&e).unwrap();
-        assert_eq!(read.payload, Some(Element::new("query", NS_PASS)));
+        assert_eq!(read.payload, Some(Element::new("query", ns::PASS)));
         let err = read.error.clone().unwrap();
         assert_eq!(err.condition, Some(Condition::NotAuthorized));
         let written = Element::from(&read);
@@ -359,7 +355,7 @@ mod tests {
         let req = Iq::try_from(
             &iq("set")
                 .with_attr("from", "u@h/r")
-                .with_child(Element::new("query", NS_PASS)),
+                .with_child(Element::new("query", ns::PASS)),
         )
         .unwrap();
         let res = Iq::result_for(&req, None);
@@ -371,7 +367,7 @@ mod tests {
         assert_eq!(err.payload, None);
         assert_eq!(err.to, req.from);
         let el = Element::from(&err);
-        assert_eq!(el.namespace, NS_COMPONENT);
+        assert_eq!(el.namespace, ns::COMPONENT);
         assert_eq!(el.attr("type"), Some("error"));
         assert_eq!(Iq::try_from(&el).unwrap(), err);
     }

@@ -16,7 +16,7 @@ pub mod ping;
 pub mod query;
 
 pub use disco::DiscoInfo;
-pub use error::{BadErrorElement, Condition, ErrorType, PassError, StanzaError, NS_STANZAS};
+pub use error::{BadErrorElement, Condition, ErrorType, PassError, StanzaError};
 pub use iq::{Iq, IqType, ParseIqError};
 pub use pass::{Deviation, ParsePassError, PassMessage};
 pub use query::{ParseQueryError, PassEntity, Query, QueryItem};

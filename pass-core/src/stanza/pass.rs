@@ -17,11 +17,11 @@
 //! Order of children does not matter; a child kind given twice does (except
 //! `server`, one per advertised address). Hosts that must be addresses are IPs.
 use crate::jid::Jid;
+use crate::ns;
 use crate::stanza::{
     Condition, Iq, IqType, ParseIqError, ParseQueryError, PassEntity, Query, QueryItem, StanzaError,
 };
 use crate::xml::Element;
-use crate::NS_PASS;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
@@ -477,7 +477,7 @@ fn classify(
 fn payload_query(payload: Option<&Element>) -> Result<Option<Query>, ParsePassError> {
     match payload {
         None => Ok(None),
-        Some(p) if p.is("query", NS_PASS) => Ok(Some(Query::try_from(p)?)),
+        Some(p) if p.is("query", ns::PASS) => Ok(Some(Query::try_from(p)?)),
         Some(p) => Err(ParsePassError::WrongNamespace {
             name: p.name.clone(),
             namespace: p.namespace.clone(),
@@ -510,13 +510,14 @@ impl PassMessage {
         let mut deviations = Vec::new();
         // A <proxy/> beside the query, in the stanza's namespace or jabber:iq:pass.
         let mut envelope = iq.clone();
-        let mut stray = Element::new("query", NS_PASS);
+        let mut stray = Element::new("query", ns::PASS);
         envelope.children.retain(|n| match n {
             crate::xml::Node::Element(e)
-                if e.name == "proxy" && (e.namespace == iq.namespace || e.namespace == NS_PASS) =>
+                if e.name == "proxy"
+                    && (e.namespace == iq.namespace || e.namespace == ns::PASS) =>
             {
                 let mut p = e.clone();
-                p.namespace = String::from(NS_PASS);
+                p.namespace = String::from(ns::PASS);
                 stray.children.push(crate::xml::Node::Element(p));
                 false
             }
@@ -647,10 +648,10 @@ impl PassMessage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stanza::{PassError, NS_STANZAS};
+    use crate::stanza::PassError;
 
     fn c(name: &str) -> Element {
-        Element::new(name, NS_PASS)
+        Element::new(name, ns::PASS)
     }
     fn ent(name: &str, host: &str, port: Option<&str>) -> Element {
         let e = c(name).with_text(host);
@@ -946,7 +947,7 @@ mod tests {
         assert!(matches!(msg, PassMessage::Deny { .. }));
         assert_eq!(dev, [Deviation::ErrorCodeOnly(401)]);
         let (_, dev) = PassMessage::from_element_lenient(&deny(
-            Element::new("error", "").with_child(Element::new("not-authorized", NS_STANZAS)),
+            Element::new("error", "").with_child(Element::new("not-authorized", ns::XMPP_STANZAS)),
         ))
         .unwrap();
         assert_eq!(

@@ -1,14 +1,12 @@
 //! XEP-0199 ping: a get whose payload is `<ping xmlns='urn:xmpp:ping'/>`, answered
 //! with an empty result.
+use crate::ns;
 use crate::stanza::{Iq, IqType};
 use crate::xml::Element;
 
-/// The ping namespace.
-pub const NS_PING: &str = "urn:xmpp:ping";
-
 /// Whether `payload` is a ping element.
 pub fn is_ping(payload: &Element) -> bool {
-    payload.is("ping", NS_PING)
+    payload.is("ping", ns::PING)
 }
 
 /// Whether `iq` is a ping request (a get carrying `<ping/>`).
@@ -18,7 +16,7 @@ pub fn is_ping_request(iq: &Iq) -> bool {
 
 /// The ping payload, for sending one.
 pub fn ping() -> Element {
-    Element::new("ping", NS_PING)
+    Element::new("ping", ns::PING)
 }
 
 #[cfg(test)]
@@ -40,6 +38,6 @@ mod tests {
         iq.kind = IqType::Set;
         assert!(!is_ping_request(&iq));
         assert!(!is_ping(&Element::new("ping", "urn:xmpp:other")));
-        assert!(!is_ping(&Element::new("pong", NS_PING)));
+        assert!(!is_ping(&Element::new("pong", ns::PING)));
     }
 }

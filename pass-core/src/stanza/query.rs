@@ -4,8 +4,8 @@
 //!
 //! Duplicates and any order are allowed here, as in the XSD (an unbounded choice);
 //! the protocol level ([`super::pass`]) decides which combinations mean something.
+use crate::ns;
 use crate::xml::{is_xml_whitespace, Element, Node};
-use crate::NS_PASS;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
@@ -269,7 +269,7 @@ fn parse_expire(e: &Element) -> Result<Option<u64>, ParseQueryError> {
 }
 
 fn parse_item(e: &Element) -> Result<QueryItem, ParseQueryError> {
-    if e.namespace != NS_PASS {
+    if e.namespace != ns::PASS {
         return Err(ParseQueryError::UnknownChild {
             name: e.name.clone(),
             namespace: e.namespace.clone(),
@@ -300,7 +300,7 @@ fn parse_item(e: &Element) -> Result<QueryItem, ParseQueryError> {
 impl TryFrom<&Element> for Query {
     type Error = ParseQueryError;
     fn try_from(e: &Element) -> Result<Query, ParseQueryError> {
-        if !e.is("query", NS_PASS) {
+        if !e.is("query", ns::PASS) {
             return Err(ParseQueryError::NotAQuery {
                 name: e.name.clone(),
                 namespace: e.namespace.clone(),
@@ -331,7 +331,7 @@ impl PassEntity {
     }
 
     fn to_element(&self, name: &str) -> Element {
-        let mut e = Element::new(name, NS_PASS);
+        let mut e = Element::new(name, ns::PASS);
         if let Some(p) = self.port {
             e.set_attr("port", &p.to_string());
         }
@@ -345,9 +345,11 @@ impl From<&QueryItem> for Element {
             QueryItem::Client(p) | QueryItem::Proxy(p) | QueryItem::Server(p) => {
                 p.to_element(item.name())
             }
-            QueryItem::Expire(Some(n)) => Element::new("expire", NS_PASS).with_text(&n.to_string()),
+            QueryItem::Expire(Some(n)) => {
+                Element::new("expire", ns::PASS).with_text(&n.to_string())
+            }
             QueryItem::Expire(None) | QueryItem::Close | QueryItem::Oneshot => {
-                Element::new(item.name(), NS_PASS)
+                Element::new(item.name(), ns::PASS)
             }
         }
     }
@@ -355,7 +357,7 @@ impl From<&QueryItem> for Element {
 
 impl From<&Query> for Element {
     fn from(q: &Query) -> Element {
-        let mut e = Element::new("query", NS_PASS);
+        let mut e = Element::new("query", ns::PASS);
         e.children = q
             .items
             .iter()
@@ -370,14 +372,14 @@ mod tests {
     use super::*;
 
     fn q(children: &[Element]) -> Element {
-        let mut e = Element::new("query", NS_PASS);
+        let mut e = Element::new("query", ns::PASS);
         for c in children {
             e = e.with_child(c.clone());
         }
         e
     }
     fn c(name: &str) -> Element {
-        Element::new(name, NS_PASS)
+        Element::new(name, ns::PASS)
     }
     fn read(children: &[Element]) -> Result<Query, ParseQueryError> {
         Query::try_from(&q(children))

@@ -28,7 +28,7 @@ pub struct Attribute {
     /// Local name, without prefix.
     pub name: String,
     /// Namespace URI; empty for unprefixed attributes. `xml:lang` has
-    /// [`NS_XML`](super::NS_XML).
+    /// [`ns::XML`](crate::ns::XML).
     pub namespace: String,
     /// The value, unescaped.
     pub value: String,

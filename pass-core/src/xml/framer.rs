@@ -8,7 +8,8 @@
 use super::error::{ForbiddenConstruct, Limit};
 use super::reader::{classify_markup, parse_in_scope, parse_stream_open, Markup};
 use super::writer::escape_attr;
-use super::{Attribute, Element, Limits, XmlError, NS_STREAM, NS_XML};
+use super::{Attribute, Element, Limits, XmlError};
+use crate::ns;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -51,7 +52,7 @@ impl StreamHeader {
         let mut out = String::from("<?xml version='1.0'?><stream:stream xmlns='");
         escape_attr(&mut out, &self.default_namespace);
         out.push_str("' xmlns:stream='");
-        out.push_str(NS_STREAM);
+        out.push_str(ns::STREAM);
         out.push('\'');
         let named = [("to", &self.to), ("from", &self.from), ("id", &self.id)];
         for (name, value) in named {
@@ -63,7 +64,7 @@ impl StreamHeader {
         for a in &self.attributes {
             let prefix = match a.namespace.as_str() {
                 "" => String::new(),
-                NS_XML => String::from("xml"),
+                ns::XML => String::from("xml"),
                 ns => {
                     let n = match declared.iter().position(|d| *d == ns) {
                         Some(n) => n,
@@ -504,7 +505,7 @@ impl StreamFramer {
     /// Parses the header bytes (`item_start..scan`).
     fn read_header(&mut self) -> Result<StreamEvent, XmlError> {
         let open = parse_stream_open(&self.buf[self.item_start..self.scan], &self.limits)?;
-        if !open.element.is("stream", NS_STREAM) {
+        if !open.element.is("stream", ns::STREAM) {
             return Err(self.syntax(
                 self.tag_start,
                 "a <stream:stream> header in namespace http://etherx.jabber.org/streams",
@@ -544,7 +545,7 @@ impl StreamFramer {
         let element = parse_in_scope(&self.buf[self.item_start..self.scan], &self.limits, &scope)?;
         self.lex = Lex::Between;
         self.consumed = self.scan;
-        Ok(if element.is("error", NS_STREAM) {
+        Ok(if element.is("error", ns::STREAM) {
             StreamEvent::StreamError(element)
         } else {
             StreamEvent::Stanza(element)
@@ -560,7 +561,7 @@ fn is_ws(b: u8) -> bool {
 mod tests {
     use super::*;
     use crate::xml::testgen::Tree;
-    use crate::xml::{Node, NS_COMPONENT};
+    use crate::xml::Node;
     use alloc::vec;
     use quickcheck::{Arbitrary, Gen, QuickCheck};
 
@@ -588,7 +589,7 @@ mod tests {
     }
 
     fn header_event() -> StreamEvent {
-        let mut h = StreamHeader::new(NS_COMPONENT);
+        let mut h = StreamHeader::new(ns::COMPONENT);
         h.from = Some("pass.example.org".into());
         h.id = Some("3BF96D32".into());
         StreamEvent::Header(h)
@@ -605,19 +606,20 @@ mod tests {
         assert_eq!(events[0], Ok(header_event()));
         assert_eq!(
             events[1],
-            Ok(StreamEvent::Stanza(Element::new("handshake", NS_COMPONENT)))
+            Ok(StreamEvent::Stanza(Element::new(
+                "handshake",
+                ns::COMPONENT
+            )))
         );
-        let iq = Element::new("iq", NS_COMPONENT)
+        let iq = Element::new("iq", ns::COMPONENT)
             .with_attr("type", "get")
             .with_attr("id", "1")
-            .with_child(Element::new("query", "jabber:iq:pass"));
+            .with_child(Element::new("query", ns::PASS));
         assert_eq!(events[2], Ok(StreamEvent::Stanza(iq)));
         match &events[3] {
             Ok(StreamEvent::StreamError(e)) => {
-                assert!(e.is("error", NS_STREAM));
-                assert!(e
-                    .get_child("not-authorized", "urn:ietf:params:xml:ns:xmpp-streams")
-                    .is_some());
+                assert!(e.is("error", ns::STREAM));
+                assert!(e.get_child("not-authorized", ns::XMPP_STREAMS).is_some());
             }
             other => panic!("expected a stream error, got {other:?}"),
         }
@@ -629,7 +631,7 @@ mod tests {
         let events = run_str(
             "<stream:stream xmlns:stream='http://etherx.jabber.org/streams' to='pass.localhost' xmlns='jabber:component:accept' version='1.0' xml:lang='en'>",
         );
-        let mut h = StreamHeader::new(NS_COMPONENT);
+        let mut h = StreamHeader::new(ns::COMPONENT);
         h.to = Some("pass.localhost".into());
         h.attributes = vec![
             Attribute {
@@ -639,7 +641,7 @@ mod tests {
             },
             Attribute {
                 name: "lang".into(),
-                namespace: NS_XML.into(),
+                namespace: ns::XML.into(),
                 value: "en".into(),
             },
         ];
@@ -648,13 +650,13 @@ mod tests {
 
     #[test]
     fn open_tag_round_trips() {
-        let mut h = StreamHeader::new(NS_COMPONENT);
+        let mut h = StreamHeader::new(ns::COMPONENT);
         h.to = Some("pass.localhost".into());
         h.from = Some("a'b".into());
         h.id = Some("x".into());
         h.attributes.push(Attribute {
             name: "lang".into(),
-            namespace: NS_XML.into(),
+            namespace: ns::XML.into(),
             value: "en".into(),
         });
         h.attributes.push(Attribute {
@@ -956,7 +958,7 @@ mod tests {
             let mut stanzas = Vec::new();
             for _ in 0..usize::arbitrary(g) % 6 {
                 let mut e = Tree::arbitrary(g).0;
-                if e.is("error", NS_STREAM) {
+                if e.is("error", ns::STREAM) {
                     e.name = "not-an-error".into();
                 }
                 s.push_str(
@@ -964,7 +966,7 @@ mod tests {
                         .copied()
                         .unwrap_or(""),
                 );
-                e.write_in(&mut s, NS_COMPONENT);
+                e.write_in(&mut s, ns::COMPONENT);
                 stanzas.push(e);
             }
             s.push_str(STREAM_CLOSE);

@@ -42,16 +42,6 @@ pub use framer::{StreamEvent, StreamFramer, StreamHeader, STREAM_CLOSE};
 pub use limits::Limits;
 pub use reader::parse_element;
 
-/// The namespace bound to the `xml` prefix.
-pub const NS_XML: &str = "http://www.w3.org/XML/1998/namespace";
-/// The stream namespace (`stream:` prefix) of RFC 6120.
-pub const NS_STREAM: &str = "http://etherx.jabber.org/streams";
-/// The content namespace of an XEP-0114 component stream.
-pub const NS_COMPONENT: &str = "jabber:component:accept";
-/// The content namespace of a client stream (listings carry no namespace; readers of
-/// IQs accept this, [`NS_COMPONENT`], `jabber:server` or none).
-pub const NS_CLIENT: &str = "jabber:client";
-
 /// XML whitespace (XML 1.0 §2.3 production S).
 pub fn is_xml_whitespace(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\r' | '\n')

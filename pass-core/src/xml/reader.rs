@@ -5,7 +5,8 @@
 //! structure is walked with an explicit stack rather than recursion, so a deep document
 //! cannot overflow the call stack before the depth limit is checked.
 use super::error::{ForbiddenConstruct, Limit};
-use super::{Attribute, Element, Limits, Node, XmlError, NS_XML};
+use super::{Attribute, Element, Limits, Node, XmlError};
+use crate::ns;
 use alloc::borrow::Cow;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -14,9 +15,6 @@ use nom::character::streaming::{char, satisfy};
 use nom::combinator::{opt, recognize};
 use nom::sequence::preceded;
 use nom::{IResult, Parser as _};
-
-/// The namespace bound to the `xmlns` prefix; nothing may be declared with it.
-const NS_XMLNS: &str = "http://www.w3.org/2000/xmlns/";
 
 /// Parses one complete element.
 ///
@@ -285,7 +283,7 @@ struct Parser<'a, 'l> {
 impl<'a, 'l> Parser<'a, 'l> {
     fn new(src: &'a str, limits: &'l Limits, inherited: &[(&'a str, &'a str)]) -> Self {
         let mut scope = Vec::with_capacity(inherited.len() + 4);
-        scope.push(("xml", Cow::Borrowed(NS_XML)));
+        scope.push(("xml", Cow::Borrowed(ns::XML)));
         scope.extend(inherited.iter().map(|(p, u)| (*p, Cow::Borrowed(*u))));
         Parser {
             src,
@@ -715,9 +713,9 @@ impl<'a, 'l> Parser<'a, 'l> {
             let uri = r.value.as_ref();
             let allowed = match declared {
                 "xmlns" => false,
-                "xml" => uri == NS_XML,
-                "" => uri != NS_XML && uri != NS_XMLNS,
-                _ => !uri.is_empty() && uri != NS_XML && uri != NS_XMLNS,
+                "xml" => uri == ns::XML,
+                "" => uri != ns::XML && uri != ns::XMLNS,
+                _ => !uri.is_empty() && uri != ns::XML && uri != ns::XMLNS,
             };
             if !allowed {
                 return Err(XmlError::InvalidNamespaceDeclaration(qualified(
@@ -897,7 +895,7 @@ mod tests {
                 },
                 Attribute {
                     name: "lang".into(),
-                    namespace: NS_XML.into(),
+                    namespace: ns::XML.into(),
                     value: "en".into()
                 },
             ]

@@ -1,5 +1,6 @@
 //! Quickcheck generators shared by the reader, writer and framer tests.
-use super::{Attribute, Element, Node, NS_XML};
+use super::{Attribute, Element, Node};
+use crate::ns;
 use alloc::string::String;
 use quickcheck::{Arbitrary, Gen};
 
@@ -9,8 +10,8 @@ use quickcheck::{Arbitrary, Gen};
 pub struct Tree(pub Element);
 
 const NAMES: &[&str] = &["a", "iq", "query", "x-y", "n.1", "été", "_", "ß9"];
-const NAMESPACES: &[&str] = &["", "jabber:iq:pass", "urn:a", "urn:'q\"&<>", NS_XML];
-const ATTR_NAMESPACES: &[&str] = &["", "", NS_XML, "urn:p", "urn:&'\"\t"];
+const NAMESPACES: &[&str] = &["", "jabber:iq:pass", "urn:a", "urn:'q\"&<>", ns::XML];
+const ATTR_NAMESPACES: &[&str] = &["", "", ns::XML, "urn:p", "urn:&'\"\t"];
 const PIECES: &[&str] = &[
     "&",
     "<",

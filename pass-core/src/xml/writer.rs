@@ -1,6 +1,7 @@
 //! The writer: XMPP-style XML (single-quoted attributes, `<x/>` for empty elements),
 //! escaped so that the reader gives back the same tree.
-use super::{Attribute, Element, Node, NS_XML};
+use super::{Attribute, Element, Node};
+use crate::ns;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -32,7 +33,7 @@ impl Element {
         let mark = prefixes.bound.len();
         out.push('<');
         // The xml namespace cannot be a default namespace; it always has its prefix.
-        let in_xml = self.namespace == NS_XML;
+        let in_xml = self.namespace == ns::XML;
         if in_xml {
             out.push_str("xml:");
         }
@@ -44,7 +45,7 @@ impl Element {
         }
         for a in &self.attributes {
             if !a.namespace.is_empty()
-                && a.namespace != NS_XML
+                && a.namespace != ns::XML
                 && prefixes.find(&a.namespace).is_none()
             {
                 let p = prefixes.bind(&a.namespace);
@@ -116,7 +117,7 @@ impl<'e> Prefixes<'e> {
 }
 
 fn write_attr_name(out: &mut String, a: &Attribute, prefixes: &Prefixes<'_>) {
-    if a.namespace == NS_XML {
+    if a.namespace == ns::XML {
         out.push_str("xml:");
     } else if !a.namespace.is_empty() {
         if let Some(p) = prefixes.find(&a.namespace) {
@@ -172,7 +173,7 @@ fn escape(out: &mut String, s: &str, rule: impl Fn(char) -> Option<&'static str>
 mod tests {
     use super::*;
     use crate::xml::testgen::Tree;
-    use crate::xml::{parse_element, Limits, NS_COMPONENT};
+    use crate::xml::{parse_element, Limits};
     use alloc::string::ToString;
     use alloc::vec;
     use quickcheck::QuickCheck;
@@ -194,9 +195,9 @@ mod tests {
 
     #[test]
     fn write_in_omits_the_namespace_in_scope() {
-        let e = Element::new("iq", NS_COMPONENT).with_child(Element::new("x", ""));
+        let e = Element::new("iq", ns::COMPONENT).with_child(Element::new("x", ""));
         let mut s = String::new();
-        e.write_in(&mut s, NS_COMPONENT);
+        e.write_in(&mut s, ns::COMPONENT);
         assert_eq!(s, "<iq><x xmlns=''/></iq>");
         assert_eq!(Element::new("a", "").to_xml(), "<a/>");
     }
@@ -218,7 +219,7 @@ mod tests {
         let mut e = Element::new("a", "urn:a");
         e.attributes.push(Attribute {
             name: "lang".into(),
-            namespace: NS_XML.into(),
+            namespace: ns::XML.into(),
             value: "en".into(),
         });
         e.attributes.push(Attribute {

@@ -3,7 +3,13 @@
 //! (an XMPP server routing for its users, collapsed into one process).
 #![allow(dead_code)] // each bench binary uses a different part
 
-use pass_core::xml::{Element, Limits, StreamEvent, StreamFramer, StreamHeader, NS_COMPONENT};
+#[path = "../../tests/common/server_end.rs"]
+mod server_end;
+
+use pass_core::component::ServerHandshake;
+use pass_core::ns;
+use pass_core::xml::{Element, Limits, StreamEvent, StreamFramer};
+use server_end::{serve_opening, HandshakeOutcome, ServerEnd};
 use std::net::{IpAddr, SocketAddr};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -13,9 +19,10 @@ use tokio::net::TcpListener;
 
 /// The component name used by every bench.
 pub const DOMAIN: &str = "pass.bench";
+/// The shared secret of every bench.
+const SECRET: &str = "bench-secret";
 /// The owner notices are answered for when an IQ lacks `to`.
 const OWNER: &str = "owner@bench/res";
-const NS_PASS: &str = "jabber:iq:pass";
 /// Bound on any single wait.
 pub const WAIT: Duration = Duration::from_secs(20);
 
@@ -33,7 +40,7 @@ impl NodeProcess {
             .args(["--ports", &format!("{}-{}", ports.0, ports.1)])
             .args(["--metrics", "off", "--log-level", "warn"])
             .args(extra)
-            .env("PASS_NODE_SECRET", "bench-secret")
+            .env("PASS_NODE_SECRET", SECRET)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             // Its warnings (the stream going down at exit) would clutter the report.
@@ -67,8 +74,7 @@ impl Drop for NodeProcess {
     }
 }
 
-/// The server side of the node's component stream (handshake accepted unchecked:
-/// the bench measures the node, not authentication).
+/// The server side of the node's component stream.
 pub struct Link {
     reader: OwnedReadHalf,
     writer: OwnedWriteHalf,
@@ -99,19 +105,13 @@ impl Link {
             buf: vec![0; 64 * 1024],
             next_id: 0,
         };
-        match link.next_event().await {
-            StreamEvent::Header(_) => {}
-            other => panic!("expected a stream header, got {other:?}"),
-        }
-        let mut ours = StreamHeader::new(NS_COMPONENT);
-        ours.id = Some("bench-stream".into());
-        ours.from = Some(DOMAIN.into());
-        link.send(&ours.to_open_tag()).await;
-        match link.next_event().await {
-            StreamEvent::Stanza(e) if e.name == "handshake" => {}
-            other => panic!("expected <handshake/>, got {other:?}"),
-        }
-        link.send("<handshake/>").await;
+        let opening = ServerHandshake::new(DOMAIN, SECRET, "bench-stream");
+        let outcome = serve_opening(&mut link, opening).await;
+        assert_eq!(
+            outcome,
+            HandshakeOutcome::Accepted,
+            "the node's handshake digest"
+        );
         link
     }
 
@@ -150,7 +150,8 @@ impl Link {
         let id = format!("r{}", self.next_id);
         let xml = format!(
             "<iq type='set' id='{id}' from='{owner}' to='{DOMAIN}'>\
-             <query xmlns='{NS_PASS}'>{controls}</query></iq>"
+             <query xmlns='{}'>{controls}</query></iq>",
+            ns::PASS
         );
         self.send(&xml).await;
         id
@@ -173,9 +174,9 @@ impl Link {
     pub async fn accept_incoming(&mut self) -> SocketAddr {
         loop {
             let e = self.next_stanza().await;
-            let query = e.get_child("query", NS_PASS);
+            let query = e.get_child("query", ns::PASS);
             let proxy = query.and_then(|q| entity(q, "proxy"));
-            let is_incoming = query.is_some_and(|q| q.get_child("client", NS_PASS).is_some());
+            let is_incoming = query.is_some_and(|q| q.get_child("client", ns::PASS).is_some());
             self.answer_notice(&e).await;
             if let (true, Some(proxy)) = (is_incoming, proxy) {
                 return proxy;
@@ -191,15 +192,26 @@ impl Link {
         let id = e.attr("id").unwrap_or_default().to_owned();
         let to = e.attr("to").unwrap_or(OWNER).to_owned();
         let xml = format!(
-            "<iq type='result' id='{id}' from='{to}' to='{DOMAIN}'><query xmlns='{NS_PASS}'/></iq>"
+            "<iq type='result' id='{id}' from='{to}' to='{DOMAIN}'><query xmlns='{}'/></iq>",
+            ns::PASS
         );
         self.send(&xml).await;
     }
 }
 
+impl ServerEnd for Link {
+    async fn next_event(&mut self) -> StreamEvent {
+        Link::next_event(self).await
+    }
+
+    async fn send(&mut self, xml: &str) {
+        Link::send(self, xml).await;
+    }
+}
+
 /// `<name port='P'>IP</name>` inside `query`.
 fn entity(query: &Element, name: &str) -> Option<SocketAddr> {
-    let e = query.get_child(name, NS_PASS)?;
+    let e = query.get_child(name, ns::PASS)?;
     let ip: IpAddr = e.text().trim().parse().ok()?;
     let port: u16 = e.attr("port")?.parse().ok()?;
     Some(SocketAddr::new(ip, port))
@@ -208,7 +220,7 @@ fn entity(query: &Element, name: &str) -> Option<SocketAddr> {
 /// The `<server/>` address of a register result; panics on an error answer.
 pub fn registered_addr(iq: &Element) -> SocketAddr {
     assert_eq!(iq.attr("type"), Some("result"), "register failed: {iq:?}");
-    iq.get_child("query", NS_PASS)
+    iq.get_child("query", ns::PASS)
         .and_then(|q| entity(q, "server"))
         .unwrap_or_else(|| panic!("no <server/> in {iq:?}"))
 }

@@ -2,16 +2,16 @@
 //! engine's stanzas, and reconnect with exponential backoff when the server goes away.
 //!
 //! One task owns the connection's life. Stanzas handed to it while the stream is
-//! down wait in an [`Outbox`] and are written after the reconnect.
+//! down wait in an [`Outbox`] and are written after the reconnect. The protocol
+//! (headers, digest, stream errors) is pass-core's [`pass_core::component`]; this
+//! module only moves its bytes.
 
-pub mod handshake;
 pub mod outbox;
-pub mod stream_errors;
 
 use crate::config::Backoff;
-use handshake::{handshake, stream_error, stream_error_condition, stream_header};
 use outbox::Outbox;
-use pass_core::xml::{Element, Limits, StreamEvent, StreamFramer, XmlError};
+use pass_core::component::{ComponentHandshake, ComponentStep, StreamError};
+use pass_core::xml::{Element, Limits, StreamEvent, StreamFramer, XmlError, STREAM_CLOSE};
 use std::fmt;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -317,8 +317,8 @@ async fn serve(
             }
         }
         if *closing {
-            let _ =
-                tokio::time::timeout(WRITE_TIMEOUT, writer.write_all(b"</stream:stream>")).await;
+            let close = writer.write_all(STREAM_CLOSE.as_bytes());
+            let _ = tokio::time::timeout(WRITE_TIMEOUT, close).await;
             let _ = writer.shutdown().await;
             let _ = tokio::time::timeout(CLOSE_WAIT, &mut reader.0).await;
             info!("XMPP component stream closed");
@@ -356,11 +356,8 @@ async fn read_stanzas(
                     }
                 }
                 Ok(StreamEvent::StreamError(e)) => {
-                    let (cond, text) = stream_error_condition(&e);
-                    return ReadEnd::because(format!(
-                        "stream error from server: {cond}{}",
-                        text.map(|t| format!(" ({t})")).unwrap_or_default()
-                    ));
+                    let e = StreamError::from_element(&e);
+                    return ReadEnd::because(format!("stream error from server: {e}"));
                 }
                 Ok(StreamEvent::End) => return ReadEnd::because("server closed the stream"),
                 Ok(StreamEvent::Header(_)) => {
@@ -384,14 +381,14 @@ async fn read_stanzas(
 
 /// Tells the server why we cut the stream (RFC 6120 §4.9.1.1), then closes our side.
 async fn refuse_stream(writer: &mut OwnedWriteHalf, e: &XmlError) {
-    let cond = stream_errors::stream_error_condition(e);
-    warn!(condition = cond, "cutting the XMPP stream: {e}");
-    let xml = stream_error(cond, &e.to_string());
+    let refusal = StreamError::from(e);
+    warn!(condition = %refusal.condition, "cutting the XMPP stream: {e}");
+    let xml = refusal.to_xml_closing();
     let _ = tokio::time::timeout(CLOSE_WAIT, writer.write_all(xml.as_bytes())).await;
     let _ = writer.shutdown().await;
 }
 
-/// Connects, sends our header, reads the server's, and does the handshake.
+/// Connects and runs the component's side of the opening.
 async fn open(s: &LinkSettings) -> Result<Open, OpenError> {
     let stream = TcpStream::connect(&s.server)
         .await
@@ -407,28 +404,21 @@ async fn open(s: &LinkSettings) -> Result<Open, OpenError> {
     }
     let (mut reader, mut writer) = stream.into_split();
     let io = |e: std::io::Error| OpenError::Retry(format!("I/O error during handshake: {e}"));
-    writer
-        .write_all(stream_header(&s.domain).as_bytes())
-        .await
-        .map_err(io)?;
+    let (mut opening, header) = ComponentHandshake::start(&s.domain, &s.secret);
+    writer.write_all(header.as_bytes()).await.map_err(io)?;
     let mut framer = StreamFramer::new(s.limits.relaxed_for_framing());
     let mut buf = vec![0u8; 4096];
-    let header = match next_event(&mut framer, &mut reader, &mut writer, &mut buf, false).await? {
-        StreamEvent::Header(h) => h,
-        other => return Err(unexpected(other, "the stream header")),
-    };
-    let id = header
-        .id
-        .ok_or_else(|| OpenError::Refused("the server's stream header has no id".to_string()))?;
-    writer
-        .write_all(handshake(&id, &s.secret).as_bytes())
-        .await
-        .map_err(io)?;
     loop {
-        match next_event(&mut framer, &mut reader, &mut writer, &mut buf, true).await? {
-            StreamEvent::Stanza(e) if e.name == "handshake" => break,
-            StreamEvent::Stanza(e) => debug!(name = %e.name, "ignoring stanza before handshake"),
-            other => return Err(unexpected(other, "<handshake/>")),
+        let sent = opening.handshake_sent();
+        let ev = next_event(&mut framer, &mut reader, &mut writer, &mut buf, sent).await?;
+        match opening.handle(ev) {
+            Ok(ComponentStep::Send(xml)) => writer.write_all(xml.as_bytes()).await.map_err(io)?,
+            Ok(ComponentStep::Ignored(e)) => {
+                debug!(name = %e.name, "ignoring stanza before handshake")
+            }
+            Ok(ComponentStep::Accepted) => break,
+            Err(e) if e.is_auth_failure() => return Err(OpenError::Auth(e.to_string())),
+            Err(e) => return Err(OpenError::Refused(e.to_string())),
         }
     }
     Ok(Open {
@@ -436,29 +426,6 @@ async fn open(s: &LinkSettings) -> Result<Open, OpenError> {
         writer,
         framer,
     })
-}
-
-fn unexpected(ev: StreamEvent, waiting_for: &str) -> OpenError {
-    match ev {
-        StreamEvent::StreamError(e) => {
-            let (cond, text) = stream_error_condition(&e);
-            let msg = format!(
-                "stream error {cond}{}",
-                text.map(|t| format!(" ({t})")).unwrap_or_default()
-            );
-            if cond == "not-authorized" {
-                OpenError::Auth(format!("{msg}: check the secret and the domain"))
-            } else {
-                OpenError::Refused(msg)
-            }
-        }
-        StreamEvent::End => OpenError::Refused(format!(
-            "server closed the stream while we waited for {waiting_for}"
-        )),
-        StreamEvent::Header(_) | StreamEvent::Stanza(_) => {
-            OpenError::Refused(format!("unexpected data while we waited for {waiting_for}"))
-        }
-    }
 }
 
 async fn next_event(

@@ -1,13 +1,17 @@
 //! Test harness: an in-test XEP-0114 server on 127.0.0.1 (port 0) built on
-//! pass-core's framer, which accepts the node's handshake and lets a test play XMPP
-//! users on the component stream; plus helpers to start a node in-process.
+//! pass-core's framer and its server side of the opening
+//! ([`pass_core::component::ServerHandshake`]), which lets a test play XMPP users
+//! on the component stream; plus helpers to start a node in-process.
 #![allow(dead_code)]
 
+mod server_end;
+
+use pass_core::component::ServerHandshake;
 use pass_core::stanza::{Iq, IqType, PassMessage};
-use pass_core::xml::{Limits, StreamEvent, StreamFramer, StreamHeader, NS_COMPONENT};
+use pass_core::xml::{Limits, StreamEvent, StreamFramer, STREAM_CLOSE};
 use pass_node::config::{NodeConfig, RelayMode};
 use pass_node::NodeError;
-use sha1::{Digest, Sha1};
+pub use server_end::{serve_opening, HandshakeOutcome, ServerEnd};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
@@ -32,15 +36,6 @@ pub struct FakeServer {
     secret: String,
 }
 
-/// What became of a handshake.
-#[derive(Debug, PartialEq, Eq)]
-pub enum HandshakeOutcome {
-    /// Good digest: `<handshake/>` sent.
-    Accepted,
-    /// Bad digest: `<stream:error><not-authorized/>` sent and the stream closed.
-    Refused,
-}
-
 impl FakeServer {
     /// Binds 127.0.0.1 on a free port.
     pub async fn bind(secret: &str) -> FakeServer {
@@ -60,45 +55,22 @@ impl FakeServer {
 
     /// Accepts the node's connection and does the handshake; panics on timeout.
     pub async fn accept(&self) -> (Session, HandshakeOutcome) {
+        let mut s = self.accept_connection().await;
+        let outcome = s.handshake(&self.secret).await;
+        (s, outcome)
+    }
+
+    /// Accepts the node's connection, nothing read yet; panics on timeout.
+    pub async fn accept_connection(&self) -> Session {
         let (stream, _) = tokio::time::timeout(WAIT, self.listener.accept())
             .await
             .expect("the node did not connect in time")
             .unwrap();
         let (reader, writer) = stream.into_split();
-        let mut s = Session {
+        Session {
             reader,
             writer,
             framer: StreamFramer::new(Limits::default()),
-        };
-        let header = match s.next_event().await {
-            StreamEvent::Header(h) => h,
-            other => panic!("expected a stream header, got {other:?}"),
-        };
-        assert_eq!(header.to.as_deref(), Some(DOMAIN), "stream header 'to'");
-        assert_eq!(header.default_namespace, NS_COMPONENT);
-        let id = format!("id{}", fastrand::u32(..));
-        let mut ours = StreamHeader::new(NS_COMPONENT);
-        ours.id = Some(id.clone());
-        ours.from = Some(DOMAIN.to_string());
-        s.send_raw(&ours.to_open_tag()).await;
-        let hs = match s.next_event().await {
-            StreamEvent::Stanza(e) if e.name == "handshake" => e.text(),
-            other => panic!("expected <handshake/>, got {other:?}"),
-        };
-        let mut h = Sha1::new();
-        h.update(id.as_bytes());
-        h.update(self.secret.as_bytes());
-        let want = format!("{:x}", h.finalize());
-        if hs == want {
-            s.send_raw("<handshake/>").await;
-            (s, HandshakeOutcome::Accepted)
-        } else {
-            s.send_raw(
-                "<stream:error><not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>\
-                 </stream:error></stream:stream>",
-            )
-            .await;
-            (s, HandshakeOutcome::Refused)
         }
     }
 
@@ -118,9 +90,31 @@ pub struct Session {
 }
 
 impl Session {
+    /// Plays the server's side of the opening with a fresh stream id: checks the
+    /// node's header (namespace, `to` = [`DOMAIN`]) and its digest for `secret`,
+    /// answers `<handshake/>` or `not-authorized`. Panics on anything else.
+    pub async fn handshake(&mut self, secret: &str) -> HandshakeOutcome {
+        let id = format!("id{}", fastrand::u32(..));
+        serve_opening(self, ServerHandshake::new(DOMAIN, secret, &id)).await
+    }
+
     /// Writes raw XML.
     pub async fn send_raw(&mut self, xml: &str) {
         self.writer.write_all(xml.as_bytes()).await.unwrap();
+    }
+
+    /// Writes bytes; `false` once the node no longer takes them (it cut the stream).
+    pub async fn send_bytes(&mut self, bytes: &[u8]) -> bool {
+        matches!(
+            tokio::time::timeout(WAIT, self.writer.write_all(bytes)).await,
+            Ok(Ok(()))
+        )
+    }
+
+    /// Closes the stream as a server going away would.
+    pub async fn close(mut self) {
+        let _ = self.writer.write_all(STREAM_CLOSE.as_bytes()).await;
+        let _ = self.writer.shutdown().await;
     }
 
     /// The next framer event; panics on timeout, EOF or bad XML.
@@ -173,7 +167,7 @@ impl Session {
         )
         .await;
         let iq = self.next_iq().await;
-        assert_eq!(iq.id, id);
+        assert_eq!(iq.id, id, "answer to another request: {iq:?}");
         iq
     }
 
@@ -210,6 +204,16 @@ impl Session {
             request.id
         );
         self.send_raw(&xml).await;
+    }
+}
+
+impl ServerEnd for Session {
+    async fn next_event(&mut self) -> StreamEvent {
+        Session::next_event(self).await
+    }
+
+    async fn send(&mut self, xml: &str) {
+        self.send_raw(xml).await;
     }
 }
 

@@ -4,6 +4,7 @@
 //! on (its disco, its lease, the notice for its caller, the relay), and every node
 //! must serve some account.
 
+use pass_core::ns;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -14,7 +15,7 @@ use crate::node::{Node, NodeSettings};
 use crate::ports;
 use crate::scenarios::{
     connect, entity, pass_query, random_bytes, relay_both_ways, service_set, xml, ServerInfo,
-    LOOPBACK, NS_DISCO_INFO, STEP,
+    LOOPBACK, STEP,
 };
 
 /// Asks disco#info until the account's node answers (the server bounces stanzas
@@ -25,7 +26,7 @@ async fn wait_for_service(client: &mut XmppClient, service: &str, nodes: &mut [N
         for n in nodes.iter_mut() {
             n.assert_running();
         }
-        let query = xml(&format!("<query xmlns='{NS_DISCO_INFO}'/>"));
+        let query = xml(&format!("<query xmlns='{}'/>", ns::DISCO_INFO));
         match client.request(service, Kind::Get, query).await {
             Iq::Result { .. } => return,
             other => assert!(

@@ -4,6 +4,7 @@
 //! bounded. Errors are checked by their RFC 6120 condition and type (the client
 //! library drops the legacy `code` attribute; the conformance suite checks codes).
 
+use pass_core::ns;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -17,8 +18,6 @@ use crate::client::{Kind, XmppClient};
 use crate::node::{Node, NodeSettings};
 use crate::ports;
 
-const NS_PASS: &str = "jabber:iq:pass";
-pub(crate) const NS_DISCO_INFO: &str = "http://jabber.org/protocol/disco#info";
 pub(crate) const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 /// Bound on any single step (a notice, a connection, an EOF).
 pub(crate) const STEP: Duration = Duration::from_secs(10);
@@ -83,14 +82,14 @@ impl Fixture {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             self.node.assert_running();
-            let query = xml(&format!("<query xmlns='{NS_DISCO_INFO}'/>"));
+            let query = xml(&format!("<query xmlns='{}'/>", ns::DISCO_INFO));
             match self.owner.request(&self.service, Kind::Get, query).await {
                 Iq::Result {
                     payload: Some(p), ..
                 } => {
                     let has_pass = p
                         .children()
-                        .any(|c| c.name() == "feature" && c.attr("var") == Some(NS_PASS));
+                        .any(|c| c.name() == "feature" && c.attr("var") == Some(ns::PASS));
                     assert!(
                         has_pass,
                         "disco#info lacks the jabber:iq:pass feature: {p:?}"
@@ -120,13 +119,13 @@ pub(crate) fn xml(s: &str) -> Element {
 }
 
 pub(crate) fn pass_query(inner: &str) -> Element {
-    xml(&format!("<query xmlns='{NS_PASS}'>{inner}</query>"))
+    xml(&format!("<query xmlns='{}'>{inner}</query>", ns::PASS))
 }
 
 /// `<name port='P'>IP</name>` inside `query` as an address.
 pub(crate) fn entity(query: &Element, name: &str) -> SocketAddr {
     let e = query
-        .get_child(name, NS_PASS)
+        .get_child(name, ns::PASS)
         .unwrap_or_else(|| panic!("no <{name}/> in {query:?}"));
     let ip: IpAddr = e.text().trim().parse().expect("entity IP");
     let port: u16 = e
@@ -146,7 +145,7 @@ pub(crate) fn service_set<'a>(service: &str, iq: &'a Iq) -> &'a Element {
                 Some(service)
             );
             assert!(
-                payload.is("query", NS_PASS),
+                payload.is("query", ns::PASS),
                 "not a PASS query: {payload:?}"
             );
             payload
@@ -389,11 +388,11 @@ pub async fn expire_notice_closes_the_port(server: &ServerInfo) {
     let query = service_set(&f.service, &notice);
     assert!(started.elapsed() >= Duration::from_secs(1), "expired early");
     assert!(
-        query.get_child("expire", NS_PASS).is_some(),
+        query.get_child("expire", ns::PASS).is_some(),
         "<expire/> in {query:?}"
     );
     assert!(
-        query.get_child("close", NS_PASS).is_some(),
+        query.get_child("close", ns::PASS).is_some(),
         "<close/> in {query:?}"
     );
     assert_eq!(entity(query, "proxy"), server, "notice names the lease");
@@ -412,11 +411,11 @@ pub async fn oneshot_notice_after_one_relay(server: &ServerInfo) {
     let notice = f.owner.expect_request(STEP, "oneshot notice").await;
     let query = service_set(&f.service, &notice);
     assert!(
-        query.get_child("oneshot", NS_PASS).is_some(),
+        query.get_child("oneshot", ns::PASS).is_some(),
         "<oneshot/> in {query:?}"
     );
     assert!(
-        query.get_child("close", NS_PASS).is_some(),
+        query.get_child("close", ns::PASS).is_some(),
         "<close/> in {query:?}"
     );
     assert_eq!(entity(query, "proxy"), server, "notice names the lease");

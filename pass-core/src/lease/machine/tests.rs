@@ -2,6 +2,7 @@
 //! documentation.
 
 use super::*;
+use crate::ns;
 use crate::stanza::ErrorType;
 use alloc::vec;
 
@@ -993,10 +994,7 @@ fn any_resource_of_the_account_may_close_and_gets_an_empty_query() {
     assert_eq!(sends[0].id, id);
     assert_eq!(sends[0].kind, IqType::Result);
     assert_eq!(sends[0].to, Some(jid("user@example.org/laptop")));
-    assert_eq!(
-        sends[0].payload,
-        Some(Element::new("query", crate::NS_PASS))
-    );
+    assert_eq!(sends[0].payload, Some(Element::new("query", ns::PASS)));
     assert_eq!(h.m.poll_timeout(), None, "the expiry went with the lease");
     assert_eq!(h.m.stats().ports_free, 10);
 }
