@@ -184,7 +184,9 @@ impl fmt::Display for Event {
                 let result = match result {
                     Ok(()) => "ok",
                     Err(ListenError::AddrInUse) => "addr-in-use",
-                    Err(ListenError::Other) => "other",
+                    // `other`, and any reason a later pass-core adds, is "any other
+                    // failure" to a module (ENGINE-ABI 1 knows two reasons).
+                    Err(_) => "other",
                 };
                 write!(f, "listen {} {port} {result}", now.as_millis())
             }

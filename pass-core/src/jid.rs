@@ -25,6 +25,7 @@ pub struct Jid {
 
 /// Why a string is not a JID.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum JidError {
     /// The domain part is empty.
     EmptyDomain,

@@ -12,6 +12,47 @@
 //!   events with the current time and returning actions; no sockets, clock or threads.
 //! - [`service`]: the component as a whole: routes stanzas to the lease machine and
 //!   answers the neighbouring protocols (disco#info, ping, unknown namespaces).
+//!
+//! # Embedding the service
+//!
+//! The types an embedder needs are re-exported here. A host feeds the [`Service`]
+//! events with the current time and carries out the [`Action`]s it drains (the
+//! contract: [`engine`]); here a registration, then a caller on the leased port:
+//!
+//! ```
+//! use pass_core::{Action, Config, ConnId, Element, Instant, Jid, PassMessage, Service};
+//!
+//! let service_jid = Jid::new("pass.example").unwrap();
+//! let config = Config::new(service_jid.clone(), vec!["192.0.2.1".parse().unwrap()]);
+//! let mut service = Service::new(config).unwrap();
+//! let owner = Jid::new("alice@example/laptop").unwrap();
+//! let t0 = Instant::from_millis(0);
+//!
+//! // Alice asks for a port (listing 1, without <expire/>).
+//! let register = PassMessage::Register { expire: None, oneshot: false };
+//! let iq = register.to_iq("r1", Some(owner.clone()), Some(service_jid));
+//! service.handle_stanza(t0, &Element::from(&iq));
+//!
+//! // The host listens where asked, reports it, and sends the result on.
+//! let Some(Action::Listen { port }) = service.poll_action() else { panic!() };
+//! service.handle_listen_result(t0, port, Ok(()));
+//! let Some(Action::Send(result)) = service.poll_action() else { panic!() };
+//! assert_eq!(result.to, Some(owner.clone()));
+//!
+//! // A caller connects to that port: the service opens a proxy port (decision 1),
+//! // then asks Alice (listing 3).
+//! let caller = "203.0.113.9:50000".parse().unwrap();
+//! let t1 = Instant::from_millis(5);
+//! service.handle_connection(t1, ConnId(1), port, caller);
+//! let Some(Action::Listen { port: proxy }) = service.poll_action() else { panic!() };
+//! service.handle_listen_result(t1, proxy, Ok(()));
+//! let Some(Action::Send(notice)) = service.poll_action() else { panic!() };
+//! let Ok(PassMessage::IncomingConnection { client, .. }) = PassMessage::from_iq(&notice)
+//! else { panic!() };
+//! assert_eq!(client, caller);
+//! // Alice has `answer_timeout` to accept; that is the next deadline.
+//! assert!(service.poll_timeout().is_some());
+//! ```
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -30,3 +71,13 @@ pub mod stanza;
 pub mod time;
 mod token_bucket;
 pub mod xml;
+
+// What an embedder needs, without knowing the module layout.
+pub use component::{ComponentHandshake, ServerHandshake, StreamError};
+pub use engine::Engine;
+pub use jid::Jid;
+pub use lease::{Action, Config, ConfigError, ConnId, ListenError, Stats};
+pub use service::Service;
+pub use stanza::{Condition, Iq, IqType, PassMessage, StanzaError};
+pub use time::{Duration, Instant};
+pub use xml::{parse_element, Element, Limits, StreamEvent, StreamFramer, XmlError};

@@ -40,7 +40,6 @@ use rate_limit::RateLimit;
 /// A registration, from the request to the result:
 ///
 /// ```
-/// use pass_core::engine::Engine;
 /// use pass_core::jid::Jid;
 /// use pass_core::lease::{Action, Config};
 /// use pass_core::service::Service;
@@ -235,9 +234,12 @@ impl Service {
     }
 }
 
-impl Engine for Service {
-    /// Routes one element; see the [module documentation](self).
-    fn handle_stanza(&mut self, now: Instant, stanza: &Element) {
+/// The engine interface as inherent methods, so that an embedder calls them without
+/// importing [`Engine`]; the [`Engine`] impl below forwards to these.
+impl Service {
+    /// Routes one element the host read from the XMPP stream; see the
+    /// [module documentation](self). Same as [`Engine::handle_stanza`].
+    pub fn handle_stanza(&mut self, now: Instant, stanza: &Element) {
         let now = self.advance(now);
         if let Some(limit) = self.config().stanza_limits.first_exceeded_by(stanza) {
             return self.refuse_over_limit(now, stanza, limit);
@@ -255,40 +257,98 @@ impl Engine for Service {
         }
     }
 
-    fn handle_listen_result(&mut self, now: Instant, port: u16, result: Result<(), ListenError>) {
+    /// The outcome of an [`Action::Listen`]. Same as [`Engine::handle_listen_result`].
+    pub fn handle_listen_result(
+        &mut self,
+        now: Instant,
+        port: u16,
+        result: Result<(), ListenError>,
+    ) {
         let now = self.advance(now);
         self.machine.handle_listen_result(now, port, result);
     }
 
-    fn handle_connection(&mut self, now: Instant, conn: ConnId, local_port: u16, peer: SocketAddr) {
+    /// The host accepted `conn` on `local_port` from `peer`. Same as
+    /// [`Engine::handle_connection`].
+    pub fn handle_connection(
+        &mut self,
+        now: Instant,
+        conn: ConnId,
+        local_port: u16,
+        peer: SocketAddr,
+    ) {
         let now = self.advance(now);
         self.machine.handle_connection(now, conn, local_port, peer);
     }
 
-    fn handle_closed(&mut self, now: Instant, conn: ConnId) {
+    /// `conn` ended, or its session did (at the first EOF of a relay). Same as
+    /// [`Engine::handle_closed`].
+    pub fn handle_closed(&mut self, now: Instant, conn: ConnId) {
         let now = self.advance(now);
         self.machine.handle_closed(now, conn);
     }
 
-    fn handle_timeout(&mut self, now: Instant) {
+    /// The deadline of [`Service::poll_timeout`] has passed. Same as
+    /// [`Engine::handle_timeout`].
+    pub fn handle_timeout(&mut self, now: Instant) {
         let now = self.advance(now);
         self.machine.handle_timeout(now);
     }
 
-    fn shutdown(&mut self, now: Instant) {
+    /// The host is shutting down: tell owners, stop listening. Same as
+    /// [`Engine::shutdown`].
+    pub fn shutdown(&mut self, now: Instant) {
         let now = self.advance(now);
         self.machine.shutdown(now);
     }
 
-    fn poll_action(&mut self) -> Option<Action> {
+    /// The next action for the host, `None` when there is nothing to do. Same as
+    /// [`Engine::poll_action`].
+    pub fn poll_action(&mut self) -> Option<Action> {
         self.machine.poll_action()
     }
 
-    fn poll_timeout(&self) -> Option<Instant> {
+    /// When [`Service::handle_timeout`] should next be called. Same as
+    /// [`Engine::poll_timeout`].
+    pub fn poll_timeout(&self) -> Option<Instant> {
         self.machine.poll_timeout()
+    }
+}
+
+impl Engine for Service {
+    fn handle_stanza(&mut self, now: Instant, stanza: &Element) {
+        Service::handle_stanza(self, now, stanza);
+    }
+
+    fn handle_listen_result(&mut self, now: Instant, port: u16, result: Result<(), ListenError>) {
+        Service::handle_listen_result(self, now, port, result);
+    }
+
+    fn handle_connection(&mut self, now: Instant, conn: ConnId, local_port: u16, peer: SocketAddr) {
+        Service::handle_connection(self, now, conn, local_port, peer);
+    }
+
+    fn handle_closed(&mut self, now: Instant, conn: ConnId) {
+        Service::handle_closed(self, now, conn);
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        Service::handle_timeout(self, now);
+    }
+
+    fn shutdown(&mut self, now: Instant) {
+        Service::shutdown(self, now);
+    }
+
+    fn poll_action(&mut self) -> Option<Action> {
+        Service::poll_action(self)
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        Service::poll_timeout(self)
     }
 
     fn stats(&self) -> Stats {
-        self.machine.stats()
+        Service::stats(self)
     }
 }

@@ -1,6 +1,5 @@
 //! The router: stanzas in as XML text, actions out.
 
-use pass_core::engine::Engine;
 use pass_core::jid::Jid;
 use pass_core::lease::{Action, Config, ConnId};
 use pass_core::ns;

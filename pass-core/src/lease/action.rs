@@ -15,6 +15,7 @@ impl fmt::Display for ConnId {
 
 /// Why the host could not listen on a port.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ListenError {
     /// Something else holds the port.
     AddrInUse,

@@ -39,6 +39,7 @@ pub struct DiscoInfo {
 
 /// Why an element is not a disco#info query.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ParseDiscoError {
     /// Not `{http://jabber.org/protocol/disco#info}query`.
     NotDiscoInfo,

@@ -320,6 +320,7 @@ impl From<&StanzaError> for Element {
 
 /// Why an `<error/>` element is not a stanza error.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum BadErrorElement {
     /// The element is not named `error`.
     NotAnError,

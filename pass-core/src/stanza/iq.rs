@@ -70,6 +70,7 @@ pub struct Iq {
 
 /// Why an element is not a well-formed IQ.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ParseIqError {
     /// Not an `<iq/>` in a stanza namespace (`jabber:component:accept`,
     /// `jabber:client`, `jabber:server` or none).

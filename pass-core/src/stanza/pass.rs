@@ -87,6 +87,7 @@ pub enum PassMessage {
 
 /// Why an IQ is not a valid protocol message.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ParsePassError {
     /// The IQ envelope is malformed (lenient reader only; the strict one takes an [`Iq`]).
     Iq(ParseIqError),
@@ -219,6 +220,7 @@ impl From<&ParseIqError> for StanzaError {
 
 /// Something the lenient reader accepted that the canonical XML does not have.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Deviation {
     /// An expire/oneshot notice without `<close/>` (the Markdown rendering of §4.1/§4.2).
     NoticeWithoutClose,

@@ -59,6 +59,7 @@ pub struct Query {
 
 /// Why an element is not a valid query.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ParseQueryError {
     /// The element is not `{jabber:iq:pass}query`.
     NotAQuery {

@@ -4,6 +4,7 @@ use core::fmt;
 
 /// A construct that XML allows but XMPP forbids (RFC 6120 §11.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ForbiddenConstruct {
     /// A document type declaration (`<!DOCTYPE ...>`).
     Dtd,
@@ -29,6 +30,7 @@ impl ForbiddenConstruct {
 
 /// Which [`Limits`](super::Limits) field was exceeded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Limit {
     /// [`Limits::max_stanza_bytes`](super::Limits::max_stanza_bytes).
     StanzaBytes,
@@ -62,6 +64,7 @@ impl Limit {
 /// [`StreamFramer`](super::StreamFramer) inside a stanza, from the start of that stanza,
 /// and between stanzas, from the start of the stream.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum XmlError {
     /// Input ended before the element (or the construct being read) was complete.
     Truncated,
