@@ -22,6 +22,8 @@ pub mod engine;
 pub mod jid;
 pub mod lease;
 pub mod service;
+#[cfg(any(test, feature = "sim"))]
+pub mod sim;
 pub mod stanza;
 pub mod time;
 mod token_bucket;
