@@ -484,6 +484,14 @@ impl<E: Engine> Sim<E> {
         }
     }
 
+    /// The host's timer wakes the engine now, due or not (an early wake-up is
+    /// harmless: the engine fires only what fell due).
+    pub fn wake(&mut self) {
+        let t = self.stamp();
+        self.engine.handle_timeout(t);
+        self.settle();
+    }
+
     /// A late timer: [`Engine::handle_timeout`] with an instant `by` before the
     /// host's clock (the engine must take it as the latest instant it saw).
     pub fn late_timeout(&mut self, by: Duration) {
