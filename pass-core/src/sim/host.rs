@@ -179,6 +179,11 @@ impl<E: Engine> Sim<E> {
         &self.engine
     }
 
+    /// The engine, out of its host (a fresh host can take it up).
+    pub fn into_engine(self) -> E {
+        self.engine
+    }
+
     /// The host's settings.
     pub fn config(&self) -> &SimConfig {
         &self.config
