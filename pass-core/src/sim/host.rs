@@ -264,6 +264,11 @@ impl<E: Engine> Sim<E> {
         self.stamp_back.unwrap_or(self.now)
     }
 
+    /// Every broken invariant [`Checks`] found, in order.
+    pub fn violations(&self) -> &[Violation] {
+        &self.violations
+    }
+
     /// The host's next deadline: the engine's or a relay's idle timer.
     pub fn next_deadline(&self) -> Option<Instant> {
         let relay = self
