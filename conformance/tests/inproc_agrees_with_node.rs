@@ -1,7 +1,7 @@
 //! The in-process reference target simulates the reference node (docs/DESIGN.md
 //! decisions 17 and 18): the whole catalogue, run against the reference service in
 //! `pass_core::sim` and against the real `pass-node` over the component target,
-//! gives the same verdict case by case.
+//! gives the same verdict case by case; and the node passes every MUST case.
 //!
 //! Needs `pass-node` built in the same target directory and profile as this test
 //! (`cargo test --workspace` builds it for pass-node's own tests; with
@@ -9,7 +9,7 @@
 
 use pass_conformance::inproc::reference_host;
 use pass_conformance::runner::{run_suite, RunOptions, Status, SuiteReport};
-use pass_conformance::{catalogue, selftest};
+use pass_conformance::{catalogue, report, selftest, Level};
 use std::collections::BTreeMap;
 
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
@@ -59,6 +59,17 @@ fn inproc_verdicts_equal_node_verdicts() {
     ));
     let node = block_on(selftest::run_with_node(&node, &opts))
         .unwrap_or_else(|e| panic!("the run against pass-node could not happen: {e}"));
+    eprintln!("{}", report::table(&node));
+    let must_not_passed: Vec<&str> = node
+        .outcomes
+        .iter()
+        .filter(|o| o.level == Level::Must && o.status != Status::Pass)
+        .map(|o| o.id.as_str())
+        .collect();
+    assert!(
+        must_not_passed.is_empty(),
+        "MUST cases pass-node did not pass: {must_not_passed:?}"
+    );
     let (inproc, node) = (verdicts(&inproc), verdicts(&node));
     assert_eq!(inproc.len(), cases.len());
     assert_eq!(node.len(), cases.len());
