@@ -805,6 +805,8 @@ impl<E: Engine> Sim<E> {
                 let first = r.first_eof.is_none();
                 if first {
                     r.first_eof = Some(src);
+                    // The half-close timer starts at the first EOF.
+                    r.last_activity = self.now;
                 }
                 if keep_disconnects && src_closed {
                     r.immortal = true;
@@ -899,5 +901,243 @@ fn deliver(to: &mut Conn, data: &[u8], corrupt: bool) {
         if let Some(byte) = to.readable.get_mut(i) {
             *byte ^= 0x20;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The host's side of the Engine contract, against an engine that records what
+    //! it is told and asks for what the test queues.
+
+    use super::*;
+    use alloc::vec;
+
+    #[derive(Debug, Default)]
+    struct Recorder {
+        closed: Vec<ConnId>,
+        queued: VecDeque<Action>,
+    }
+
+    impl Engine for Recorder {
+        fn handle_stanza(&mut self, _: Instant, _: &Element) {}
+        fn handle_listen_result(&mut self, _: Instant, _: u16, _: Result<(), ListenError>) {}
+        fn handle_connection(&mut self, _: Instant, _: ConnId, _: u16, _: SocketAddr) {}
+        fn handle_closed(&mut self, _: Instant, conn: ConnId) {
+            self.closed.push(conn);
+        }
+        fn handle_timeout(&mut self, _: Instant) {}
+        fn shutdown(&mut self, _: Instant) {}
+        fn poll_action(&mut self) -> Option<Action> {
+            self.queued.pop_front()
+        }
+        fn poll_timeout(&self) -> Option<Instant> {
+            None
+        }
+    }
+
+    const PORT: u16 = 40000;
+
+    fn peer() -> SocketAddr {
+        SocketAddr::from(([203, 0, 113, 7], 30000))
+    }
+
+    fn sim(faults: Vec<HostFault>) -> Sim<Recorder> {
+        let config = SimConfig {
+            faults,
+            ..SimConfig::default()
+        };
+        let mut sim = Sim::new(Recorder::default(), config);
+        sim.carry_out(Action::Listen { port: PORT });
+        sim
+    }
+
+    fn ask(sim: &mut Sim<Recorder>, action: Action) {
+        sim.engine.queued.push_back(action);
+        sim.settle();
+    }
+
+    /// A running relay: (client, owner).
+    fn relay(sim: &mut Sim<Recorder>) -> (ConnId, ConnId) {
+        let client = sim.connect(PORT, peer()).unwrap();
+        let owner = sim.connect(PORT, peer()).unwrap();
+        let account = crate::jid::Jid::new("a@example.org").unwrap();
+        ask(
+            sim,
+            Action::Bridge {
+                client,
+                owner,
+                account,
+            },
+        );
+        (client, owner)
+    }
+
+    fn secs(s: u64) -> Duration {
+        Duration::from_secs(s)
+    }
+
+    #[test]
+    fn the_first_eof_of_a_relay_is_reported_at_once_and_the_other_way_drains() {
+        let mut sim = sim(vec![]);
+        let (client, owner) = relay(&mut sim);
+        sim.write(client, b"bye");
+        sim.shutdown_write(client);
+        // docs/DESIGN.md decision 17: the session is over now, not when both closed.
+        assert_eq!(sim.engine().closed, [client]);
+        assert_eq!(sim.read(owner), ReadEvent::Data(b"bye".to_vec()));
+        assert_eq!(sim.read(owner), ReadEvent::Eof);
+        // The other direction still relays, and its bytes keep the relay up.
+        sim.advance(secs(4));
+        sim.write(owner, b"answer");
+        assert_eq!(sim.read(client), ReadEvent::Data(b"answer".to_vec()));
+        sim.advance(secs(4));
+        assert_eq!(sim.relay_count(), 1);
+        // Idle for the half-close timeout (5 s): both closed, the other reported.
+        sim.advance(secs(1));
+        assert_eq!(sim.relay_count(), 0);
+        assert_eq!(sim.read(client), ReadEvent::Eof);
+        assert_eq!(sim.engine().closed, [client, owner]);
+    }
+
+    #[test]
+    fn the_half_close_timer_starts_at_the_first_eof() {
+        let mut sim = sim(vec![]);
+        let (client, _) = relay(&mut sim);
+        sim.advance(secs(60));
+        sim.shutdown_write(client);
+        sim.advance(secs(4));
+        assert_eq!(sim.relay_count(), 1, "idle before the EOF does not count");
+        sim.advance(secs(1));
+        assert_eq!(sim.relay_count(), 0);
+    }
+
+    #[test]
+    fn both_eofs_end_the_relay_and_report_each_side_once() {
+        let mut sim = sim(vec![]);
+        let (client, owner) = relay(&mut sim);
+        sim.close(owner);
+        sim.close(client);
+        assert_eq!(sim.engine().closed, [owner, client]);
+        assert_eq!(sim.relay_count(), 0);
+        sim.report_closed_again(owner);
+        assert_eq!(sim.engine().closed, [owner, client, owner]);
+    }
+
+    #[test]
+    fn a_relay_idle_both_ways_is_closed_after_the_idle_timeout() {
+        let mut sim = sim(vec![]);
+        let (client, owner) = relay(&mut sim);
+        sim.advance(secs(599));
+        assert!(sim.engine().closed.is_empty());
+        sim.advance(secs(1));
+        assert_eq!(sim.engine().closed, [client, owner]);
+    }
+
+    #[test]
+    fn writing_to_a_side_that_closed_ends_the_relay() {
+        let mut sim = sim(vec![]);
+        let (client, owner) = relay(&mut sim);
+        sim.close(client);
+        sim.write(owner, b"too late");
+        assert_eq!(sim.relay_count(), 0);
+        assert_eq!(sim.engine().closed, [client, owner]);
+    }
+
+    #[test]
+    fn a_waiting_connection_is_reported_at_a_fin_with_nothing_unread() {
+        let mut sim = sim(vec![]);
+        let quiet = sim.connect(PORT, peer()).unwrap();
+        let talker = sim.connect(PORT, peer()).unwrap();
+        sim.shutdown_write(quiet);
+        assert_eq!(sim.engine().closed, [quiet]);
+        assert_eq!(sim.read(quiet), ReadEvent::Eof);
+        // A FIN behind unread bytes is the relay's to deliver (the node only peeks).
+        sim.write(talker, b"early");
+        sim.close(talker);
+        assert_eq!(sim.engine().closed, [quiet]);
+    }
+
+    #[test]
+    fn bytes_and_eof_sent_before_the_bridge_go_through_it() {
+        let mut sim = sim(vec![]);
+        let client = sim.connect(PORT, peer()).unwrap();
+        let owner = sim.connect(PORT, peer()).unwrap();
+        sim.write(client, b"early");
+        sim.shutdown_write(client);
+        assert!(sim.engine().closed.is_empty());
+        let account = crate::jid::Jid::new("a@example.org").unwrap();
+        ask(
+            &mut sim,
+            Action::Bridge {
+                client,
+                owner,
+                account,
+            },
+        );
+        assert_eq!(sim.read(owner), ReadEvent::Data(b"early".to_vec()));
+        assert_eq!(sim.read(owner), ReadEvent::Eof);
+        assert_eq!(sim.engine().closed, [client]);
+    }
+
+    #[test]
+    fn dropping_one_side_cuts_the_relay_and_reports_the_other() {
+        let mut sim = sim(vec![]);
+        let (client, owner) = relay(&mut sim);
+        ask(&mut sim, Action::Drop { conn: client });
+        assert_eq!(sim.engine().closed, [owner]);
+        assert_eq!(sim.read(client), ReadEvent::Eof);
+        assert_eq!(sim.read(owner), ReadEvent::Eof);
+    }
+
+    #[test]
+    fn a_bridge_of_a_side_that_hung_up_reports_both() {
+        let mut sim = sim(vec![]);
+        let client = sim.connect(PORT, peer()).unwrap();
+        let owner = sim.connect(PORT, peer()).unwrap();
+        sim.close(client);
+        let account = crate::jid::Jid::new("a@example.org").unwrap();
+        ask(
+            &mut sim,
+            Action::Bridge {
+                client,
+                owner,
+                account,
+            },
+        );
+        assert_eq!(sim.engine().closed, [client, client, owner]);
+        assert_eq!(sim.read(owner), ReadEvent::Eof);
+    }
+
+    #[test]
+    fn listens_are_refused_until_asked_and_after_unlisten() {
+        let mut sim = sim(vec![]);
+        assert_eq!(sim.connect(PORT + 1, peer()), Err(Refused));
+        ask(&mut sim, Action::Unlisten { port: PORT });
+        assert_eq!(sim.connect(PORT, peer()), Err(Refused));
+        let mut faulty = self::sim(vec![HostFault::IgnoreUnlisten]);
+        ask(&mut faulty, Action::Unlisten { port: PORT });
+        assert!(faulty.connect(PORT, peer()).is_ok());
+    }
+
+    #[test]
+    fn host_faults_break_what_they_say() {
+        let mut sim = self::sim(vec![HostFault::NoHalfClose]);
+        let (client, owner) = relay(&mut sim);
+        sim.shutdown_write(client);
+        assert!(sim.engine().closed.is_empty());
+        assert_eq!(sim.read(owner), ReadEvent::Nothing);
+
+        let mut sim = self::sim(vec![HostFault::NoDisconnectPropagation]);
+        let (client, owner) = relay(&mut sim);
+        sim.close(client);
+        sim.advance(secs(3600));
+        assert_eq!(sim.engine().closed, [client]);
+        assert_eq!(sim.read(owner), ReadEvent::Nothing);
+
+        let mut sim = self::sim(vec![HostFault::CorruptRelayByte]);
+        let (client, owner) = relay(&mut sim);
+        sim.write(client, b"0123");
+        sim.write(client, b"4567");
+        assert_eq!(sim.read(owner), ReadEvent::Data(b"0123456\x17".to_vec()));
     }
 }
