@@ -25,6 +25,7 @@ const CORRUPT_AT: u64 = 7;
 
 /// How the host answers an [`Action::Listen`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Listens {
     /// At once, as the node does: a port the host already listens on fails with
     /// [`ListenError::AddrInUse`], any other succeeds.
@@ -36,6 +37,7 @@ pub enum Listens {
 
 /// A deliberately broken host behaviour, to prove that tests catch it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum HostFault {
     /// A side hanging up (closing both ways) is not passed on to the other side of
     /// its relay, and the relay is never torn down.

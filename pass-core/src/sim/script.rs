@@ -47,6 +47,7 @@ pub enum Target {
 
 /// One thing that happens to the host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Event {
     /// A user registers.
     Register {
