@@ -47,7 +47,7 @@ run_target() {
   if [ -d "fuzz/corpus/$t" ]; then cp -r "fuzz/corpus/$t/." "$work/$t/"; fi
   local flags=(-max_total_time="$seconds" -max_len=4096 -timeout=10 -rss_limit_mb=2048
                -print_final_stats=1)
-  # The lease_machine input is an `arbitrary` encoding, not text: no dictionary, and
+  # The lease_machine input is a `Script` in its byte encoding, not text: no dictionary, and
   # scripts of any length from the start (they only grow slowly otherwise).
   if [ "$t" = lease_machine ]; then flags+=(-len_control=0); else flags+=(-dict=fuzz/xml.dict); fi
   # shellcheck disable=SC2206 # FUZZ_FLAGS is a list of extra libFuzzer flags.

@@ -29,8 +29,10 @@ cargo fmt --all -- --check
 step "cargo clippy (all targets, -D warnings)"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
-step "pass-core without std: thumbv7em-none-eabihf (bare metal) and wasm32-wasip1"
+step "pass-core without std: thumbv7em-none-eabihf (bare metal, with and without sim) and wasm32-wasip1"
 cargo build --quiet -p pass-core --no-default-features --target thumbv7em-none-eabihf
+# The simulated host and the lease model are no_std + alloc too.
+cargo build --quiet -p pass-core --no-default-features --features sim --target thumbv7em-none-eabihf
 cargo build --quiet -p pass-core --no-default-features --target wasm32-wasip1
 cargo build --quiet -p pass-faults --target wasm32-wasip1
 

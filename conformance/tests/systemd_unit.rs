@@ -188,7 +188,7 @@ fn run_suite_traced(node: &Path, mode: &str, log: &Path, dir: &Path) {
         scraped.contains("pass_"),
         "the metrics scrape ({mode}) got no pass_ metrics: {scraped:?}"
     );
-    // Conformance itself is component_node.rs's test; here the suite is the load, so
+    // Conformance itself is inproc_agrees_with_node.rs's test; here the suite is the load, so
     // a timing case that strace slowed past its window is reported, not failed.
     assert_eq!(
         report.outcomes.len(),

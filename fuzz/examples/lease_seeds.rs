@@ -1,8 +1,8 @@
-//! Writes the hand-made `lease_machine` scenarios into `fuzz/corpus/lease_machine/`
-//! as `seed-<name>`: `cargo run --manifest-path fuzz/Cargo.toml --example lease_seeds`.
+//! Writes the hand-made `lease_machine` scenarios (`pass_core::sim::seeds`) into
+//! `fuzz/corpus/lease_machine/` as `seed-<name>`:
+//! `cargo run --manifest-path fuzz/Cargo.toml --example lease_seeds`.
 
-use pass_fuzz::lease_machine::seeds;
-use pass_fuzz::script_encoding::encode;
+use pass_core::sim::seeds;
 use std::path::PathBuf;
 
 fn main() -> std::io::Result<()> {
@@ -10,7 +10,7 @@ fn main() -> std::io::Result<()> {
     std::fs::create_dir_all(&dir)?;
     for (name, script) in seeds() {
         let path = dir.join(format!("seed-{name}"));
-        std::fs::write(&path, encode(&script))?;
+        std::fs::write(&path, script.encode())?;
         println!("{}", path.display());
     }
     Ok(())

@@ -9,12 +9,10 @@
 //! | `xml_reader`       | bytes                                | no panic; write(parse(x)) parses to the same tree; the framer agrees |
 //! | `stream_framer`    | cut points + stream bytes            | the events do not depend on the chunking |
 //! | `stanza_roundtrip` | bytes                                | IQ, query and PASS message survive write → read |
-//! | `lease_machine`    | an `arbitrary` script of host events | the lease invariants of [`lease_machine`] |
+//! | `lease_machine`    | bytes decoded as a script of host events | the lease invariants of `pass_core::sim::model` |
 //! | `service_stanzas`  | stanzas separated by NUL bytes       | every IQ get/set with id and from gets one answer |
 
-pub mod host;
 pub mod lease_machine;
-pub mod script_encoding;
 pub mod service_stanzas;
 pub mod stanza_roundtrip;
 pub mod stream_framer;

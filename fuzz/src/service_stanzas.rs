@@ -4,15 +4,18 @@
 //! result or error (get, set, and unknown or missing types, which RFC 6120 §8.3
 //! answers with bad-request) gets exactly one answer (a result or an error with
 //! that id, to that JID) once the host reports its listens; anything else
-//! (results, errors, IQs with nobody to answer, other stanzas) gets none. The simulated [`Host`] checks every action.
+//! (results, errors, IQs with nobody to answer, other stanzas) gets none. The
+//! simulated host of `pass_core::sim` listens at once, as the node does, and checks
+//! the host contract on every action.
 //!
 //! Input layout: stanzas separated by NUL bytes (which XML cannot contain), at most
 //! [`MAX_STANZAS`]; pieces that are not well-formed XML are skipped. Each stanza
 //! comes one second after the previous one, so short expiries run out.
 
-use crate::host::Host;
 use pass_core::jid::Jid;
 use pass_core::lease::{Action, Config};
+use pass_core::service::Service;
+use pass_core::sim::{Checks, Sim, SimConfig};
 use pass_core::stanza::IqType;
 use pass_core::time::Duration;
 use pass_core::xml::{parse_element, Element, Limits};
@@ -46,21 +49,42 @@ fn answers_expected(stanza: &Element) -> usize {
     usize::from(asks)
 }
 
+/// The service in a checked simulated host that keeps a log of its actions.
+fn host() -> Sim<Service> {
+    let c = config();
+    let checks = Some(Checks::for_config(&c));
+    let service = match Service::new(c) {
+        Ok(s) => s,
+        Err(e) => panic!("the fuzz configuration is invalid: {e}"),
+    };
+    Sim::new(
+        service,
+        SimConfig {
+            checks,
+            keep_log: true,
+            ..SimConfig::default()
+        },
+    )
+}
+
+/// The actions since the last call; panics if the host contract broke.
+fn carried_out(host: &mut Sim<Service>) -> Vec<Action> {
+    if let Err(v) = host.check() {
+        panic!("host contract broken: {v}");
+    }
+    host.take_log()
+}
+
 /// Checks one input; panics if a property fails.
 pub fn check(data: &[u8]) {
-    let mut host = Host::new(config());
+    let mut host = host();
     for piece in data.split(|&b| b == 0).take(MAX_STANZAS) {
         let Ok(stanza) = parse_element(piece, &Limits::default()) else {
             continue;
         };
-        let mut actions = host.stanza(&stanza);
-        // Listens succeed, as on a host with free ports.
-        let mut rounds = 0;
-        while !host.pending_listens.is_empty() {
-            rounds += 1;
-            assert!(rounds <= 64, "listens keep coming");
-            actions.extend(host.listen_result(0, Ok(())));
-        }
+        // Listens succeed at once, as on a host with free ports.
+        host.stanza(&stanza);
+        let actions = carried_out(&mut host);
         let id = stanza.attr("id");
         let from = stanza.attr("from").and_then(|f| Jid::new(f).ok());
         let answers = actions
@@ -82,8 +106,10 @@ pub fn check(data: &[u8]) {
             stanza.to_xml()
         );
         host.advance(Duration::from_secs(1));
+        carried_out(&mut host);
     }
     host.shutdown();
+    carried_out(&mut host);
 }
 
 #[cfg(test)]
@@ -107,11 +133,11 @@ mod tests {
 
     #[test]
     fn the_pool_of_the_seeds_is_small_enough_to_guess() {
-        let mut host = Host::new(config());
+        let mut host = host();
         host.stanza(&stanza(
             "<iq type='set' id='r' from='u@jabber.org/r'><query xmlns='jabber:iq:pass'/></iq>",
         ));
-        let actions = host.listen_result(0, Ok(()));
+        let actions = carried_out(&mut host);
         let result = sent(&actions);
         let Ok(PassMessage::Registered { servers }) = PassMessage::from_iq(result[0]) else {
             panic!("no registration: {actions:?}");
@@ -122,7 +148,8 @@ mod tests {
             "<iq type='set' id='c' from='u@jabber.org/other'><query xmlns='jabber:iq:pass'>\
              <close/><proxy port='{port}'>1.2.3.4</proxy></query></iq>"
         );
-        let actions = host.stanza(&stanza(&close));
+        host.stanza(&stanza(&close));
+        let actions = carried_out(&mut host);
         assert_eq!(sent(&actions)[0].kind, IqType::Result);
     }
 

@@ -2,11 +2,56 @@
 //! runner's in-process target, the WASI adapter) drives.
 //!
 //! Events go in through `handle_*`, each with the current time; actions come out of
-//! [`Engine::poll_action`]. The host assigns [`ConnId`]s to the TCP connections it
-//! accepts. After any `handle_*` call the host drains `poll_action` until `None`, then
-//! sleeps until [`Engine::poll_timeout`] (or the next event) and calls
-//! [`Engine::handle_timeout`]. `docs/ENGINE-ABI.md` specifies the same interface for
+//! [`Engine::poll_action`]. `docs/ENGINE-ABI.md` specifies the same interface for
 //! modules in any language.
+//!
+//! # The Engine contract
+//!
+//! What a host reports, and when (docs/DESIGN.md decision 17). `pass-node` is the
+//! reference host; `pass_core::sim` (feature `sim`) simulates it, deterministically.
+//!
+//! **Time.** Every call carries `now`, the host's clock in milliseconds since an
+//! epoch of its choice. An engine never goes back: an earlier `now` counts as the
+//! latest one it saw. After any call the host drains [`Engine::poll_action`] until
+//! `None`, then sleeps until [`Engine::poll_timeout`] (or the next event) and calls
+//! [`Engine::handle_timeout`]; a call before the deadline is harmless.
+//!
+//! **Events**, and when the host reports each:
+//! - [`Engine::handle_stanza`]: every top-level element after the XEP-0114
+//!   handshake, in stream order (the stream header and handshake are the host's).
+//! - [`Engine::handle_listen_result`]: once per [`Action::Listen`], with its
+//!   outcome. The host may report it at once, from inside its drain (the node does),
+//!   or later.
+//! - [`Engine::handle_connection`]: a connection accepted on a port the engine
+//!   asked to listen on, with a [`ConnId`] the host chose, unique while it lives.
+//! - [`Engine::handle_closed`]: a connection's **session** is over, reported once,
+//!   as soon as it happens:
+//!   - a waiting connection (accepted, not bridged) whose peer hangs up: EOF with
+//!     nothing unread, or a reset. A FIN behind unread bytes is the relay's to deliver;
+//!   - a bridged connection at the **first EOF of either side** (a half-close
+//!     counts): that side is reported then, not when both sides are closed. The
+//!     host passes the EOF on (it shuts down the other side's writing) and keeps
+//!     relaying the other direction while bytes move; idle for its half-close
+//!     timeout, it closes both sockets and reports the other side, which the
+//!     engine has forgotten by then and ignores;
+//!   - a relay that fails (a reset) or idles out: both sides, client first;
+//!   - the other side of a relay the engine dropped ([`Action::Drop`] of one side).
+//!
+//!   A host may report a connection twice or report one the engine never saw (races
+//!   between a hang-up and a bridge); an engine ignores what it does not know.
+//! - [`Engine::shutdown`]: once, when the host stops; it goes on relaying (and
+//!   reporting) while it drains.
+//!
+//! **Actions**, carried out in the order they come. Carrying one out may call the
+//! engine back (a listen result, a close); the actions that causes queue behind.
+//! - [`Action::Send`]: write the IQ to the XMPP stream as it is (`from`/`to` set).
+//! - [`Action::Listen`]: listen on the port, then report the result.
+//! - [`Action::Unlisten`]: stop listening; connections already accepted stay.
+//! - [`Action::Bridge`]: relay between the two connections, byte-exact, both ways,
+//!   with half-close, and report their end as above. If one side hung up just
+//!   before, close the other and report both.
+//! - [`Action::Drop`]: close the connection; if it is in a relay, cut the relay and
+//!   report the other side.
 
 use crate::lease::{Action, ConnId, ListenError, Stats};
 use crate::time::Instant;
@@ -25,7 +70,9 @@ pub trait Engine {
     /// The host accepted `conn` on `local_port` from `peer`.
     fn handle_connection(&mut self, now: Instant, conn: ConnId, local_port: u16, peer: SocketAddr);
 
-    /// `conn` ended (its peer closed it, it failed, or a relay it was in ended).
+    /// `conn`'s session is over: its peer hung up before a bridge, or it sent the
+    /// first EOF of its relay, or its relay ended or was cut (see the
+    /// [contract](self#the-engine-contract)).
     fn handle_closed(&mut self, now: Instant, conn: ConnId);
 
     /// The deadline given by [`Engine::poll_timeout`] has passed.

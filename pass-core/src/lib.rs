@@ -67,6 +67,8 @@ pub mod jid;
 pub mod lease;
 pub mod ns;
 pub mod service;
+#[cfg(any(test, feature = "sim"))]
+pub mod sim;
 pub mod stanza;
 pub mod time;
 mod token_bucket;

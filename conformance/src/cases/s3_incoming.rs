@@ -29,6 +29,8 @@ pub fn cases() -> Vec<Case> {
             "Once the owner is bridged, a second connection to the <proxy/> port is refused or dropped (spec silent; DESIGN decisions 1 and 10)", proxy_port_single_use),
         case!("pass/3/half-close", "3", None, Should,
             "A half-close travels through the relay and the other direction keeps working (spec silent; TCP relay semantics)", half_close),
+        case!("pass/3/first-eof-ends-session", "3", None, Should,
+            "The first EOF of either side ends the session: a oneshot lease ends at once while the other direction still relays (§2; docs/DESIGN.md decision 17)", first_eof_ends_session),
     ]
 }
 
@@ -196,6 +198,44 @@ fn half_close(c: &mut Ctx) -> CaseFut<'_> {
         pass_bytes(
             c,
             "owner -> third party after the half-close",
+            own,
+            client,
+            &greeting("the owner"),
+        )
+        .await
+    })
+}
+
+fn first_eof_ends_session(c: &mut Ctx) -> CaseFut<'_> {
+    Box::pin(async move {
+        let owner = c.user("owner");
+        let (lease, client, own) = c.relay(&owner, None, true).await?;
+        // Bytes through first: the relay runs (a FIN before the bridge would end
+        // the session before its relay, which is another case).
+        pass_bytes(
+            c,
+            "relay third party -> owner",
+            client,
+            own,
+            &greeting("the third party"),
+        )
+        .await?;
+        c.shutdown_write(client).await?;
+        let wait = c.info().io_wait;
+        c.expect_eof(
+            "the third party half-closed: the owner reads EOF",
+            own,
+            wait,
+        )
+        .await?;
+        // §2: the port listens again "after one of the two sides disconnects"; for
+        // a oneshot lease that is its end, while the owner has not closed yet.
+        let wait = c.info().answer_wait;
+        let notice = c.expect_notice("oneshot", &lease, wait).await?;
+        c.ack(&lease.owner, &notice).await?;
+        pass_bytes(
+            c,
+            "owner -> third party after the session ended",
             own,
             client,
             &greeting("the owner"),

@@ -43,9 +43,11 @@ pub enum Action {
         /// The port.
         port: u16,
     },
-    /// Relay bytes between the two connections both ways until either side ends;
-    /// then report each side with
-    /// [`LeaseMachine::handle_closed`](super::LeaseMachine::handle_closed).
+    /// Relay bytes between the two connections both ways; report the first EOF of
+    /// either side at once with
+    /// [`LeaseMachine::handle_closed`](super::LeaseMachine::handle_closed) (the
+    /// session is over), and the other side when the relay ends (the
+    /// [Engine contract](crate::engine#the-engine-contract)).
     Bridge {
         /// The third party's connection (accepted on the lease port).
         client: ConnId,

@@ -53,7 +53,8 @@ const MAX_OUTSTANDING_NOTICES: usize = 1024;
 ///   before the bridge cancels the session: the client (and a held owner
 ///   connection) is dropped, the proxy port released; the lease port never stopped
 ///   listening and a oneshot lease is not used up (decision 2).
-/// - **Relay**. On the first close the host reports, the relay is over: a oneshot
+/// - **Relay**. On the first close the host reports (the first EOF of either side,
+///   docs/DESIGN.md decision 17), the session is over: a oneshot
 ///   lease ends (§4.2 notice); a plain one accepts the next connection (its port
 ///   kept listening all along, so no new `Listen` is asked for).
 /// - **Expire** (§4.1). At request time + expiry the lease ends with one notice;

@@ -3,6 +3,8 @@
 
 use super::*;
 use crate::ns;
+use crate::service::Service;
+use crate::sim::{Checks, Listens, Sim, SimConfig};
 use crate::stanza::ErrorType;
 use alloc::vec;
 
@@ -46,8 +48,11 @@ fn config() -> Config {
     c
 }
 
+/// The machine in its service, hosted by the simulated host (docs/DESIGN.md
+/// decision 18) with listens answered by hand and the host contract checked on
+/// every action; time by hand.
 struct H {
-    m: LeaseMachine,
+    sim: Sim<Service>,
     next_req: u32,
 }
 
@@ -57,29 +62,114 @@ impl H {
     }
 
     fn with(c: Config) -> H {
+        let sim_config = SimConfig {
+            listens: Listens::Manual,
+            checks: Some(Checks::for_config(&c)),
+            keep_log: true,
+            ..SimConfig::default()
+        };
         H {
-            m: LeaseMachine::new(c),
+            sim: Sim::new(Service::new(c).unwrap(), sim_config),
             next_req: 0,
         }
     }
 
+    /// Brings the host to `now`, firing what falls due on the way; an earlier `now`
+    /// stamps the next call with it (the machine must take it as the latest instant).
+    fn at(&mut self, now: Instant) {
+        if now >= self.sim.now() {
+            self.sim.advance_to(now);
+        } else {
+            self.sim.stamp_next_call(now);
+        }
+    }
+
+    /// What the host carried out since the last drain (the host contract held).
     fn drain(&mut self) -> Vec<Action> {
-        core::iter::from_fn(|| self.m.poll_action()).collect()
+        if let Err(v) = self.sim.check() {
+            panic!("host contract broken: {v}");
+        }
+        self.sim.take_log()
+    }
+
+    fn machine(&self) -> &LeaseMachine {
+        self.sim.engine().machine()
+    }
+
+    fn stats(&self) -> Stats {
+        self.machine().stats()
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.machine().poll_timeout()
+    }
+
+    fn lease_ports(&self) -> Vec<u16> {
+        self.machine().lease_ports().collect()
+    }
+
+    /// `iq` arrives from the XMPP stream.
+    fn send_iq(&mut self, now: Instant, iq: &Iq) {
+        self.at(now);
+        self.sim.stanza(&iq.to_element());
+    }
+
+    /// The host reports a listen result for `port` (asked for or not).
+    fn listen_result(&mut self, now: Instant, port: u16, result: Result<(), ListenError>) {
+        self.at(now);
+        if !self.sim.listen_result(port, result) {
+            self.sim.spurious_listen_result(port, result);
+        }
+    }
+
+    /// Connection `conn` (the host numbers them in order) arrives on `port`; a port
+    /// that does not listen (any more) hands it over anyway, as a host racing the
+    /// unlisten would: the machine must drop it.
+    fn connect(&mut self, now: Instant, conn: u64, port: u16, peer: SocketAddr) {
+        self.at(now);
+        assert_eq!(
+            self.sim.next_conn_id(),
+            ConnId(conn),
+            "connections come in order"
+        );
+        if self.sim.connect(port, peer).is_err() {
+            self.sim.accept_stray(port, peer);
+        }
+    }
+
+    /// The peer of `conn` hangs up; one the host is done with is reported again.
+    fn close(&mut self, now: Instant, conn: u64) {
+        self.at(now);
+        let conn = ConnId(conn);
+        if self.sim.conn(conn).is_some_and(|c| c.is_held()) {
+            self.sim.close(conn);
+        } else {
+            self.sim.report_closed_again(conn);
+        }
+    }
+
+    /// The timer fires at `now` (late if `now` is behind the host's clock).
+    fn timeout(&mut self, now: Instant) {
+        if now >= self.sim.now() {
+            self.sim.advance_to(now);
+            self.sim.wake();
+        } else {
+            let late = self.sim.now() - now;
+            self.sim.late_timeout(late);
+        }
+    }
+
+    fn shutdown(&mut self, now: Instant) {
+        self.at(now);
+        self.sim.shutdown();
     }
 
     /// `from` sends `msg` in an IQ of its type; returns what the machine does.
     fn request(&mut self, now: Instant, from: &str, msg: PassMessage) -> (String, Vec<Action>) {
         self.next_req += 1;
         let id = format!("req{}", self.next_req);
-        let iq = Iq {
-            id: id.clone(),
-            kind: msg.iq_type(),
-            from: Some(jid(from)),
-            to: Some(jid("pass.example.org")),
-            payload: Some(msg.to_query()),
-            error: None,
-        };
-        self.m.handle_pass(now, &jid(from), &iq, msg);
+        let iq = msg.to_iq(&id, Some(jid(from)), Some(jid("pass.example.org")));
+        self.send_iq(now, &iq);
         (id, self.drain())
     }
 
@@ -101,7 +191,7 @@ impl H {
     /// A granted lease's port.
     fn register(&mut self, now: Instant, from: &str, expire: Option<u64>, oneshot: bool) -> u16 {
         let port = self.ask_register(now, from, expire, oneshot);
-        self.m.handle_listen_result(now, port, Ok(()));
+        self.listen_result(now, port, Ok(()));
         let actions = self.drain();
         let [Action::Send(iq)] = actions.as_slice() else {
             panic!("expected the result, got {actions:?}")
@@ -113,13 +203,13 @@ impl H {
 
     /// A third party connects to `lease`: returns the proxy port and the notice.
     fn incoming(&mut self, now: Instant, lease: u16, conn: u64, peer: SocketAddr) -> (u16, Iq) {
-        self.m.handle_connection(now, ConnId(conn), lease, peer);
+        self.connect(now, conn, lease, peer);
         let actions = self.drain();
         let [Action::Listen { port: proxy }] = actions.as_slice() else {
             panic!("expected Listen on a proxy, got {actions:?}")
         };
         let proxy = *proxy;
-        self.m.handle_listen_result(now, proxy, Ok(()));
+        self.listen_result(now, proxy, Ok(()));
         let actions = self.drain();
         let [Action::Send(notice)] = actions.as_slice() else {
             panic!("expected the notice, got {actions:?}")
@@ -148,7 +238,7 @@ impl H {
                 error: Some(StanzaError::from(PassError::Unauthorized)),
             }
         };
-        self.m.handle_answer(now, &iq);
+        self.send_iq(now, &iq);
         self.drain()
     }
 
@@ -156,8 +246,7 @@ impl H {
     fn relay(&mut self, now: Instant, lease: u16) {
         let (proxy, notice) = self.incoming(now, lease, 1, peer4());
         assert!(self.answer(now, &notice, OWNER, true).is_empty());
-        self.m
-            .handle_connection(now, ConnId(2), proxy, "203.0.113.9:5555".parse().unwrap());
+        self.connect(now, 2, proxy, "203.0.113.9:5555".parse().unwrap());
         let actions = self.drain();
         assert_eq!(
             actions,
@@ -219,8 +308,8 @@ fn register_answers_one_server_per_advertised_address_after_listen() {
         panic!("{actions:?}")
     };
     assert!((40000..=40009).contains(port));
-    assert_eq!(h.m.stats().leases, 0, "not a lease before the port listens");
-    h.m.handle_listen_result(secs(1), *port, Ok(()));
+    assert_eq!(h.stats().leases, 0, "not a lease before the port listens");
+    h.listen_result(secs(1), *port, Ok(()));
     let actions = h.drain();
     let [Action::Send(iq)] = actions.as_slice() else {
         panic!("{actions:?}")
@@ -234,9 +323,9 @@ fn register_answers_one_server_per_advertised_address_after_listen() {
             servers: vec![SocketAddr::new(v4(), *port), SocketAddr::new(v6(), *port)]
         }
     );
-    assert_eq!(h.m.stats().leases, 1);
-    assert_eq!(h.m.stats().registrations, 1);
-    assert_eq!(h.m.poll_timeout(), None, "no expiry asked: listens forever");
+    assert_eq!(h.stats().leases, 1);
+    assert_eq!(h.stats().registrations, 1);
+    assert_eq!(h.poll_timeout(), None, "no expiry asked: listens forever");
 }
 
 #[test]
@@ -262,16 +351,16 @@ fn expire_zero_is_a_bad_request() {
 fn long_expiry_is_clamped_to_max_expire() {
     let mut h = H::new();
     h.register(secs(10), OWNER, Some(1_000_000), false);
-    assert_eq!(h.m.poll_timeout(), Some(secs(10 + 3600)));
+    assert_eq!(h.poll_timeout(), Some(secs(10 + 3600)));
 }
 
 #[test]
 fn expiry_counts_from_the_request() {
     let mut h = H::new();
     let port = h.ask_register(secs(10), OWNER, Some(60), false);
-    h.m.handle_listen_result(secs(12), port, Ok(()));
+    h.listen_result(secs(12), port, Ok(()));
     h.drain();
-    assert_eq!(h.m.poll_timeout(), Some(secs(70)));
+    assert_eq!(h.poll_timeout(), Some(secs(70)));
 }
 
 #[test]
@@ -345,19 +434,19 @@ fn empty_pool_answers_502() {
 fn failed_listen_quarantines_the_port_and_tries_another() {
     let mut h = H::new();
     let first = h.ask_register(secs(0), OWNER, None, false);
-    h.m.handle_listen_result(secs(0), first, Err(ListenError::AddrInUse));
+    h.listen_result(secs(0), first, Err(ListenError::AddrInUse));
     let actions = h.drain();
     let [Action::Listen { port: second }] = actions.as_slice() else {
         panic!("{actions:?}")
     };
     assert_ne!(*second, first);
-    assert_eq!(h.m.stats().ports_quarantined, 1);
+    assert_eq!(h.stats().ports_quarantined, 1);
     assert_eq!(
-        h.m.poll_timeout(),
+        h.poll_timeout(),
         Some(secs(60)),
         "the quarantine end is a deadline"
     );
-    h.m.handle_listen_result(secs(0), *second, Ok(()));
+    h.listen_result(secs(0), *second, Ok(()));
     let sends = h.drain();
     assert_eq!(
         message(sent(&sends)[0]),
@@ -368,9 +457,9 @@ fn failed_listen_quarantines_the_port_and_tries_another() {
             ]
         }
     );
-    h.m.handle_timeout(secs(60));
-    assert_eq!(h.m.stats().ports_quarantined, 0);
-    assert_eq!(h.m.stats().ports_free, 9);
+    h.timeout(secs(60));
+    assert_eq!(h.stats().ports_quarantined, 0);
+    assert_eq!(h.stats().ports_free, 9);
 }
 
 #[test]
@@ -380,17 +469,17 @@ fn registration_gives_up_with_502_after_max_listen_tries() {
     let mut h = H::with(c);
     let mut port = h.ask_register(secs(0), OWNER, None, false);
     for _ in 1..MAX_LISTEN_TRIES {
-        h.m.handle_listen_result(secs(0), port, Err(ListenError::Other));
+        h.listen_result(secs(0), port, Err(ListenError::Other));
         let actions = h.drain();
         let [Action::Listen { port: next }] = actions.as_slice() else {
             panic!("{actions:?}")
         };
         port = *next;
     }
-    h.m.handle_listen_result(secs(0), port, Err(ListenError::Other));
+    h.listen_result(secs(0), port, Err(ListenError::Other));
     let actions = h.drain();
     assert_eq!(only_error(&actions).0, 502);
-    assert_eq!(h.m.stats().ports_quarantined, usize::from(MAX_LISTEN_TRIES));
+    assert_eq!(h.stats().ports_quarantined, usize::from(MAX_LISTEN_TRIES));
     // The account's count was given back.
     h.register(secs(0), OWNER, None, false);
 }
@@ -414,8 +503,8 @@ fn incoming_connection_notifies_the_registering_resource_with_the_peer_family() 
             proxy: SocketAddr::new(v6(), proxy)
         }
     );
-    assert_eq!(h.m.stats().pending, 1);
-    assert_eq!(h.m.poll_timeout(), Some(secs(31)), "answer timer");
+    assert_eq!(h.stats().pending, 1);
+    assert_eq!(h.poll_timeout(), Some(secs(31)), "answer timer");
 }
 
 #[test]
@@ -441,11 +530,11 @@ fn accept_then_owner_connects_bridges_and_closes_the_proxy() {
     let (proxy, notice) = h.incoming(secs(1), lease, 1, peer4());
     assert!(h.answer(secs(2), &notice, OWNER, true).is_empty());
     assert_eq!(
-        h.m.poll_timeout(),
+        h.poll_timeout(),
         Some(secs(12)),
         "proxy window from the answer"
     );
-    h.m.handle_connection(secs(3), ConnId(2), proxy, peer4());
+    h.connect(secs(3), 2, proxy, peer4());
     assert_eq!(
         h.drain(),
         [
@@ -457,13 +546,13 @@ fn accept_then_owner_connects_bridges_and_closes_the_proxy() {
             }
         ]
     );
-    let s = h.m.stats();
+    let s = h.stats();
     assert_eq!((s.pending, s.relays), (0, 1));
     assert_eq!(s.answer_latency.count, 1);
     assert_eq!(s.answer_latency.sum_ms, 1000);
-    assert_eq!(h.m.poll_timeout(), None);
+    assert_eq!(h.poll_timeout(), None);
     // A second connection on the closed proxy port is refused.
-    h.m.handle_connection(secs(3), ConnId(3), proxy, peer4());
+    h.connect(secs(3), 3, proxy, peer4());
     assert_eq!(h.drain(), [Action::Drop { conn: ConnId(3) }]);
 }
 
@@ -472,7 +561,7 @@ fn owner_connecting_before_answering_is_held_until_the_answer() {
     let mut h = H::new();
     let lease = h.register(secs(0), OWNER, None, false);
     let (proxy, notice) = h.incoming(secs(1), lease, 1, peer4());
-    h.m.handle_connection(secs(1), ConnId(2), proxy, peer4());
+    h.connect(secs(1), 2, proxy, peer4());
     assert_eq!(h.drain(), [Action::Unlisten { port: proxy }]);
     assert_eq!(
         h.answer(secs(2), &notice, OWNER, true),
@@ -489,7 +578,7 @@ fn deny_drops_the_client_and_keeps_a_oneshot_lease() {
     let mut h = H::new();
     let lease = h.register(secs(0), OWNER, None, true);
     let (proxy, notice) = h.incoming(secs(1), lease, 1, peer4());
-    h.m.handle_connection(secs(1), ConnId(2), proxy, peer4());
+    h.connect(secs(1), 2, proxy, peer4());
     h.drain();
     let actions = h.answer(secs(2), &notice, OWNER, false);
     assert_eq!(
@@ -499,12 +588,8 @@ fn deny_drops_the_client_and_keeps_a_oneshot_lease() {
             Action::Drop { conn: ConnId(2) }
         ]
     );
-    assert_eq!(
-        h.m.lease_ports().collect::<Vec<_>>(),
-        [lease],
-        "oneshot not used up"
-    );
-    assert_eq!(h.m.stats().pending, 0);
+    assert_eq!(h.lease_ports(), [lease], "oneshot not used up");
+    assert_eq!(h.stats().pending, 0);
     // The lease takes the next connection.
     let (_, notice2) = h.incoming(secs(3), lease, 3, peer4());
     assert_ne!(notice2.id, notice.id);
@@ -515,7 +600,7 @@ fn deny_before_the_owner_connects_unlistens_the_proxy() {
     let mut h = H::new();
     let lease = h.register(secs(0), OWNER, None, false);
     let (proxy, notice) = h.incoming(secs(1), lease, 1, peer4());
-    let free = h.m.stats().ports_free;
+    let free = h.stats().ports_free;
     let actions = h.answer(secs(2), &notice, OWNER, false);
     assert_eq!(
         actions,
@@ -524,10 +609,10 @@ fn deny_before_the_owner_connects_unlistens_the_proxy() {
             Action::Unlisten { port: proxy }
         ]
     );
-    assert_eq!(h.m.stats().ports_free, free + 1);
+    assert_eq!(h.stats().ports_free, free + 1);
     // A late connection on the proxy port is refused.
-    h.m.handle_connection(secs(2), ConnId(9), proxy, peer4());
-    assert_eq!(h.drain(), [Action::Drop { conn: ConnId(9) }]);
+    h.connect(secs(2), 2, proxy, peer4());
+    assert_eq!(h.drain(), [Action::Drop { conn: ConnId(2) }]);
 }
 
 #[test]
@@ -543,7 +628,7 @@ fn a_server_bounce_cancels_like_a_deny() {
         payload: None,
         error: Some(StanzaError::new(Condition::RecipientUnavailable)),
     };
-    h.m.handle_answer(secs(1), &bounce);
+    h.send_iq(secs(1), &bounce);
     assert_eq!(
         h.drain(),
         [
@@ -558,9 +643,9 @@ fn no_answer_in_time_drops_the_client() {
     let mut h = H::new();
     let lease = h.register(secs(0), OWNER, None, true);
     let (proxy, notice) = h.incoming(secs(1), lease, 1, peer4());
-    h.m.handle_timeout(secs(30));
+    h.timeout(secs(30));
     assert!(h.drain().is_empty(), "not yet due");
-    h.m.handle_timeout(secs(31));
+    h.timeout(secs(31));
     assert_eq!(
         h.drain(),
         [
@@ -570,7 +655,7 @@ fn no_answer_in_time_drops_the_client() {
     );
     // A late accept is ignored; the oneshot lease is still there.
     assert!(h.answer(secs(32), &notice, OWNER, true).is_empty());
-    assert_eq!(h.m.lease_ports().count(), 1);
+    assert_eq!(h.lease_ports().len(), 1);
 }
 
 #[test]
@@ -579,7 +664,7 @@ fn proxy_window_passing_drops_the_client() {
     let lease = h.register(secs(0), OWNER, None, false);
     let (proxy, notice) = h.incoming(secs(1), lease, 1, peer4());
     h.answer(secs(5), &notice, OWNER, true);
-    h.m.handle_timeout(secs(15));
+    h.timeout(secs(15));
     assert_eq!(
         h.drain(),
         [
@@ -587,7 +672,7 @@ fn proxy_window_passing_drops_the_client() {
             Action::Unlisten { port: proxy }
         ]
     );
-    assert_eq!(h.m.stats().pending, 0);
+    assert_eq!(h.stats().pending, 0);
     // The lease is idle again.
     h.incoming(secs(16), lease, 2, peer4());
 }
@@ -609,7 +694,7 @@ fn answers_from_another_jid_or_with_a_foreign_id_are_ignored() {
     assert!(h.answer(secs(2), &foreign, OWNER, false).is_empty());
     foreign.id = String::from("whatever");
     assert!(h.answer(secs(2), &foreign, OWNER, false).is_empty());
-    assert_eq!(h.m.stats().pending, 1);
+    assert_eq!(h.stats().pending, 1);
     // The real answer still works.
     assert_eq!(
         h.answer(secs(2), &notice, OWNER, false)[0],
@@ -622,13 +707,13 @@ fn busy_lease_drops_a_second_connection() {
     let mut h = H::new();
     let lease = h.register(secs(0), OWNER, None, false);
     h.incoming(secs(1), lease, 1, peer4());
-    h.m.handle_connection(secs(1), ConnId(2), lease, peer4());
+    h.connect(secs(1), 2, lease, peer4());
     assert_eq!(h.drain(), [Action::Drop { conn: ConnId(2) }]);
     // Also while the proxy listen is still being asked for.
     let lease2 = h.register(secs(0), "b@example.org/r", None, false);
-    h.m.handle_connection(secs(1), ConnId(3), lease2, peer4());
+    h.connect(secs(1), 3, lease2, peer4());
     h.drain();
-    h.m.handle_connection(secs(1), ConnId(4), lease2, peer4());
+    h.connect(secs(1), 4, lease2, peer4());
     assert_eq!(h.drain(), [Action::Drop { conn: ConnId(4) }]);
 }
 
@@ -637,7 +722,7 @@ fn busy_lease_drops_a_second_connection() {
 fn hang_up_calls(h: &mut H, now: Instant, lease: u16, first_conn: u64, n: u64) {
     for conn in first_conn..first_conn + n {
         h.incoming(now, lease, conn, peer4());
-        h.m.handle_closed(now, ConnId(conn));
+        h.close(now, conn);
         h.drain();
     }
 }
@@ -652,16 +737,16 @@ fn calls_past_a_leases_call_rate_are_dropped_unannounced_and_counted() {
     let other = h.register(secs(0), "b@example.org/r", None, false);
     hang_up_calls(&mut h, secs(1), lease, 1, 2);
     // The burst is spent: the third call at once is dropped without a notice.
-    h.m.handle_connection(secs(1), ConnId(3), lease, peer4());
+    h.connect(secs(1), 3, lease, peer4());
     assert_eq!(h.drain(), [Action::Drop { conn: ConnId(3) }]);
-    assert_eq!(h.m.stats().calls_throttled, 1);
+    assert_eq!(h.stats().calls_throttled, 1);
     // Another lease has its own bucket.
-    hang_up_calls(&mut h, secs(1), other, 10, 1);
+    hang_up_calls(&mut h, secs(1), other, 4, 1);
     // One call a second refills: a second later the lease announces again.
-    hang_up_calls(&mut h, secs(2), lease, 4, 1);
-    h.m.handle_connection(secs(2), ConnId(5), lease, peer4());
-    assert_eq!(h.drain(), [Action::Drop { conn: ConnId(5) }]);
-    assert_eq!(h.m.stats().calls_throttled, 2);
+    hang_up_calls(&mut h, secs(2), lease, 5, 1);
+    h.connect(secs(2), 6, lease, peer4());
+    assert_eq!(h.drain(), [Action::Drop { conn: ConnId(6) }]);
+    assert_eq!(h.stats().calls_throttled, 2);
 }
 
 #[test]
@@ -673,14 +758,14 @@ fn calls_dropped_on_a_busy_lease_do_not_spend_its_call_rate() {
     let lease = h.register(secs(0), OWNER, None, false);
     h.incoming(secs(1), lease, 1, peer4());
     for conn in 2..10 {
-        h.m.handle_connection(secs(1), ConnId(conn), lease, peer4());
+        h.connect(secs(1), conn, lease, peer4());
         assert_eq!(h.drain(), [Action::Drop { conn: ConnId(conn) }]);
     }
-    assert_eq!(h.m.stats().calls_throttled, 0);
-    h.m.handle_closed(secs(1), ConnId(1));
+    assert_eq!(h.stats().calls_throttled, 0);
+    h.close(secs(1), 1);
     h.drain();
     // One token left of the burst: the next caller is announced.
-    h.incoming(secs(1), lease, 20, peer4());
+    h.incoming(secs(1), lease, 10, peer4());
 }
 
 #[test]
@@ -691,15 +776,15 @@ fn max_relays_counts_pending_sessions_and_drops_past_it() {
     let c = h.register(secs(0), "c@example.org/r", None, false);
     h.incoming(secs(1), a, 1, peer4());
     h.incoming(secs(1), b, 2, peer4());
-    h.m.handle_connection(secs(1), ConnId(3), c, peer4());
+    h.connect(secs(1), 3, c, peer4());
     assert_eq!(h.drain(), [Action::Drop { conn: ConnId(3) }]);
 }
 
 #[test]
 fn connections_on_unknown_ports_are_dropped() {
     let mut h = H::new();
-    h.m.handle_connection(secs(0), ConnId(5), 40001, peer4());
-    assert_eq!(h.drain(), [Action::Drop { conn: ConnId(5) }]);
+    h.connect(secs(0), 1, 40001, peer4());
+    assert_eq!(h.drain(), [Action::Drop { conn: ConnId(1) }]);
 }
 
 #[test]
@@ -708,27 +793,27 @@ fn no_free_proxy_port_drops_the_client() {
     c.last_port = c.first_port;
     let mut h = H::with(c);
     let lease = h.register(secs(0), OWNER, None, false);
-    h.m.handle_connection(secs(0), ConnId(1), lease, peer4());
+    h.connect(secs(0), 1, lease, peer4());
     assert_eq!(h.drain(), [Action::Drop { conn: ConnId(1) }]);
-    assert_eq!(h.m.stats().pending, 0);
+    assert_eq!(h.stats().pending, 0);
 }
 
 #[test]
 fn failed_proxy_listen_tries_another_port() {
     let mut h = H::new();
     let lease = h.register(secs(0), OWNER, None, false);
-    h.m.handle_connection(secs(0), ConnId(1), lease, peer4());
+    h.connect(secs(0), 1, lease, peer4());
     let actions = h.drain();
     let [Action::Listen { port: p1 }] = actions.as_slice() else {
         panic!("{actions:?}")
     };
-    h.m.handle_listen_result(secs(0), *p1, Err(ListenError::AddrInUse));
+    h.listen_result(secs(0), *p1, Err(ListenError::AddrInUse));
     let actions = h.drain();
     let [Action::Listen { port: p2 }] = actions.as_slice() else {
         panic!("{actions:?}")
     };
     assert_ne!(p1, p2);
-    h.m.handle_listen_result(secs(0), *p2, Ok(()));
+    h.listen_result(secs(0), *p2, Ok(()));
     let actions = h.drain();
     assert_eq!(
         message(sent(&actions)[0]),
@@ -744,14 +829,14 @@ fn client_closing_while_pending_cancels_and_ignores_the_late_answer() {
     let mut h = H::new();
     let lease = h.register(secs(0), OWNER, None, false);
     let (proxy, notice) = h.incoming(secs(1), lease, 1, peer4());
-    h.m.handle_connection(secs(1), ConnId(2), proxy, peer4());
+    h.connect(secs(1), 2, proxy, peer4());
     h.drain();
-    h.m.handle_closed(secs(2), ConnId(1));
+    h.close(secs(2), 1);
     // The closed client is not dropped again; the held owner is.
     assert_eq!(h.drain(), [Action::Drop { conn: ConnId(2) }]);
     assert!(h.answer(secs(3), &notice, OWNER, true).is_empty());
-    h.m.handle_closed(secs(3), ConnId(1));
-    h.m.handle_closed(secs(3), ConnId(2));
+    h.close(secs(3), 1);
+    h.close(secs(3), 2);
     assert!(
         h.drain().is_empty(),
         "closes of forgotten conns are ignored"
@@ -762,17 +847,17 @@ fn client_closing_while_pending_cancels_and_ignores_the_late_answer() {
 fn client_closing_while_the_proxy_listen_is_pending_releases_it_later() {
     let mut h = H::new();
     let lease = h.register(secs(0), OWNER, None, false);
-    h.m.handle_connection(secs(0), ConnId(1), lease, peer4());
+    h.connect(secs(0), 1, lease, peer4());
     let actions = h.drain();
     let [Action::Listen { port: proxy }] = actions.as_slice() else {
         panic!("{actions:?}")
     };
-    h.m.handle_closed(secs(0), ConnId(1));
+    h.close(secs(0), 1);
     assert!(h.drain().is_empty());
-    let free = h.m.stats().ports_free;
-    h.m.handle_listen_result(secs(0), *proxy, Ok(()));
+    let free = h.stats().ports_free;
+    h.listen_result(secs(0), *proxy, Ok(()));
     assert_eq!(h.drain(), [Action::Unlisten { port: *proxy }]);
-    assert_eq!(h.m.stats().ports_free, free + 1);
+    assert_eq!(h.stats().ports_free, free + 1);
 }
 
 // ---- relays -------------------------------------------------------------------------
@@ -782,11 +867,11 @@ fn plain_lease_takes_the_next_connection_after_a_relay() {
     let mut h = H::new();
     let lease = h.register(secs(0), OWNER, None, false);
     h.relay(secs(1), lease);
-    h.m.handle_closed(secs(5), ConnId(1));
+    h.close(secs(5), 1);
     assert!(h.drain().is_empty(), "the host ends the relay itself");
-    h.m.handle_closed(secs(5), ConnId(2));
+    h.close(secs(5), 2);
     assert!(h.drain().is_empty());
-    assert_eq!(h.m.stats().relays, 0);
+    assert_eq!(h.stats().relays, 0);
     let (_, notice) = h.incoming(secs(6), lease, 3, peer4());
     assert_eq!(notice.to, Some(jid(OWNER)));
 }
@@ -796,8 +881,8 @@ fn oneshot_lease_ends_after_its_relay_with_one_notice() {
     let mut h = H::new();
     let lease = h.register(secs(0), OWNER, Some(100), true);
     h.relay(secs(1), lease);
-    let free = h.m.stats().ports_free;
-    h.m.handle_closed(secs(5), ConnId(2));
+    let free = h.stats().ports_free;
+    h.close(secs(5), 2);
     let actions = h.drain();
     assert_eq!(actions[0], Action::Unlisten { port: lease });
     let sends = sent(&actions);
@@ -809,13 +894,13 @@ fn oneshot_lease_ends_after_its_relay_with_one_notice() {
             proxy: SocketAddr::new(v4(), lease)
         }
     );
-    assert_eq!(h.m.stats().ports_free, free + 1);
-    assert_eq!(h.m.stats().leases, 0);
+    assert_eq!(h.stats().ports_free, free + 1);
+    assert_eq!(h.stats().leases, 0);
     // No expire notice later, and the other side's close is ignored.
-    h.m.handle_closed(secs(5), ConnId(1));
-    h.m.handle_timeout(secs(1000));
+    h.close(secs(5), 1);
+    h.timeout(secs(1000));
     assert!(h.drain().is_empty());
-    assert_eq!(h.m.poll_timeout(), None);
+    assert_eq!(h.poll_timeout(), None);
 }
 
 #[test]
@@ -823,7 +908,7 @@ fn expiry_drops_a_relay_in_flight_and_sends_one_notice() {
     let mut h = H::new();
     let lease = h.register(secs(0), OWNER, Some(60), true);
     h.relay(secs(1), lease);
-    h.m.handle_timeout(secs(60));
+    h.timeout(secs(60));
     let actions = h.drain();
     // Dropping the client ends the relay (and so the owner's side).
     assert_eq!(
@@ -842,10 +927,10 @@ fn expiry_drops_a_relay_in_flight_and_sends_one_notice() {
         }
     );
     // The relay's closes afterwards are ignored: no oneshot notice.
-    h.m.handle_closed(secs(61), ConnId(1));
-    h.m.handle_closed(secs(61), ConnId(2));
+    h.close(secs(61), 1);
+    h.close(secs(61), 2);
     assert!(h.drain().is_empty());
-    let s = h.m.stats();
+    let s = h.stats();
     assert_eq!((s.leases, s.relays, s.pending, s.ports_free), (0, 0, 0, 10));
 }
 
@@ -854,7 +939,7 @@ fn expiry_drops_a_pending_client_and_unlistens_its_proxy() {
     let mut h = H::new();
     let lease = h.register(secs(0), OWNER, Some(10), false);
     let (proxy, notice) = h.incoming(secs(5), lease, 1, peer4());
-    h.m.handle_timeout(secs(10));
+    h.timeout(secs(10));
     let actions = h.drain();
     assert_eq!(
         actions[..3],
@@ -866,7 +951,7 @@ fn expiry_drops_a_pending_client_and_unlistens_its_proxy() {
     );
     assert_eq!(sent(&actions).len(), 1);
     // The answer timer died with it.
-    assert_eq!(h.m.poll_timeout(), None);
+    assert_eq!(h.poll_timeout(), None);
     assert!(h.answer(secs(11), &notice, OWNER, true).is_empty());
 }
 
@@ -875,7 +960,7 @@ fn a_far_time_jump_fires_every_deadline_in_order() {
     let mut h = H::new();
     let a = h.register(secs(0), "a@example.org/r", Some(20), false);
     let b = h.register(secs(0), "b@example.org/r", Some(10), false);
-    h.m.handle_timeout(secs(1_000_000));
+    h.timeout(secs(1_000_000));
     let notices: Vec<PassMessage> = sent(&h.drain()).into_iter().map(message).collect();
     assert_eq!(
         notices,
@@ -893,11 +978,11 @@ fn a_far_time_jump_fires_every_deadline_in_order() {
 #[test]
 fn time_never_goes_backwards() {
     let mut h = H::new();
-    h.m.handle_timeout(secs(100));
+    h.timeout(secs(100));
     // A request "at 0" is taken at 100: its expiry counts from there.
     h.register(secs(0), OWNER, Some(10), false);
-    assert_eq!(h.m.poll_timeout(), Some(secs(110)));
-    h.m.handle_timeout(secs(50));
+    assert_eq!(h.poll_timeout(), Some(secs(110)));
+    h.timeout(secs(50));
     assert!(h.drain().is_empty());
 }
 
@@ -905,12 +990,12 @@ fn time_never_goes_backwards() {
 fn notice_answers_are_consumed_silently() {
     let mut h = H::new();
     let lease = h.register(secs(0), OWNER, Some(1), false);
-    h.m.handle_timeout(secs(1));
+    h.timeout(secs(1));
     let actions = h.drain();
     let notice = sent(&actions)[0].clone();
     assert!(h.answer(secs(2), &notice, OWNER, true).is_empty());
     assert!(h.answer(secs(2), &notice, OWNER, true).is_empty());
-    assert_eq!(h.m.lease_ports().count(), 0, "{lease} ended");
+    assert_eq!(h.lease_ports().len(), 0, "{lease} ended");
 }
 
 // ---- close ---------------------------------------------------------------------------
@@ -976,7 +1061,7 @@ fn close_errors_come_in_the_spec_order() {
             "{msg:?}"
         );
     }
-    assert_eq!(h.m.lease_ports().count(), 2);
+    assert_eq!(h.lease_ports().len(), 2);
 }
 
 #[test]
@@ -995,8 +1080,8 @@ fn any_resource_of_the_account_may_close_and_gets_an_empty_query() {
     assert_eq!(sends[0].kind, IqType::Result);
     assert_eq!(sends[0].to, Some(jid("user@example.org/laptop")));
     assert_eq!(sends[0].payload, Some(Element::new("query", ns::PASS)));
-    assert_eq!(h.m.poll_timeout(), None, "the expiry went with the lease");
-    assert_eq!(h.m.stats().ports_free, 10);
+    assert_eq!(h.poll_timeout(), None, "the expiry went with the lease");
+    assert_eq!(h.stats().ports_free, 10);
 }
 
 #[test]
@@ -1013,7 +1098,7 @@ fn close_during_a_relay_drops_both_sides() {
             Action::Unlisten { port: lease }
         ]
     );
-    assert_eq!(h.m.stats().relays, 0);
+    assert_eq!(h.stats().relays, 0);
 }
 
 // ---- other messages, shutdown, stats --------------------------------------------------
@@ -1048,7 +1133,7 @@ fn shutdown_closes_every_lease_and_drops_pending_connections() {
     h.relay(secs(1), a);
     let (proxy, _) = h.incoming(secs(1), b, 3, peer4());
     let waiting = h.ask_register(secs(1), "d@example.org/r", None, false);
-    h.m.shutdown(secs(2));
+    h.shutdown(secs(2));
     let actions = h.drain();
     // The relay is left to the host; the pending client is dropped.
     assert!(!actions.contains(&Action::Drop { conn: ConnId(1) }));
@@ -1069,10 +1154,10 @@ fn shutdown_closes_every_lease_and_drops_pending_connections() {
     assert_eq!(refused.len(), 1);
     assert_eq!(refused[0].to, Some(jid("d@example.org/r")));
     // The pending registration's port is unlistened once it listens.
-    h.m.handle_listen_result(secs(2), waiting, Ok(()));
+    h.listen_result(secs(2), waiting, Ok(()));
     assert_eq!(h.drain(), [Action::Unlisten { port: waiting }]);
     // Nothing is held any more; new registrations get 502.
-    let s = h.m.stats();
+    let s = h.stats();
     assert_eq!((s.leases, s.pending, s.relays, s.ports_free), (0, 0, 0, 10));
     let (_, actions) = h.request(
         secs(3),
@@ -1083,7 +1168,7 @@ fn shutdown_closes_every_lease_and_drops_pending_connections() {
         },
     );
     assert_eq!(only_error(&actions).0, 502);
-    h.m.handle_closed(secs(3), ConnId(1));
+    h.close(secs(3), 1);
     assert!(h.drain().is_empty());
 }
 
@@ -1102,8 +1187,8 @@ fn stats_count_registrations_notices_and_errors_by_code() {
     h.request(secs(0), OWNER, PassMessage::Close { proxy: None });
     h.request(secs(0), OWNER, close_msg("192.0.2.1", Some(40999)));
     h.incoming(secs(1), lease, 1, peer4());
-    h.m.handle_timeout(secs(50));
-    let s = h.m.stats();
+    h.timeout(secs(50));
+    let s = h.stats();
     assert_eq!(s.registrations, 1);
     assert_eq!(s.notices_sent, 2, "incoming + expire");
     assert_eq!(s.errors_sent, [(400, 2), (404, 1)]);
@@ -1114,7 +1199,7 @@ fn generated_ids_are_unique() {
     let mut h = H::new();
     let mut ids = BTreeSet::new();
     let lease = h.register(secs(0), OWNER, None, false);
-    for conn in 0..20 {
+    for conn in 1..=20 {
         let (_, notice) = h.incoming(secs(conn), lease, conn, peer4());
         assert!(ids.insert(notice.id.clone()));
         h.answer(secs(conn), &notice, OWNER, false);
@@ -1125,12 +1210,12 @@ fn generated_ids_are_unique() {
 fn listen_results_for_ports_never_asked_are_ignored() {
     let mut h = H::new();
     let lease = h.register(secs(0), OWNER, None, false);
-    h.m.handle_listen_result(secs(0), lease, Ok(()));
-    h.m.handle_listen_result(secs(0), lease, Err(ListenError::Other));
-    h.m.handle_listen_result(secs(0), 1, Ok(()));
+    h.listen_result(secs(0), lease, Ok(()));
+    h.listen_result(secs(0), lease, Err(ListenError::Other));
+    h.listen_result(secs(0), 1, Ok(()));
     assert!(h.drain().is_empty());
-    assert_eq!(h.m.lease_ports().collect::<Vec<_>>(), [lease]);
-    assert_eq!(h.m.stats().ports_quarantined, 0);
+    assert_eq!(h.lease_ports(), [lease]);
+    assert_eq!(h.stats().ports_quarantined, 0);
 }
 
 #[test]
@@ -1139,14 +1224,15 @@ fn invalid_config_does_not_panic() {
     c.advertised.clear();
     c.first_port = 10;
     c.last_port = 5;
-    let mut h = H::with(c);
-    let (_, actions) = h.request(
-        secs(0),
-        OWNER,
-        PassMessage::Register {
-            expire: None,
-            oneshot: false,
-        },
-    );
+    // A service refuses this config: the machine is driven alone.
+    let mut m = LeaseMachine::new(c);
+    let from = jid(OWNER);
+    let msg = PassMessage::Register {
+        expire: None,
+        oneshot: false,
+    };
+    let iq = msg.to_iq("r1", Some(from.clone()), Some(jid("pass.example.org")));
+    m.handle_pass(secs(0), &from, &iq, msg);
+    let actions: Vec<Action> = core::iter::from_fn(|| m.poll_action()).collect();
     assert_eq!(only_error(&actions).0, 502);
 }
