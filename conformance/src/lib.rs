@@ -22,6 +22,7 @@ pub mod report;
 pub mod runner;
 pub mod selftest;
 pub mod wasm;
+pub mod xep0086;
 pub mod xmlfmt;
 
 pub use catalogue::{catalogue, Case, Level};

@@ -50,13 +50,17 @@ pub fn junit(report: &SuiteReport) -> String {
             let detail = o.failure_text().unwrap_or_default();
             let mut notes = o.notes.join("\n");
             match o.status {
-                Status::Pass => {}
+                Status::Pass | Status::Xfail => {}
                 Status::Fail => {
-                    let msg = o
-                        .failure
-                        .as_ref()
-                        .map(|f| f.step.clone())
-                        .unwrap_or_default();
+                    // A deviation failed under --strict has notes but no failure.
+                    let (msg, detail) = match &o.failure {
+                        Some(f) => (f.step.clone(), detail),
+                        None => (o.notes.first().cloned().unwrap_or_default(), {
+                            let all = notes.clone();
+                            notes.clear();
+                            all
+                        }),
+                    };
                     let _ = write!(
                         s,
                         "\n      <failure message=\"{}\" type=\"{}\">{}</failure>",
@@ -78,7 +82,12 @@ pub fn junit(report: &SuiteReport) -> String {
             if !notes.is_empty() {
                 let _ = write!(
                     s,
-                    "\n      <system-out>WARN {}</system-out>",
+                    "\n      <system-out>{} {}</system-out>",
+                    if o.status == Status::Xfail {
+                        "XFAIL"
+                    } else {
+                        "WARN"
+                    },
                     escape(notes.trim_end())
                 );
             }

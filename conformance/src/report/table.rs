@@ -59,12 +59,16 @@ pub fn table(report: &SuiteReport) -> String {
     }
     let _ = writeln!(
         s,
-        "\n{} cases: {} passed, {} failed, {} warnings, {} skipped",
+        "\n{} cases: {} passed, {} failed, {} warnings, {} skipped{}",
         report.outcomes.len(),
         report.count(Status::Pass),
         report.count(Status::Fail),
         report.count(Status::Warn),
-        report.count(Status::Skip)
+        report.count(Status::Skip),
+        match report.count(Status::Xfail) {
+            0 => String::new(),
+            n => format!(", {n} expected failures"),
+        }
     );
     s
 }
