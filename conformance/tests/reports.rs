@@ -20,6 +20,7 @@ fn fixed_run() -> SuiteReport {
         ],
         skip: vec![glob::Pattern::new("pass/4.3/close-ack").unwrap()],
         strict: false,
+        ..RunOptions::default()
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
