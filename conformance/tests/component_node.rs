@@ -1,4 +1,5 @@
-//! The component target against the real reference node: every MUST case passes.
+//! The component target against the real reference node: with `--strict`, every case
+//! passes (no WARN, no SKIP).
 //!
 //! Needs `pass-node` built in the same target directory and profile as this test
 //! (`cargo test --workspace` builds it for pass-node's own tests; with
@@ -8,7 +9,7 @@ use pass_conformance::runner::{RunOptions, Status};
 use pass_conformance::{report, selftest, Level};
 
 #[test]
-fn reference_node_passes_every_must_case() {
+fn reference_node_passes_every_case_strictly() {
     let exe = std::env::current_exe().unwrap();
     let node = selftest::locate_node(&exe).unwrap_or_else(|| {
         panic!(
@@ -22,7 +23,13 @@ fn reference_node_passes_every_must_case() {
         .build()
         .unwrap();
     let report = rt
-        .block_on(selftest::run_with_node(&node, &RunOptions::default()))
+        .block_on(selftest::run_with_node(
+            &node,
+            &RunOptions {
+                strict: true,
+                ..RunOptions::default()
+            },
+        ))
         .unwrap_or_else(|e| panic!("the run could not happen: {e}"));
     eprintln!("{}", report::table(&report));
     let failed: Vec<&str> = report
@@ -32,5 +39,6 @@ fn reference_node_passes_every_must_case() {
         .map(|o| o.id.as_str())
         .collect();
     assert!(failed.is_empty(), "MUST cases not passed: {failed:?}");
+    assert_eq!(report.exit_code(), 0, "the reference must pass --strict");
     assert_eq!(report.outcomes.len(), pass_conformance::catalogue().len());
 }
