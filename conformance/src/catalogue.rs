@@ -1,5 +1,6 @@
-//! The case catalogue: every listing of §2–§5, every row of every error table, and
-//! the behaviours the prose requires.
+//! The case catalogue: every listing of §2–§5 exchanged with the service, every row of
+//! every error table, and the behaviours the prose requires; each case quotes the
+//! XEP-0003 text it checks ([`crate::spec`]).
 
 use crate::cases;
 use crate::ctx::{CaseFut, Ctx};
@@ -46,6 +47,10 @@ pub struct Case {
     pub listing: Option<u8>,
     /// The requirement level.
     pub level: Level,
+    /// The sentence(s) of XEP-0003 the case checks, verbatim from
+    /// [`crate::spec::SPEC_SOURCE`] (version [`crate::spec::SPEC_VERSION`]); a table
+    /// row is quoted cell by cell. Empty where the spec is silent (DESIGN decision 43).
+    pub requirement: &'static [&'static str],
     /// One line: what the case checks.
     pub description: &'static str,
     /// The scenario.

@@ -3,6 +3,7 @@
 use crate::catalogue::{Case, Level};
 use crate::ctx::{Ctx, Failure, Stop, DEFAULT_TIMING_TOLERANCE};
 use crate::harness::Harness;
+use crate::spec::{self, SPEC_VERSION};
 use serde::Serialize;
 use std::time::{Duration, Instant};
 
@@ -82,6 +83,9 @@ pub struct Outcome {
     pub listing: Option<u8>,
     /// The requirement level.
     pub level: Level,
+    /// The XEP-0003 text the case checks, verbatim (fragments joined by " … "); empty
+    /// where the spec is silent.
+    pub requirement: String,
     /// What the case checks.
     pub description: String,
     /// The verdict.
@@ -95,16 +99,22 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// The failure as one paragraph: section, step, sent, expected, got.
+    /// The failure as one paragraph: section, the requirement quoted, step, sent,
+    /// expected, got.
     pub fn failure_text(&self) -> Option<String> {
         let f = self.failure.as_ref()?;
-        let mut s = format!(
-            "§{}: {}\n  expected: {}\n  got:      {}",
-            self.section,
-            f.step,
+        let mut s = format!("§{}: {}", self.section, f.step);
+        if !self.requirement.is_empty() {
+            s.push_str(&format!(
+                "\n  XEP-0003 {SPEC_VERSION} says: \"{}\"",
+                self.requirement
+            ));
+        }
+        s.push_str(&format!(
+            "\n  expected: {}\n  got:      {}",
             f.expected,
             f.got.as_deref().unwrap_or("nothing")
-        );
+        ));
         if let Some(sent) = &f.sent {
             s.push_str(&format!("\n  sent:     {sent}"));
         }
@@ -126,7 +136,42 @@ pub struct SuiteReport {
     pub impl_log_tail: Option<String>,
 }
 
+/// A requirement of XEP-0003 some case found not met.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Unmet {
+    /// The spec section.
+    pub section: String,
+    /// The requirement, verbatim.
+    pub quote: String,
+    /// The cases that found it not met.
+    pub cases: Vec<String>,
+}
+
 impl SuiteReport {
+    /// The requirements not met, in catalogue order, one entry per quote: from every
+    /// FAIL, and every WARN that is a SHOULD not met (not a tolerated deviation).
+    pub fn requirements_not_met(&self) -> Vec<Unmet> {
+        let mut out: Vec<Unmet> = Vec::new();
+        let unmet = self.outcomes.iter().filter(|o| {
+            !o.requirement.is_empty()
+                && (o.status == Status::Fail || (o.status == Status::Warn && o.failure.is_some()))
+        });
+        for o in unmet {
+            match out
+                .iter_mut()
+                .find(|u| u.section == o.section && u.quote == o.requirement)
+            {
+                Some(u) => u.cases.push(o.id.clone()),
+                None => out.push(Unmet {
+                    section: o.section.clone(),
+                    quote: o.requirement.clone(),
+                    cases: vec![o.id.clone()],
+                }),
+            }
+        }
+        out
+    }
+
     /// How many cases have this status.
     pub fn count(&self, s: Status) -> usize {
         self.outcomes.iter().filter(|o| o.status == s).count()
@@ -170,6 +215,7 @@ pub async fn run_suite(
             section: case.section.to_string(),
             listing: case.listing,
             level: case.level,
+            requirement: spec::quote(case.requirement),
             description: case.description.to_string(),
             status: Status::Pass,
             notes: Vec::new(),

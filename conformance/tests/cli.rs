@@ -164,6 +164,7 @@ fn skip_passes_the_run_unless_strict() {
             section: "2".into(),
             listing: None,
             level: pass_conformance::Level::Must,
+            requirement: String::new(),
             description: String::new(),
             status: Status::Skip,
             notes: vec!["no 502 after 256 leases".into()],

@@ -11,12 +11,16 @@ use std::time::Duration;
 pub fn cases() -> Vec<Case> {
     vec![
         case!("pass/4.1/expire-notice", "4.1", Some(5), Must,
+            &["This tells the server to shut down the port after a specified number of seconds.", "After the timeout period, the PASS service MUST send an <iq/> to the JID to tell it that the port has been closed down."],
             "When <expire/> seconds have passed (within the timing tolerance) the service MUST send the owner <expire/><close/><proxy/>", expire_notice),
         case!("pass/4.1/expire-ack", "4.1", Some(6), Must,
+            &["Acknowledgement of expiration"],
             "The owner's acknowledgement (listing 6) is taken without an error in return", expire_ack),
         case!("pass/4.1/port-closed-after-expire", "4.1", None, Must,
+            &["This tells the server to shut down the port after a specified number of seconds."],
             "After expiry the port is shut down: a connection is refused", port_closed_after_expire),
         case!("pass/4.1/not-before-expiry", "4.1", None, Must,
+            &["This tells the server to shut down the port after a specified number of seconds."],
             "Before <expire/> seconds have passed (less the timing tolerance) there is no notice and the port still accepts", not_before_expiry),
     ]
 }

@@ -8,18 +8,25 @@ use crate::ctx::{entity, pass_el, pass_query, query, CaseFut, Ctx};
 pub fn cases() -> Vec<Case> {
     vec![
         case!("pass/4.3/close-port-closed", "4.3", Some(9), Must,
+            &["This tells the server to explicitly shut down a listening port."],
             "The owner's <close/><proxy/> (listing 9) shuts the port down: a connection is refused", close_port_closed),
         case!("pass/4.3/close-ack", "4.3", Some(10), Must,
+            &["The server sends back:", "Server acknowledges port closing request"],
             "The service acknowledges a close with a result carrying an empty query (listing 10)", close_ack),
         case!("pass/4.3/close-missing-proxy-400", "4.3", None, Must,
+            &["400", "Missing <proxy/> specification.", "Sent a <close/> w/o a <proxy/>"],
             "A <close/> without <proxy/> gets error 400 (bad-request)", close_missing_proxy_400),
         case!("pass/4.3/close-not-owner-401", "4.3", None, Must,
+            &["401", "Port not registered to your JID.", "You did not register this port with the server."],
             "A <close/> from another account gets error 401 (not-authorized) and the port stays open", close_not_owner_401),
         case!("pass/4.3/close-unknown-port-404", "4.3", None, Must,
+            &["404", "Port not found in registry.", "The <proxy port=''/> was not a defined port."],
             "A <close/> naming a port that is not leased gets error 404 (item-not-found)", close_unknown_port_404),
         case!("pass/4.3/close-wrong-ip-405", "4.3", None, Must,
+            &["405", "Proxy IP does not match.", "The IP sent in the <proxy/> does not match the IP of the pass-service"],
             "A <close/> whose <proxy/> IP is not the service's gets error 405 (not-allowed)", close_wrong_ip_405),
         case!("pass/4.3/close-other-resource", "4.3", None, Should,
+            &[],
             "Another resource of the owner's account may close the lease (spec silent; DESIGN decision 6)", close_other_resource),
     ]
 }

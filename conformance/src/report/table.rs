@@ -1,6 +1,7 @@
 //! The report for people.
 
 use crate::runner::{Status, SuiteReport};
+use crate::spec::SPEC_VERSION;
 use std::fmt::Write;
 
 /// A table (id, section, level, status) followed by the details of every failure
@@ -52,6 +53,14 @@ pub fn table(report: &SuiteReport) -> String {
         }
         for n in &o.notes {
             let _ = writeln!(s, "  note: {n}");
+        }
+    }
+    let unmet = report.requirements_not_met();
+    if !unmet.is_empty() {
+        let _ = writeln!(s, "\nRequirements not met (XEP-0003 {SPEC_VERSION}):");
+        for u in unmet {
+            let _ = writeln!(s, "  §{} \"{}\"", u.section, u.quote);
+            let _ = writeln!(s, "    cases: {}", u.cases.join(", "));
         }
     }
     if let Some(tail) = &report.impl_log_tail {
