@@ -37,25 +37,33 @@ fn is_expire_notice(e: &Element) -> bool {
     iq_type(e) == "set" && pass_query(e).is_some_and(|q| q.get_child("expire", ns::PASS).is_some())
 }
 
-/// Registers with a short expiry and waits for the notice, which must come neither
-/// before expire − tolerance nor after expire + tolerance (DESIGN decision 41).
-async fn expired(c: &mut Ctx) -> Result<(Lease, Element), Stop> {
+/// Registers a short lease and watches it up to expire − tolerance: no stanza that
+/// `pred` accepts may come to the owner before then (DESIGN decision 41). Gives the
+/// lease and its `<expire/>` seconds.
+async fn watch_short_lease(
+    c: &mut Ctx,
+    expected: &str,
+    pred: &dyn Fn(&Element) -> bool,
+) -> Result<(Lease, u64), Stop> {
     let owner = c.user("owner");
     let tol = c.tolerance();
     let secs = lease_secs(tol);
     let lease = c.register(&owner, Some(secs), false).await?;
     let early = Duration::from_secs(secs).saturating_sub(tol);
-    c.expect_none(
-        &format!("wait {} s of a {secs} s lease", early.as_secs_f32()),
-        &owner,
-        early,
-        &format!(
-            "no expire notice before {secs} s − {} s tolerance",
-            tol.as_secs_f32()
-        ),
-        &is_expire_notice,
-    )
-    .await?;
+    let step = format!("wait {} s of a {secs} s lease", early.as_secs_f32());
+    let expected = format!(
+        "{expected} before {secs} s − {} s tolerance",
+        tol.as_secs_f32()
+    );
+    c.expect_none(&step, &owner, early, &expected, pred).await?;
+    Ok((lease, secs))
+}
+
+/// Registers with a short expiry and waits for the notice, which must come neither
+/// before expire − tolerance nor after expire + tolerance (DESIGN decision 41).
+async fn expired(c: &mut Ctx) -> Result<(Lease, Element), Stop> {
+    let (lease, secs) = watch_short_lease(c, "no expire notice", &is_expire_notice).await?;
+    let tol = c.tolerance();
     match c.expect_notice("expire", &lease, tol * 2).await {
         Err(Stop::Fail(mut f)) if f.got.as_deref().is_some_and(|g| g.starts_with("nothing")) => {
             f.expected = format!(
@@ -102,22 +110,13 @@ fn port_closed_after_expire(c: &mut Ctx) -> CaseFut<'_> {
 
 fn not_before_expiry(c: &mut Ctx) -> CaseFut<'_> {
     Box::pin(async move {
-        let owner = c.user("owner");
-        let tol = c.tolerance();
-        let secs = lease_secs(tol);
-        let lease = c.register(&owner, Some(secs), false).await?;
         // The whole lease, up to the tolerance the notice is allowed to be early by.
-        let quiet = Duration::from_secs(secs).saturating_sub(tol);
-        c.expect_none(
-            &format!("wait {} s of a {secs} s lease", quiet.as_secs_f32()),
-            &owner,
-            quiet,
-            "no expire notice before the expiry",
-            &|e| iq_type(e) == "set",
-        )
+        let (lease, _) = watch_short_lease(c, "no IQ set (a notice) to the owner", &|e| {
+            iq_type(e) == "set"
+        })
         .await?;
         c.connect("the third party", lease.addr).await?;
-        c.expect_incoming(&owner).await?;
+        c.expect_incoming(&lease.owner).await?;
         Ok(())
     })
 }
