@@ -1,5 +1,6 @@
-//! The case catalogue: every listing of §2–§5, every row of every error table, and
-//! the behaviours the prose requires.
+//! The case catalogue: every listing of §2–§5 exchanged with the service, every row of
+//! every error table, and the behaviours the prose requires; each case quotes the
+//! XEP-0003 text it checks ([`crate::spec`]).
 
 use crate::cases;
 use crate::ctx::{CaseFut, Ctx};
@@ -46,6 +47,10 @@ pub struct Case {
     pub listing: Option<u8>,
     /// The requirement level.
     pub level: Level,
+    /// The sentence(s) of XEP-0003 the case checks, verbatim from
+    /// [`crate::spec::SPEC_SOURCE`] (version [`crate::spec::SPEC_VERSION`]); a table
+    /// row is quoted cell by cell. Empty where the spec is silent (DESIGN decision 43).
+    pub requirement: &'static [&'static str],
     /// One line: what the case checks.
     pub description: &'static str,
     /// The scenario.
@@ -76,6 +81,10 @@ pub fn catalogue() -> Vec<Case> {
     all.extend(cases::robustness::cases());
     all
 }
+
+/// Listings exchanged between two users, never with the service: a service target
+/// cannot exchange them, so no case here claims them (they are the client target's).
+pub const PEER_LISTINGS: &[u8] = &[12];
 
 /// The title of a spec section, for reports.
 pub fn section_title(section: &str) -> &'static str {
@@ -118,12 +127,18 @@ mod tests {
     }
 
     #[test]
-    fn every_listing_is_covered() {
+    fn every_listing_sent_to_or_by_the_service_is_covered() {
         let cases = catalogue();
-        for n in 1..=14u8 {
+        for n in (1..=14u8).filter(|n| !PEER_LISTINGS.contains(n)) {
             assert!(
                 cases.iter().any(|c| c.listing == Some(n)),
                 "listing {n} has no case"
+            );
+        }
+        for n in PEER_LISTINGS {
+            assert!(
+                cases.iter().all(|c| c.listing != Some(*n)),
+                "listing {n} is never exchanged with the service; no case may claim it"
             );
         }
     }

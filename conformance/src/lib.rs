@@ -9,6 +9,8 @@
 //!   [`pass_core::engine::Engine`] with a simulated host and virtual time;
 //!   [`component`] plays the XMPP server side of XEP-0114 for a networked service;
 //!   [`wasm`] runs an engine compiled to a WASI module inside the in-process host.
+//! - [`spec`]: the stored XEP-0003 text the cases quote; [`xep0086`]: the condition
+//!   and type XEP-0086 maps each legacy error code to.
 //! - [`runner`] runs a selection of cases and [`report`] renders the outcome for
 //!   people (a table) and machines (JSON, JUnit XML).
 
@@ -21,7 +23,9 @@ pub mod inproc;
 pub mod report;
 pub mod runner;
 pub mod selftest;
+pub mod spec;
 pub mod wasm;
+pub mod xep0086;
 pub mod xmlfmt;
 
 pub use catalogue::{catalogue, Case, Level};

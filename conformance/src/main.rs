@@ -1,7 +1,9 @@
 //! `pass-conformance`: run the XEP-0003 conformance suite against an implementation.
 //!
-//! Exit codes: 0 every MUST passed (every case with `--strict`), 1 a case failed,
-//! 2 the run could not happen (the message says why).
+//! Exit codes (DESIGN decision 42): 0 when no case FAILed (with `--strict`: every
+//! case PASSed or was an expected failure, XFAIL); 1 otherwise (without `--strict` a
+//! FAIL; with it also any WARN or SKIP); 2 the run could not happen (the message says
+//! why).
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use pass_conformance::component::{self, ComponentOptions};
@@ -17,7 +19,11 @@ use std::time::Duration;
 #[command(
     name = "pass-conformance",
     version,
-    about = "XEP-0003 (jabber:iq:pass) conformance runner"
+    about = "XEP-0003 (jabber:iq:pass) conformance runner",
+    after_help = "Outcomes: PASS, FAIL, WARN (a SHOULD/MAY not met or a tolerated deviation), \
+SKIP (not checkable here; the reason is given), XFAIL (an expected failure).\n\
+Exit codes: 0 no case failed (with --strict: every case PASS or XFAIL); \
+1 a case failed (with --strict: also any WARN or SKIP); 2 the run could not happen."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -94,9 +100,15 @@ struct ReportArgs {
     /// Leave out cases whose id matches this glob (repeatable).
     #[arg(long)]
     skip: Vec<String>,
-    /// SHOULD and MAY failures fail the run.
+    /// Anything but PASS fails the run: SHOULD/MAY failures and tolerated deviations
+    /// become FAIL, and a SKIP (of any level) exits 1 too.
     #[arg(long)]
     strict: bool,
+    /// Seconds a timed event may be early or late: the expire notice must come
+    /// within expire ± this, an unanswered caller must not be dropped before the
+    /// implementation's answer timeout − this.
+    #[arg(long, value_name = "SECS", default_value_t = pass_conformance::ctx::DEFAULT_TIMING_TOLERANCE.as_secs_f64())]
+    timing_tolerance: f64,
 }
 
 #[derive(Args)]
@@ -141,6 +153,12 @@ fn run_options(r: &ReportArgs) -> Result<RunOptions, String> {
         only: globs(&r.only)?,
         skip: globs(&r.skip)?,
         strict: r.strict,
+        timing_tolerance: Duration::try_from_secs_f64(r.timing_tolerance).map_err(|_| {
+            format!(
+                "--timing-tolerance {}: not a number of seconds",
+                r.timing_tolerance
+            )
+        })?,
     })
 }
 

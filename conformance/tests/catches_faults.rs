@@ -76,3 +76,52 @@ fn no_fault_no_failure() {
         pass_conformance::report::table(&report)
     );
 }
+
+#[test]
+fn verdict_faults_are_caught_by_the_cases_meant_for_them() {
+    // Each fault of issue 10's "right checks" and the cases whose new checks catch it
+    // (docs/CONFORMANCE.md lists them).
+    let expected: [(Fault, &[&str]); 5] = [
+        (
+            Fault::WrongErrorType,
+            &[
+                "pass/2/no-ports-502",
+                "pass/4.3/close-missing-proxy-400",
+                "pass/4.3/close-not-owner-401",
+                "pass/4.3/close-unknown-port-404",
+                "pass/4.3/close-wrong-ip-405",
+            ],
+        ),
+        (
+            Fault::ExpireNoticeEarly,
+            &["pass/4.1/expire-notice", "pass/4.1/not-before-expiry"],
+        ),
+        (Fault::ExpireNoticeLate, &["pass/4.1/expire-notice"]),
+        (
+            Fault::CallerDroppedAtOnce,
+            &["pass/3/incoming-request", "pass/3/no-answer-drops-client"],
+        ),
+        (
+            Fault::ErrorFromWrongJid,
+            &[
+                "pass/2/no-ports-502",
+                "pass/4.3/close-missing-proxy-400",
+                "pass/4.3/close-not-owner-401",
+                "pass/4.3/close-unknown-port-404",
+                "pass/4.3/close-wrong-ip-405",
+            ],
+        ),
+    ];
+    for (fault, ids) in expected {
+        let report = run(Box::new(host(FaultyEngine::new(service(), fault))));
+        for id in ids {
+            let o = report.outcomes.iter().find(|o| o.id == *id).unwrap();
+            assert_eq!(
+                o.status,
+                Status::Fail,
+                "fault {} not caught by {id}",
+                fault.name()
+            );
+        }
+    }
+}

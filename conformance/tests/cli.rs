@@ -120,3 +120,101 @@ fn wasm_fuel_flag_bounds_a_looping_module() {
     assert_ne!(out.status.code(), Some(0), "{text}");
     assert!(text.contains("fuel budget of 123456"), "{text}");
 }
+
+#[test]
+fn tolerated_deviation_warns_unless_strict() {
+    // Every error type differs from XEP-0086's: a WARN (exit 0), FAIL under --strict.
+    let args = [
+        "inproc",
+        "--fault",
+        "wrong-error-type",
+        "--only",
+        "pass/4.3/close-wrong-ip-405",
+    ];
+    let lenient = bin().args(args).output().unwrap();
+    let text = String::from_utf8_lossy(&lenient.stdout);
+    assert_eq!(lenient.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("WARN pass/4.3/close-wrong-ip-405 [MUST]"),
+        "{text}"
+    );
+    assert!(
+        text.contains("type 'wait'; XEP-0086 maps 405 to type 'cancel'"),
+        "{text}"
+    );
+    let strict = bin().args(args).arg("--strict").output().unwrap();
+    let text = String::from_utf8_lossy(&strict.stdout);
+    assert_eq!(strict.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("FAIL pass/4.3/close-wrong-ip-405 [MUST]"),
+        "{text}"
+    );
+}
+
+#[test]
+fn skip_passes_the_run_unless_strict() {
+    // No target skips a case on demand, so the verdict the binary exits with
+    // (`SuiteReport::exit_code`) is checked on a report holding one SKIP of a MUST.
+    use pass_conformance::runner::{Outcome, Status, SuiteReport};
+    let skipped = |strict| SuiteReport {
+        target: "test".into(),
+        strict,
+        outcomes: vec![Outcome {
+            id: "pass/2/no-ports-502".into(),
+            section: "2".into(),
+            listing: None,
+            level: pass_conformance::Level::Must,
+            requirement: String::new(),
+            description: String::new(),
+            status: Status::Skip,
+            notes: vec!["no 502 after 256 leases".into()],
+            failure: None,
+            duration_ms: 0,
+        }],
+        impl_log_tail: None,
+    };
+    assert_eq!(skipped(false).exit_code(), 0);
+    assert_eq!(skipped(true).exit_code(), 1);
+    let mut xfail = skipped(true);
+    xfail.outcomes[0].status = Status::Xfail;
+    assert_eq!(
+        xfail.exit_code(),
+        0,
+        "an expected failure never fails a run"
+    );
+}
+
+#[test]
+fn bad_timing_tolerance_exits_2() {
+    let out = bin()
+        .args(["inproc", "--timing-tolerance=-1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--timing-tolerance"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn help_states_outcomes_exit_codes_and_tolerance() {
+    let top = bin().arg("--help").output().unwrap();
+    let top = String::from_utf8_lossy(&top.stdout);
+    for needle in [
+        "PASS, FAIL, WARN",
+        "SKIP (not checkable here; the reason is given)",
+        "XFAIL",
+        "Exit codes: 0 no case failed (with --strict: every case PASS or XFAIL)",
+        "1 a case failed (with --strict: also any WARN or SKIP)",
+        "2 the run could not happen",
+    ] {
+        assert!(top.contains(needle), "{needle:?} not in:\n{top}");
+    }
+    let sub = bin().args(["inproc", "--help"]).output().unwrap();
+    let sub = String::from_utf8_lossy(&sub.stdout);
+    assert!(sub.contains("--timing-tolerance <SECS>"), "{sub}");
+    assert!(sub.contains("[default: 1]"), "{sub}");
+    assert!(sub.contains("a SKIP (of any level) exits 1"), "{sub}");
+}

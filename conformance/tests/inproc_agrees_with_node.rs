@@ -70,6 +70,7 @@ fn inproc_verdicts_equal_node_verdicts() {
         must_not_passed.is_empty(),
         "MUST cases pass-node did not pass: {must_not_passed:?}"
     );
+    assert_eq!(node.exit_code(), 0, "the reference node must pass --strict");
     let (inproc, node) = (verdicts(&inproc), verdicts(&node));
     assert_eq!(inproc.len(), cases.len());
     assert_eq!(node.len(), cases.len());

@@ -6,6 +6,7 @@ use pass_conformance::ctx::{Ctx, Lease, Stop};
 use pass_conformance::harness::{
     ConnectError, Harness, HarnessError, ReadEvent, SockId, TargetInfo,
 };
+use pass_conformance::xmlfmt::to_xml;
 use pass_core::xml::{parse_element, Element};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -96,29 +97,69 @@ fn error_iq(inner: &str) -> Element {
 }
 
 #[test]
-fn errors_with_one_form_warn_and_wrong_ones_fail() {
+fn error_code_is_the_must_condition_and_type_are_advice() {
     let mut ctx = scripted(vec![]);
+    // Code only: the condition XEP-0086 maps 401 to is missing, a warning.
     let code_only = error_iq("<error code='401' type='auth'/>");
-    assert!(ctx
-        .check_error("close", &code_only, 401, "not-authorized")
-        .is_ok());
+    assert!(ctx.check_error("close", &code_only, 401).is_ok());
+    let both = error_iq("<error code='404' type='cancel'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>");
+    assert!(ctx.check_error("close", &both, 404).is_ok());
+    // Another defined condition and type than XEP-0086's: a warning naming both.
+    let constraint = error_iq("<error code='502' type='wait'><resource-constraint xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>");
+    assert!(ctx.check_error("register", &constraint, 502).is_ok());
+    let wrong_type = error_iq("<error code='405' type='modify'><not-allowed xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>");
+    assert!(ctx.check_error("close", &wrong_type, 405).is_ok());
+    let no_type = error_iq(
+        "<error code='400'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>",
+    );
+    assert!(ctx.check_error("close", &no_type, 400).is_ok());
+
+    let fails = |ctx: &mut Ctx, el: &Element, code: u16, needle: &str| match ctx
+        .check_error("close", el, code)
+    {
+        Err(Stop::Fail(f)) => assert!(
+            f.expected.contains(needle) || f.got.as_deref().unwrap_or("").contains(needle),
+            "{f:?} does not mention {needle:?}"
+        ),
+        other => panic!("{} must fail for code {code}: {other:?}", to_xml(el)),
+    };
+    // The code is the requirement: wrong or missing, FAIL.
+    let wrong = error_iq("<error code='404' type='cancel'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>");
+    fails(&mut ctx, &wrong, 401, "code='404'");
     let cond_only = error_iq(
         "<error type='cancel'><not-allowed xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>",
     );
-    assert!(ctx
-        .check_error("close", &cond_only, 405, "not-allowed")
-        .is_ok());
-    let both = error_iq("<error code='404' type='cancel'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>");
-    assert!(ctx
-        .check_error("close", &both, 404, "item-not-found")
-        .is_ok());
-    let wrong = error_iq("<error code='404' type='cancel'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>");
-    match ctx.check_error("close", &wrong, 401, "not-authorized") {
-        Err(Stop::Fail(f)) => assert!(f.got.unwrap().contains("code='404'")),
-        other => panic!("a wrong code must fail: {other:?}"),
-    }
+    fails(&mut ctx, &cond_only, 405, "legacy code");
+    // An undefined condition or type: FAIL.
+    let undefined = error_iq("<error code='405' type='cancel'><not-welcome xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>");
+    fails(&mut ctx, &undefined, 405, "not an RFC 6120 condition");
+    let bad_type = error_iq("<error code='405' type='later'><not-allowed xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>");
+    fails(&mut ctx, &bad_type, 405, "not an RFC 6120 error type");
+    // From anyone but the service: FAIL.
+    let elsewhere = parse_element(
+        b"<iq xmlns='jabber:component:accept' type='error' id='x' from='evil.localhost' to='u@localhost/r'><error code='404' type='cancel'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>",
+        &Default::default(),
+    )
+    .unwrap();
+    fails(&mut ctx, &elsewhere, 404, "sent by the service");
+
     let (_, warnings) = ctx.into_parts();
-    assert_eq!(warnings.len(), 2, "{warnings:?}");
-    assert!(warnings[0].contains("legacy form only"), "{warnings:?}");
-    assert!(warnings[1].contains("legacy code missing"), "{warnings:?}");
+    assert_eq!(warnings.len(), 4, "{warnings:?}");
+    assert!(
+        warnings[0].contains("no RFC 6120 condition") && warnings[0].contains("<not-authorized/>"),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings[1].contains("<resource-constraint/>")
+            && warnings[1].contains("<service-unavailable/>"),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings[2].contains("type 'modify'") && warnings[2].contains("type 'cancel'"),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings[3].contains("no type") && warnings[3].contains("'modify'"),
+        "{warnings:?}"
+    );
 }

@@ -20,6 +20,7 @@ fn fixed_run() -> SuiteReport {
         ],
         skip: vec![glob::Pattern::new("pass/4.3/close-ack").unwrap()],
         strict: false,
+        ..RunOptions::default()
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -63,6 +64,17 @@ fn json_report_snapshot_and_shape() {
     );
     assert!(f["got"].as_str().unwrap().contains("code='404'"), "{f}");
     assert!(f["sent"].as_str().unwrap().contains("<close/>"), "{f}");
+    // The requirement, verbatim, with the spec version, and the unmet list.
+    let failed = outcomes.iter().find(|o| o["status"] == "FAIL").unwrap();
+    assert_eq!(
+        failed["requirement"],
+        "401 … Port not registered to your JID. … You did not register this port with the server."
+    );
+    assert_eq!(v["spec_version"], "1.4");
+    let unmet = v["requirements_not_met"].as_array().unwrap();
+    assert_eq!(unmet.len(), 1, "{unmet:?}");
+    assert_eq!(unmet[0]["section"], "4.3");
+    assert_eq!(unmet[0]["cases"][0], "pass/4.3/close-not-owner-401");
     assert_eq!(r.exit_code(), 1);
     insta::assert_snapshot!("json_report", text);
 }
@@ -92,9 +104,25 @@ fn junit_report_snapshot_and_shape() {
         body.contains("<error code='401'"),
         "escaped XML must come back verbatim: {body}"
     );
+    assert!(
+        body.contains("XEP-0003 1.4 says: \"401 … Port not registered to your JID."),
+        "the failure quotes the requirement: {body}"
+    );
     assert_eq!(
         failures[0].parent().unwrap().attribute("name"),
         Some("pass/4.3/close-not-owner-401")
+    );
+    // Every case that quotes the spec carries the quote, passing or not.
+    let quoted = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("property") && n.attribute("name") == Some("requirement"))
+        .count();
+    assert_eq!(
+        quoted,
+        r.outcomes
+            .iter()
+            .filter(|o| !o.requirement.is_empty())
+            .count()
     );
     insta::assert_snapshot!("junit_report", text);
 }
@@ -107,6 +135,15 @@ fn table_names_section_expected_and_got() {
         "{t}"
     );
     assert!(t.contains("§4.3: close someone else's port"), "{t}");
+    assert!(
+        t.contains("XEP-0003 1.4 says: \"401 … Port not registered to your JID."),
+        "{t}"
+    );
+    assert!(
+        t.contains("Requirements not met (XEP-0003 1.4):\n  §4.3 \"401 … Port not registered")
+            && t.contains("    cases: pass/4.3/close-not-owner-401"),
+        "{t}"
+    );
     assert!(
         t.contains("expected:") && t.contains("got:") && t.contains("sent:"),
         "{t}"

@@ -274,16 +274,49 @@ fn protocol_messages() -> Vec<(&'static str, PassMessage)> {
     v
 }
 
+/// Who sends a protocol message, as its listing shows: the snapshot is named after
+/// the sender and addressed the way the message travels.
+fn sender(name: &str) -> &'static str {
+    match name {
+        "02-result-from-pass-service"
+        | "03-request-to-entity"
+        | "05-notification-of-expiration"
+        | "07-server-notifies-client-of-oneshot-port-closing"
+        | "10-server-acknowledges-port-closing-request"
+        | "13-incoming-connection-to-deny"
+        | "registered-v4-and-v6" => "service",
+        // Listings 11 and 12 travel between two users, not to the service.
+        "11-client-ip-query" | "12-client-ip-answer" | "client-ip-answer-v6" => "peer",
+        _ => "owner",
+    }
+}
+
+/// The `from` and `to` of a message by `sender` (listing 11 goes you -> them, the
+/// answer them -> you).
+fn addresses(name: &str, sender: &str) -> (&'static str, &'static str) {
+    const SERVICE: &str = "pass.jabber.org";
+    const OWNER: &str = "user@jabber.org/resource";
+    match sender {
+        "service" => (SERVICE, OWNER),
+        "peer" if name.contains("query") => ("you@jabber.org/resource", "them@jabber.org/resource"),
+        "peer" => ("them@jabber.org/resource", "you@jabber.org/resource"),
+        _ => (OWNER, SERVICE),
+    }
+}
+
 #[test]
 fn snapshots_of_every_protocol_message() {
     for (name, msg) in protocol_messages() {
-        let iq = msg.to_iq(
-            "pass1",
-            jid("pass.jabber.org"),
-            jid("user@jabber.org/resource"),
-        );
+        let by = sender(name);
+        let (from, to) = addresses(name, by);
+        let iq = msg.to_iq("pass1", jid(from), jid(to));
         let xml = Element::from(&iq).to_xml();
-        insta::assert_snapshot!(format!("message-{name}"), xml);
+        assert_eq!(
+            xml.contains("from='pass.jabber.org'"),
+            by == "service",
+            "{name} is sent by the {by}: {xml}"
+        );
+        insta::assert_snapshot!(format!("message-{name}-by-{by}"), xml);
         // What was snapshotted reads back as the message.
         let (_, again) = read_message(xml.as_bytes());
         assert_eq!(again, msg, "{name}");

@@ -16,7 +16,7 @@ use pass_core::jid::Jid;
 use pass_core::lease::{Action, ConnId, ListenError};
 use pass_core::ns;
 use pass_core::stanza::{Condition, ErrorType, Iq, IqType};
-use pass_core::time::Instant;
+use pass_core::time::{Duration, Instant};
 use pass_core::xml::{Element, Node};
 
 /// One broken behaviour.
@@ -44,11 +44,23 @@ pub enum Fault {
     NoClientDrop,
     /// §3: `<client/>` names a wrong port for the remote end.
     WrongClientPort,
+    /// Error tables: every error carries a `type` other than XEP-0086's for its code
+    /// (`wait` where the mapping says otherwise, `cancel` for 502).
+    WrongErrorType,
+    /// §4.1: the lease expires, and its notice comes, after a third of the `<expire/>`
+    /// asked for.
+    ExpireNoticeEarly,
+    /// §4.1: the expire notice is held back 5 s after the lease expired.
+    ExpireNoticeLate,
+    /// §3: a caller is hung up on at once; the owner is never asked.
+    CallerDroppedAtOnce,
+    /// Error tables: errors are sent from another JID than the service's.
+    ErrorFromWrongJid,
 }
 
 impl Fault {
     /// Every fault.
-    pub const ALL: [Fault; 11] = [
+    pub const ALL: [Fault; 16] = [
         Fault::NoExpireNotice,
         Fault::NoOneshotNotice,
         Fault::CloseWithoutOwnerCheck,
@@ -60,6 +72,11 @@ impl Fault {
         Fault::MissingServerPort,
         Fault::NoClientDrop,
         Fault::WrongClientPort,
+        Fault::WrongErrorType,
+        Fault::ExpireNoticeEarly,
+        Fault::ExpireNoticeLate,
+        Fault::CallerDroppedAtOnce,
+        Fault::ErrorFromWrongJid,
     ];
 
     /// A stable, kebab-case name.
@@ -76,6 +93,11 @@ impl Fault {
             Fault::MissingServerPort => "missing-server-port",
             Fault::NoClientDrop => "no-client-drop",
             Fault::WrongClientPort => "wrong-client-port",
+            Fault::WrongErrorType => "wrong-error-type",
+            Fault::ExpireNoticeEarly => "expire-notice-early",
+            Fault::ExpireNoticeLate => "expire-notice-late",
+            Fault::CallerDroppedAtOnce => "caller-dropped-at-once",
+            Fault::ErrorFromWrongJid => "error-from-wrong-jid",
         }
     }
 
@@ -96,7 +118,19 @@ pub struct FaultyEngine<E: Engine> {
     conn_ports: BTreeMap<ConnId, u16>,
     /// Lease ports that must not listen again (NoRelisten).
     dead_ports: BTreeSet<u16>,
+    /// The latest `now` the host gave (the clock actions are held against).
+    now: Instant,
+    /// The connection that came in last (CallerDroppedAtOnce drops it).
+    last_conn: Option<ConnId>,
+    /// Notices held back, with when they go out (ExpireNoticeLate).
+    held: VecDeque<(Instant, Action)>,
 }
+
+/// How long ExpireNoticeLate holds a notice: well beyond any sensible tolerance.
+const LATE_BY: Duration = Duration::from_secs(5);
+
+/// The JID ErrorFromWrongJid sends errors from.
+const WRONG_SENDER: &str = "elsewhere.invalid";
 
 impl<E: Engine> FaultyEngine<E> {
     /// Wraps `inner` with `fault` on.
@@ -107,6 +141,9 @@ impl<E: Engine> FaultyEngine<E> {
             extra: VecDeque::new(),
             conn_ports: BTreeMap::new(),
             dead_ports: BTreeSet::new(),
+            now: Instant::default(),
+            last_conn: None,
+            held: VecDeque::new(),
         }
     }
 
@@ -188,6 +225,30 @@ impl<E: Engine> FaultyEngine<E> {
                 Some(Action::Send(iq))
             }
             (Fault::NoClientDrop, Action::Drop { .. }) => None,
+            (Fault::WrongErrorType, Action::Send(mut iq)) if iq.kind == IqType::Error => {
+                if let Some(e) = iq.error.as_mut() {
+                    let mapped = e.condition.map(|c| c.legacy().1);
+                    e.kind = Some(match (e.code, mapped) {
+                        (Some(502), _) | (_, Some(ErrorType::Wait)) => ErrorType::Cancel,
+                        _ => ErrorType::Wait,
+                    });
+                }
+                Some(Action::Send(iq))
+            }
+            (Fault::ExpireNoticeLate, Action::Send(iq)) if is_set_with(&iq, "expire") => {
+                self.held.push_back((self.now + LATE_BY, Action::Send(iq)));
+                None
+            }
+            (Fault::CallerDroppedAtOnce, Action::Send(iq)) if is_set_with(&iq, "client") => {
+                let conn = self.last_conn.take()?;
+                // The service forgets the caller as if it had hung up.
+                self.inner.handle_closed(self.now, conn);
+                Some(Action::Drop { conn })
+            }
+            (Fault::ErrorFromWrongJid, Action::Send(mut iq)) if iq.kind == IqType::Error => {
+                iq.from = Jid::new(WRONG_SENDER).ok().or(iq.from.take());
+                Some(Action::Send(iq))
+            }
             (
                 Fault::NoRelisten,
                 Action::Bridge {
@@ -234,6 +295,26 @@ fn error_is(iq: &Iq, code: u16, condition: Condition) -> bool {
             .is_some_and(|e| e.code == Some(code) || e.condition == Some(condition))
 }
 
+/// A registration (an IQ set whose `jabber:iq:pass` query has an `<expire/>`) with
+/// its expiry divided by `by` (at least 1 s); `None` for anything else.
+fn with_expire_divided(stanza: &Element, by: u64) -> Option<Element> {
+    if stanza.name != "iq" || stanza.attr("type") != Some("set") {
+        return None;
+    }
+    let mut out = stanza.clone();
+    let q = out.children.iter_mut().find_map(|n| match n {
+        Node::Element(e) if e.is("query", ns::PASS) => Some(e),
+        _ => None,
+    })?;
+    let expire = q.children.iter_mut().find_map(|n| match n {
+        Node::Element(e) if e.is("expire", ns::PASS) => Some(e),
+        _ => None,
+    })?;
+    let secs: u64 = expire.text().trim().parse().ok()?;
+    expire.children = alloc::vec![Node::Text(format!("{}", (secs / by).max(1)))];
+    Some(out)
+}
+
 /// Whether an incoming element is an owner's deny (an error IQ saying 401).
 fn is_deny(e: &Element) -> bool {
     e.name == "iq"
@@ -247,6 +328,13 @@ fn is_deny(e: &Element) -> bool {
 
 impl<E: Engine> Engine for FaultyEngine<E> {
     fn handle_stanza(&mut self, now: Instant, stanza: &Element) {
+        self.now = now;
+        if self.fault == Fault::ExpireNoticeEarly {
+            if let Some(shorter) = with_expire_divided(stanza, 3) {
+                self.inner.handle_stanza(now, &shorter);
+                return;
+            }
+        }
         if self.fault == Fault::DenyIgnored && is_deny(stanza) {
             // The canonical accept (§3 listing 4): same id, an empty query.
             let mut accept = stanza.clone();
@@ -259,24 +347,35 @@ impl<E: Engine> Engine for FaultyEngine<E> {
     }
 
     fn handle_listen_result(&mut self, now: Instant, port: u16, result: Result<(), ListenError>) {
+        self.now = now;
         self.inner.handle_listen_result(now, port, result);
     }
 
     fn handle_connection(&mut self, now: Instant, conn: ConnId, local_port: u16, peer: SocketAddr) {
+        self.now = now;
+        self.last_conn = Some(conn);
         self.conn_ports.insert(conn, local_port);
         self.inner.handle_connection(now, conn, local_port, peer);
     }
 
     fn handle_closed(&mut self, now: Instant, conn: ConnId) {
+        self.now = now;
         self.conn_ports.remove(&conn);
         self.inner.handle_closed(now, conn);
     }
 
     fn handle_timeout(&mut self, now: Instant) {
+        self.now = now;
+        while self.held.front().is_some_and(|(due, _)| *due <= now) {
+            if let Some((_, a)) = self.held.pop_front() {
+                self.extra.push_back(a);
+            }
+        }
         self.inner.handle_timeout(now);
     }
 
     fn shutdown(&mut self, now: Instant) {
+        self.now = now;
         self.inner.shutdown(now);
     }
 
@@ -294,7 +393,11 @@ impl<E: Engine> Engine for FaultyEngine<E> {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        self.inner.poll_timeout()
+        let held = self.held.front().map(|(due, _)| *due);
+        match (self.inner.poll_timeout(), held) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 }
 

@@ -17,12 +17,13 @@ use std::time::Duration;
 
 /// Builds a catalogue entry.
 macro_rules! case {
-    ($id:literal, $section:literal, $listing:expr, $level:ident, $desc:literal, $run:path) => {
+    ($id:literal, $section:literal, $listing:expr, $level:ident, $req:expr, $desc:literal, $run:path) => {
         $crate::catalogue::Case {
             id: $id,
             section: $section,
             listing: $listing,
             level: $crate::catalogue::Level::$level,
+            requirement: $req,
             description: $desc,
             run: $run,
         }

@@ -9,12 +9,16 @@ use pass_core::xml::Element;
 pub fn cases() -> Vec<Case> {
     vec![
         case!("pass/4.2/oneshot-notice", "4.2", Some(7), Must,
+            &["This tells the server to listen once, and then close the port.", "When this happens the server notifies the client with the following packet:"],
             "After its one connection a oneshot lease closes and the owner gets <oneshot/><close/><proxy/>", oneshot_notice),
         case!("pass/4.2/oneshot-ack", "4.2", Some(8), Must,
+            &["Client acknowledges closing of oneshot port"],
             "The owner's acknowledgement (listing 8) is taken without an error in return", oneshot_ack),
         case!("pass/4.2/port-closed-after-oneshot", "4.2", None, Must,
+            &["This tells the server to listen once, and then close the port."],
             "After its one connection the oneshot port is shut down: a connection is refused", port_closed_after_oneshot),
         case!("pass/4.2/oneshot-overrides-expire", "4.2", None, Must,
+            &["Even if the <expire/> has not been met, the <oneshot/> overrides that and shuts down the listening port."],
             "<oneshot/> closes the port even though <expire/> has not been met", oneshot_overrides_expire),
     ]
 }

@@ -1,4 +1,5 @@
-//! §5.1 Client Authentication: listings 11 and 12.
+//! §5.1 Client Authentication: listing 11 sent to the service, and the `<client/>` IP
+//! peers compare with listing 12 (which travels between users, not to the service).
 
 use super::case;
 use crate::catalogue::Case;
@@ -8,9 +9,13 @@ use crate::ctx::{query, CaseFut, Ctx};
 pub fn cases() -> Vec<Case> {
     vec![
         case!("pass/5.1/client-ip-query-answered", "5.1", Some(11), Should,
+            &[],
             "A client-IP query (listing 11) sent to the service gets an answer, never silence (spec silent; DESIGN decision 8)", client_ip_query_answered),
-        case!("pass/5.1/client-ip-authenticates", "5.1", Some(12), Must,
-            "The IP in the incoming request's <client/> is the one the peer connects from, to compare with listing 12", client_ip_authenticates),
+        // Listing 12 itself travels between two users (the client target's); here only the
+        // IP a peer would compare with it is checked, so the case claims no listing.
+        case!("pass/5.1/client-ip-authenticates", "5.1", None, Must,
+            &["Obviously the port is not going to be known, but the IP address will let you authenticate the JID via the PASS service since the PASS service tells you the <client/> information upon a connection."],
+            "The IP in the incoming request's <client/> is the one the peer connects from (what a peer compares with listing 12)", client_ip_authenticates),
     ]
 }
 

@@ -9,10 +9,13 @@ use pass_core::ns;
 pub fn cases() -> Vec<Case> {
     vec![
         case!("pass/5.2/deny-401-drops-client", "5.2", Some(14), Must,
+            &["It can return an error to the PASS service specifying the <proxy/> port and hangup on the active <client/> connection and start listening again.", "401", "Unauthorized", "The incoming <client/> does not match the <client/> from the client you want to exchange data with."],
             "The owner's 401 deny (listing 14, corrected to be well-formed) makes the service hang up on the client", deny_drops_client),
         case!("pass/5.2/deny-relisten", "5.2", Some(13), Must,
+            &["It can return an error to the PASS service specifying the <proxy/> port and hangup on the active <client/> connection and start listening again."],
             "After a deny the service listens again: the next connection gets a new request (listing 13)", deny_relisten),
         case!("pass/5.2/deny-keeps-oneshot", "5.2", None, Must,
+            &["This does not affect the <oneshot/> control."],
             "A deny does not use up a oneshot lease: no oneshot notice, the port still accepts", deny_keeps_oneshot),
     ]
 }

@@ -6,7 +6,8 @@ use crate::xmlfmt::escape;
 use std::fmt::Write;
 
 /// JUnit XML. A FAIL is a `<failure>`, a SKIP `<skipped>`, a WARN passes with its
-/// message in `<system-out>`. Times are seconds.
+/// message in `<system-out>`; the XEP-0003 text a case checks is its `requirement`
+/// property. Times are seconds.
 pub fn junit(report: &SuiteReport) -> String {
     let mut sections: Vec<&str> = Vec::new();
     for o in &report.outcomes {
@@ -47,16 +48,27 @@ pub fn junit(report: &SuiteReport) -> String {
                 o.level,
                 secs(o.duration_ms)
             );
+            if !o.requirement.is_empty() {
+                let _ = write!(
+                    s,
+                    "\n      <properties><property name=\"requirement\" value=\"{}\"/></properties>",
+                    escape(&o.requirement)
+                );
+            }
             let detail = o.failure_text().unwrap_or_default();
             let mut notes = o.notes.join("\n");
             match o.status {
-                Status::Pass => {}
+                Status::Pass | Status::Xfail => {}
                 Status::Fail => {
-                    let msg = o
-                        .failure
-                        .as_ref()
-                        .map(|f| f.step.clone())
-                        .unwrap_or_default();
+                    // A deviation failed under --strict has notes but no failure.
+                    let (msg, detail) = match &o.failure {
+                        Some(f) => (f.step.clone(), detail),
+                        None => (o.notes.first().cloned().unwrap_or_default(), {
+                            let all = notes.clone();
+                            notes.clear();
+                            all
+                        }),
+                    };
                     let _ = write!(
                         s,
                         "\n      <failure message=\"{}\" type=\"{}\">{}</failure>",
@@ -78,11 +90,16 @@ pub fn junit(report: &SuiteReport) -> String {
             if !notes.is_empty() {
                 let _ = write!(
                     s,
-                    "\n      <system-out>WARN {}</system-out>",
+                    "\n      <system-out>{} {}</system-out>",
+                    if o.status == Status::Xfail {
+                        "XFAIL"
+                    } else {
+                        "WARN"
+                    },
                     escape(notes.trim_end())
                 );
             }
-            if o.status == Status::Pass {
+            if o.status == Status::Pass && o.requirement.is_empty() {
                 s.push_str("</testcase>\n");
             } else {
                 s.push_str("\n    </testcase>\n");

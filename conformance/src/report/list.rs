@@ -1,9 +1,11 @@
 //! The catalogue as a list.
 
 use crate::catalogue::{section_title, Case};
+use crate::spec::{self, SPEC_VERSION};
 use std::fmt::Write;
 
-/// One line per case: id, section, listing, level, description.
+/// One line per case: id, section, listing, level, description; under it, indented,
+/// the XEP-0003 text it checks.
 pub fn list_text(cases: &[Case]) -> String {
     let w = cases.iter().map(|c| c.id.len()).max().unwrap_or(0);
     let mut s = String::new();
@@ -18,6 +20,9 @@ pub fn list_text(cases: &[Case]) -> String {
             c.level.to_string(),
             c.description
         );
+        if !c.requirement.is_empty() {
+            let _ = writeln!(s, "{:w$}  \"{}\"", "", spec::quote(c.requirement));
+        }
     }
     s
 }
@@ -30,7 +35,10 @@ pub fn list_markdown(cases: &[Case]) -> String {
         if c.section != current {
             current = c.section;
             let _ = writeln!(s, "\n### §{} {}\n", c.section, section_title(c.section));
-            s.push_str("| Id | Listing | Level | Checks |\n|---|---|---|---|\n");
+            let _ = writeln!(
+                s,
+                "| Id | Listing | Level | Checks | XEP-0003 {SPEC_VERSION} says |\n|---|---|---|---|---|"
+            );
         }
         let listing = c
             .listing
@@ -38,11 +46,16 @@ pub fn list_markdown(cases: &[Case]) -> String {
             .unwrap_or_else(|| "–".into());
         let _ = writeln!(
             s,
-            "| `{}` | {} | {} | {} |",
+            "| `{}` | {} | {} | {} | {} |",
             c.id,
             listing,
             c.level,
-            c.description.replace('|', "\\|")
+            c.description.replace('|', "\\|"),
+            if c.requirement.is_empty() {
+                "(spec silent)".to_string()
+            } else {
+                format!("“{}”", spec::quote(c.requirement).replace('|', "\\|"))
+            }
         );
     }
     s

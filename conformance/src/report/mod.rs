@@ -9,9 +9,26 @@ pub use junit::junit;
 pub use list::{list_markdown, list_text};
 pub use table::table;
 
-use crate::runner::SuiteReport;
+use crate::runner::{SuiteReport, Unmet};
+use crate::spec::SPEC_VERSION;
 
-/// The report as pretty JSON (serde_json).
+/// The JSON report: the suite report, the spec version the quotes come from and the
+/// requirements not met.
+#[derive(serde::Serialize)]
+struct JsonReport<'a> {
+    #[serde(flatten)]
+    report: &'a SuiteReport,
+    spec_version: &'static str,
+    requirements_not_met: Vec<Unmet>,
+}
+
+/// The report as pretty JSON (serde_json), with the spec version the quotes come from
+/// and the requirements not met.
 pub fn json(report: &SuiteReport) -> String {
-    serde_json::to_string_pretty(report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    let doc = JsonReport {
+        report,
+        spec_version: SPEC_VERSION,
+        requirements_not_met: report.requirements_not_met(),
+    };
+    serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }

@@ -1,6 +1,7 @@
 //! The report for people.
 
 use crate::runner::{Status, SuiteReport};
+use crate::spec::SPEC_VERSION;
 use std::fmt::Write;
 
 /// A table (id, section, level, status) followed by the details of every failure
@@ -54,17 +55,29 @@ pub fn table(report: &SuiteReport) -> String {
             let _ = writeln!(s, "  note: {n}");
         }
     }
+    let unmet = report.requirements_not_met();
+    if !unmet.is_empty() {
+        let _ = writeln!(s, "\nRequirements not met (XEP-0003 {SPEC_VERSION}):");
+        for u in unmet {
+            let _ = writeln!(s, "  §{} \"{}\"", u.section, u.quote);
+            let _ = writeln!(s, "    cases: {}", u.cases.join(", "));
+        }
+    }
     if let Some(tail) = &report.impl_log_tail {
         let _ = writeln!(s, "\nThe implementation's output ends with:\n{tail}");
     }
     let _ = writeln!(
         s,
-        "\n{} cases: {} passed, {} failed, {} warnings, {} skipped",
+        "\n{} cases: {} passed, {} failed, {} warnings, {} skipped{}",
         report.outcomes.len(),
         report.count(Status::Pass),
         report.count(Status::Fail),
         report.count(Status::Warn),
-        report.count(Status::Skip)
+        report.count(Status::Skip),
+        match report.count(Status::Xfail) {
+            0 => String::new(),
+            n => format!(", {n} expected failures"),
+        }
     );
     s
 }

@@ -1,0 +1,66 @@
+//! The canonical text of XEP-0003, stored in the repository with its version: the
+//! source every case's requirement is quoted from, verbatim (DESIGN decision 43).
+
+/// The version of XEP-0003 the quotes come from (its latest `<revision>`).
+pub const SPEC_VERSION: &str = "1.4";
+
+/// The XEP-0003 source, as published by the XSF (`conformance/spec/xep-0003.xml`).
+pub const SPEC_SOURCE: &str = include_str!("../spec/xep-0003.xml");
+
+/// The spec as a reader sees its prose: the five XML entities decoded and runs of
+/// whitespace collapsed to one space, so a quote is matched as it reads.
+pub fn prose() -> String {
+    let decoded = SPEC_SOURCE
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&apos;", "'")
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&");
+    decoded.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A requirement as shown in reports: the fragments joined by " … ".
+pub fn quote(fragments: &[&str]) -> String {
+    fragments.join(" … ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_is_the_stored_specs_latest_revision() {
+        let first = SPEC_SOURCE
+            .split("<version>")
+            .nth(1)
+            .and_then(|s| s.split("</version>").next());
+        assert_eq!(first, Some(SPEC_VERSION));
+    }
+
+    #[test]
+    fn every_quote_is_verbatim_spec_text() {
+        let prose = prose();
+        for case in crate::catalogue() {
+            for fragment in case.requirement {
+                let normal = fragment.split_whitespace().collect::<Vec<_>>().join(" ");
+                assert!(
+                    prose.contains(&normal),
+                    "{}: {fragment:?} is not in XEP-0003 {SPEC_VERSION}",
+                    case.id
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn only_cases_on_which_the_spec_is_silent_quote_nothing() {
+        for case in crate::catalogue() {
+            assert_eq!(
+                case.requirement.is_empty(),
+                case.description.contains("spec silent"),
+                "{}: quote the requirement, or say the spec is silent",
+                case.id
+            );
+        }
+    }
+}
