@@ -177,6 +177,12 @@ impl<E: Engine + Send + 'static> Driver<E> {
                 }
                 a = ch.accepted_rx.recv(), if drain_until.is_none() => {
                     if let Some(a) = a {
+                        // Whatever ended before this caller could call (a session's
+                        // end, reported before its peer saw the close) reaches the
+                        // engine first: DESIGN decision 50.
+                        while let Ok(ev) = ch.host_rx.try_recv() {
+                            self.on_host(ev);
+                        }
                         self.on_accepted(a);
                     }
                 }
@@ -376,11 +382,18 @@ impl<E: Engine + Send + 'static> Driver<E> {
                 let tx = self.host_tx.clone();
                 let task = tokio::spawn(async move {
                     let half = tx.clone();
-                    let outcome = relay(c, o, &env, move |side| {
-                        let _ = half.send(HostEvent::RelayHalfClosed { id, side });
-                    })
+                    relay(
+                        c,
+                        o,
+                        &env,
+                        move |side| {
+                            let _ = half.send(HostEvent::RelayHalfClosed { id, side });
+                        },
+                        move |outcome| {
+                            let _ = tx.send(HostEvent::RelayEnded { id, outcome });
+                        },
+                    )
                     .await;
-                    let _ = tx.send(HostEvent::RelayEnded { id, outcome });
                 });
                 info!(%client, %owner, %account, mode = ?self.relay_env.effective_mode(), "relay started");
                 self.conns.insert(client, Conn::Relaying(id));

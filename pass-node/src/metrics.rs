@@ -156,6 +156,22 @@ impl Metrics {
             "Incoming connections dropped unannounced: their lease was past its call rate.",
             s.calls_throttled,
         );
+        header(
+            &mut o,
+            "pass_calls_refused_total",
+            "Incoming connections dropped unannounced, by why: busy (the lease had a session in flight), capacity (max_relays sessions in flight or no proxy port free).",
+            "counter",
+        );
+        let _ = writeln!(
+            o,
+            "pass_calls_refused_total{{reason=\"busy\"}} {}",
+            s.calls_busy
+        );
+        let _ = writeln!(
+            o,
+            "pass_calls_refused_total{{reason=\"capacity\"}} {}",
+            s.calls_over_capacity
+        );
         counter(
             &mut o,
             "pass_registrations_total",
@@ -285,6 +301,8 @@ mod tests {
             leases: 3,
             registrations: 5,
             errors_sent: vec![(400, 1), (502, 2)],
+            calls_busy: 4,
+            calls_over_capacity: 6,
             ..Stats::default()
         };
         s.answer_latency.record(Duration::from_millis(20));
@@ -303,6 +321,8 @@ mod tests {
         assert!(text.contains("pass_relayed_bytes_total{direction=\"client_to_owner\"} 42"));
         assert!(text.contains("pass_errors_sent_total{code=\"502\"} 2"));
         assert!(text.contains("pass_registrations_total 5"));
+        assert!(text.contains("\npass_calls_refused_total{reason=\"busy\"} 4\n"));
+        assert!(text.contains("\npass_calls_refused_total{reason=\"capacity\"} 6\n"));
         assert!(text.contains("pass_owner_answer_seconds_bucket{le=\"0.025\"} 1"));
         assert!(text.contains("pass_owner_answer_seconds_bucket{le=\"0.01\"} 0"));
         assert!(text.contains("pass_owner_answer_seconds_count 1"));

@@ -105,6 +105,8 @@ pub struct LeaseMachine {
     registrations_total: u64,
     notices_sent: u64,
     calls_throttled: u64,
+    calls_busy: u64,
+    calls_over_capacity: u64,
     /// The shape of every lease's call bucket.
     call_rate: Rate,
     errors_sent: Vec<(u16, u64)>,
@@ -138,6 +140,8 @@ impl LeaseMachine {
             registrations_total: 0,
             notices_sent: 0,
             calls_throttled: 0,
+            calls_busy: 0,
+            calls_over_capacity: 0,
             call_rate,
             errors_sent: Vec::new(),
             answer_latency: LatencyHistogram::default(),
@@ -314,8 +318,15 @@ impl LeaseMachine {
             return;
         }
         if let Some(lease) = self.leases.get(&local_port) {
-            if lease.session.is_some() || self.sessions >= self.config.max_relays || self.shut_down
-            {
+            // Every caller dropped here is counted, by why (a lost caller must
+            // show): DESIGN decision 50.
+            if lease.session.is_some() || self.shut_down {
+                self.calls_busy += 1;
+                self.actions.push_back(Action::Drop { conn });
+                return;
+            }
+            if self.sessions >= self.config.max_relays {
+                self.calls_over_capacity += 1;
                 self.actions.push_back(Action::Drop { conn });
                 return;
             }
@@ -330,6 +341,7 @@ impl LeaseMachine {
                 return;
             }
             let Some(proxy) = self.pool.take() else {
+                self.calls_over_capacity += 1;
                 self.actions.push_back(Action::Drop { conn });
                 return;
             };
@@ -445,6 +457,8 @@ impl LeaseMachine {
             registrations: self.registrations_total,
             notices_sent: self.notices_sent,
             calls_throttled: self.calls_throttled,
+            calls_busy: self.calls_busy,
+            calls_over_capacity: self.calls_over_capacity,
             errors_sent: self.errors_sent.clone(),
             answer_latency: self.answer_latency.clone(),
         }
