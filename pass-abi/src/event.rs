@@ -99,7 +99,11 @@ impl Event {
                     "ok" => Ok(()),
                     "addr-in-use" => Err(ListenError::AddrInUse),
                     "other" => Err(ListenError::Other),
-                    r => return Err(malformed(record, "result", r, "ok|addr-in-use|other")),
+                    "no-resources" => Err(ListenError::NoResources),
+                    r => {
+                        let expected = "ok|addr-in-use|other|no-resources";
+                        return Err(malformed(record, "result", r, expected));
+                    }
                 };
                 let event = Event::ListenResult {
                     now: instant(record, now)?,
@@ -185,6 +189,7 @@ impl fmt::Display for Event {
                     Ok(()) => "ok",
                     Err(ListenError::AddrInUse) => "addr-in-use",
                     Err(ListenError::Other) => "other",
+                    Err(ListenError::NoResources) => "no-resources",
                 };
                 write!(f, "listen {} {port} {result}", now.as_millis())
             }

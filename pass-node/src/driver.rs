@@ -5,7 +5,7 @@
 use crate::clock::Clock;
 use crate::component::{Link, LinkError, LinkEvent};
 use crate::config::NodeConfig;
-use crate::listen::{listen, Accepted, PortListener};
+use crate::listen::{listen, AcceptEnv, Accepted, PortListener};
 use crate::metrics::Metrics;
 use crate::pending::Pending;
 use crate::relay::{relay, RelayEnv, RelayOutcome, Side};
@@ -84,6 +84,7 @@ pub(crate) struct Driver<E> {
     link: Link,
     metrics: Arc<Metrics>,
     relay_env: RelayEnv,
+    accept_env: AcceptEnv,
     listeners: HashMap<u16, PortListener>,
     next_generation: u64,
     conns: HashMap<ConnId, Conn>,
@@ -108,6 +109,7 @@ impl<E: Engine + Send + 'static> Driver<E> {
         link_rx: mpsc::Receiver<LinkEvent>,
         metrics: Arc<Metrics>,
         relay_env: RelayEnv,
+        accept_env: AcceptEnv,
     ) -> (Self, Channels) {
         let (accepted_tx, accepted_rx) = mpsc::channel(1024);
         let (host_tx, host_rx) = mpsc::unbounded_channel();
@@ -118,6 +120,7 @@ impl<E: Engine + Send + 'static> Driver<E> {
             link,
             metrics,
             relay_env,
+            accept_env,
             listeners: HashMap::new(),
             next_generation: 0,
             conns: HashMap::new(),
@@ -357,6 +360,7 @@ impl<E: Engine + Send + 'static> Driver<E> {
             port,
             self.next_generation,
             &self.accepted_tx,
+            &self.accept_env,
         ) {
             Ok(l) => {
                 debug!(port, "listening");

@@ -38,7 +38,8 @@ const MAX_OUTSTANDING_NOTICES: usize = 1024;
 ///   [`Action::Listen`] asked for; the result IQ (one `<server/>` per advertised
 ///   address) goes out when the host reports the listen succeeded. A failed listen
 ///   quarantines the port for [`Config::quarantine`] and another is tried, up to
-///   [`MAX_LISTEN_TRIES`] ports, then 502. The expiry counts from the request.
+///   [`MAX_LISTEN_TRIES`] ports, then 502; a host out of descriptors
+///   ([`ListenError::NoResources`]) gets 502 at once and the port back (decision 51). The expiry counts from the request.
 /// - **Incoming connection** (§3). One session at a time per lease (decision 2): a
 ///   connection on a busy lease, or past [`Config::max_relays`] sessions (pending or
 ///   relaying), or past the lease's call rate ([`Config::call_burst`],
@@ -254,6 +255,14 @@ impl LeaseMachine {
         if let Some(reg) = self.registrations.remove(&port) {
             match result {
                 Ok(()) => self.grant(port, reg),
+                Err(ListenError::NoResources) => {
+                    // Out of descriptors: the port is fine, and every other port
+                    // would fail alike (DESIGN decision 51).
+                    self.pool.release(port);
+                    self.forget_account_use(&reg.account);
+                    let error = StanzaError::from(PassError::NoPortsAvailable);
+                    self.reply_error(&reg.owner, &reg.request_id, error);
+                }
                 Err(_) => {
                     self.quarantine(port);
                     self.retry_registration(reg);
@@ -267,6 +276,16 @@ impl LeaseMachine {
             };
             match result {
                 Ok(()) => self.ask_owner(lease_port, port),
+                Err(ListenError::NoResources) => {
+                    // As for a registration: give the port back, drop the caller.
+                    self.proxies.remove(&port);
+                    self.pool.release(port);
+                    if let Some(s) = self.session_mut(lease_port) {
+                        s.proxy = None;
+                    }
+                    self.calls_over_capacity += 1;
+                    self.cancel_session(lease_port, None);
+                }
                 Err(_) => {
                     self.proxies.remove(&port);
                     self.quarantine(port);
@@ -297,6 +316,7 @@ impl LeaseMachine {
                     self.actions.push_back(Action::Unlisten { port });
                     self.pool.release(port);
                 }
+                Err(ListenError::NoResources) => self.pool.release(port),
                 Err(_) => self.quarantine(port),
             }
         }
