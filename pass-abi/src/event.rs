@@ -365,7 +365,7 @@ mod tests {
                     RecordKind::ListenResult,
                     "result",
                     "maybe",
-                    "ok|addr-in-use|other",
+                    "ok|addr-in-use|other|no-resources",
                 ),
             ),
             (
