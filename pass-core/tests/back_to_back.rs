@@ -43,10 +43,10 @@ fn caller(n: u64) -> SocketAddr {
     SocketAddr::new("198.51.100.7".parse().unwrap(), 1024 + (n % 60_000) as u16)
 }
 
-/// Registers a lease for [`OWNER`]; returns its port.
-fn lease(s: &mut Service) -> u16 {
+/// Registers a lease for [`OWNER`] (request `id`); returns its port.
+fn lease_with_id(s: &mut Service, id: &str) -> u16 {
     let reg = format!(
-        "<iq type='set' id='reg' from='{OWNER}' to='pass.example.org'><query xmlns='jabber:iq:pass'/></iq>"
+        "<iq type='set' id='{id}' from='{OWNER}' to='pass.example.org'><query xmlns='jabber:iq:pass'/></iq>"
     );
     let [Action::Listen { port }] = feed(s, at(0), &reg)[..] else {
         panic!("no listen for the register")
@@ -54,6 +54,10 @@ fn lease(s: &mut Service) -> u16 {
     s.handle_listen_result(at(0), port, Ok(()));
     drain(s);
     port
+}
+
+fn lease(s: &mut Service) -> u16 {
+    lease_with_id(s, "reg")
 }
 
 /// A caller `client` arrives on `lease` at `now` and is announced, accepted and
@@ -122,16 +126,22 @@ fn a_caller_after_the_first_close_is_announced_while_the_other_half_drains() {
     assert_eq!(s.stats().calls_busy, 0);
 }
 
+/// A caller `conn` on `lease` is dropped at once; the counts of callers refused
+/// (busy, over capacity) are then `counts`.
+fn assert_refused(s: &mut Service, conn: ConnId, lease: u16, counts: (u64, u64)) {
+    s.handle_connection(at(1), conn, lease, caller(conn.0));
+    assert_eq!(drain(s), [Action::Drop { conn }]);
+    let stats = s.stats();
+    assert_eq!((stats.calls_busy, stats.calls_over_capacity), counts);
+}
+
 #[test]
 fn a_caller_before_the_close_is_dropped_and_counted() {
     let mut s = service();
     let lease = lease(&mut s);
     bridged(&mut s, at(0), lease, 0, ConnId(1), ConnId(2));
     // The race decision 50 prevents in pass-node: the accept before the close.
-    s.handle_connection(at(1), ConnId(3), lease, caller(3));
-    assert_eq!(drain(&mut s), [Action::Drop { conn: ConnId(3) }]);
-    assert_eq!(s.stats().calls_busy, 1);
-    assert_eq!(s.stats().calls_over_capacity, 0);
+    assert_refused(&mut s, ConnId(3), lease, (1, 0));
     // After the close, the next caller is announced.
     s.handle_closed(at(2), ConnId(1));
     drain(&mut s);
@@ -149,19 +159,9 @@ fn a_caller_past_max_relays_is_dropped_and_counted_as_capacity() {
     c.max_leases_per_account = 2;
     let mut s = Service::new(c).unwrap();
     let a = lease(&mut s);
-    let reg = format!(
-        "<iq type='set' id='reg2' from='{OWNER}' to='pass.example.org'><query xmlns='jabber:iq:pass'/></iq>"
-    );
-    let [Action::Listen { port: b }] = feed(&mut s, at(0), &reg)[..] else {
-        panic!("no listen for the second register")
-    };
-    s.handle_listen_result(at(0), b, Ok(()));
-    drain(&mut s);
+    let b = lease_with_id(&mut s, "reg2");
     bridged(&mut s, at(0), a, 0, ConnId(1), ConnId(2));
-    s.handle_connection(at(1), ConnId(3), b, caller(3));
-    assert_eq!(drain(&mut s), [Action::Drop { conn: ConnId(3) }]);
-    assert_eq!(s.stats().calls_over_capacity, 1);
-    assert_eq!(s.stats().calls_busy, 0);
+    assert_refused(&mut s, ConnId(3), b, (0, 1));
     // The relay's end frees the capacity.
     s.handle_closed(at(2), ConnId(2));
     drain(&mut s);
