@@ -99,7 +99,11 @@ impl Event {
                     "ok" => Ok(()),
                     "addr-in-use" => Err(ListenError::AddrInUse),
                     "other" => Err(ListenError::Other),
-                    r => return Err(malformed(record, "result", r, "ok|addr-in-use|other")),
+                    "no-resources" => Err(ListenError::NoResources),
+                    r => {
+                        let expected = "ok|addr-in-use|other|no-resources";
+                        return Err(malformed(record, "result", r, expected));
+                    }
                 };
                 let event = Event::ListenResult {
                     now: instant(record, now)?,
@@ -184,8 +188,9 @@ impl fmt::Display for Event {
                 let result = match result {
                     Ok(()) => "ok",
                     Err(ListenError::AddrInUse) => "addr-in-use",
+                    Err(ListenError::NoResources) => "no-resources",
                     // `other`, and any reason a later pass-core adds, is "any other
-                    // failure" to a module (ENGINE-ABI 1 knows two reasons).
+                    // failure" to a module (ENGINE-ABI 1 knows these three).
                     Err(_) => "other",
                 };
                 write!(f, "listen {} {port} {result}", now.as_millis())
@@ -362,7 +367,7 @@ mod tests {
                     RecordKind::ListenResult,
                     "result",
                     "maybe",
-                    "ok|addr-in-use|other",
+                    "ok|addr-in-use|other|no-resources",
                 ),
             ),
             (

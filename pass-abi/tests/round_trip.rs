@@ -160,8 +160,13 @@ fn config(g: &mut Gen) -> Config {
 }
 
 fn listen_result(g: &mut Gen) -> Result<(), ListenError> {
-    *g.choose(&[Ok(()), Err(ListenError::AddrInUse), Err(ListenError::Other)])
-        .unwrap_or(&Ok(()))
+    *g.choose(&[
+        Ok(()),
+        Err(ListenError::AddrInUse),
+        Err(ListenError::Other),
+        Err(ListenError::NoResources),
+    ])
+    .unwrap_or(&Ok(()))
 }
 
 #[derive(Clone, Debug)]

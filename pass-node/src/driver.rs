@@ -5,7 +5,7 @@
 use crate::clock::Clock;
 use crate::component::{Link, LinkError, LinkEvent};
 use crate::config::NodeConfig;
-use crate::listen::{listen, Accepted, PortListener};
+use crate::listen::{listen, AcceptEnv, Accepted, PortListener};
 use crate::metrics::Metrics;
 use crate::pending::Pending;
 use crate::relay::{relay, RelayEnv, RelayOutcome, Side};
@@ -84,6 +84,7 @@ pub(crate) struct Driver<E> {
     link: Link,
     metrics: Arc<Metrics>,
     relay_env: RelayEnv,
+    accept_env: AcceptEnv,
     listeners: HashMap<u16, PortListener>,
     next_generation: u64,
     conns: HashMap<ConnId, Conn>,
@@ -108,6 +109,7 @@ impl<E: Engine + Send + 'static> Driver<E> {
         link_rx: mpsc::Receiver<LinkEvent>,
         metrics: Arc<Metrics>,
         relay_env: RelayEnv,
+        accept_env: AcceptEnv,
     ) -> (Self, Channels) {
         let (accepted_tx, accepted_rx) = mpsc::channel(1024);
         let (host_tx, host_rx) = mpsc::unbounded_channel();
@@ -118,6 +120,7 @@ impl<E: Engine + Send + 'static> Driver<E> {
             link,
             metrics,
             relay_env,
+            accept_env,
             listeners: HashMap::new(),
             next_generation: 0,
             conns: HashMap::new(),
@@ -177,6 +180,12 @@ impl<E: Engine + Send + 'static> Driver<E> {
                 }
                 a = ch.accepted_rx.recv(), if drain_until.is_none() => {
                     if let Some(a) = a {
+                        // Whatever ended before this caller could call (a session's
+                        // end, reported before its peer saw the close) reaches the
+                        // engine first: DESIGN decision 50.
+                        while let Ok(ev) = ch.host_rx.try_recv() {
+                            self.on_host(ev);
+                        }
                         self.on_accepted(a);
                     }
                 }
@@ -351,6 +360,7 @@ impl<E: Engine + Send + 'static> Driver<E> {
             port,
             self.next_generation,
             &self.accepted_tx,
+            &self.accept_env,
         ) {
             Ok(l) => {
                 debug!(port, "listening");
@@ -376,11 +386,18 @@ impl<E: Engine + Send + 'static> Driver<E> {
                 let tx = self.host_tx.clone();
                 let task = tokio::spawn(async move {
                     let half = tx.clone();
-                    let outcome = relay(c, o, &env, move |side| {
-                        let _ = half.send(HostEvent::RelayHalfClosed { id, side });
-                    })
+                    relay(
+                        c,
+                        o,
+                        &env,
+                        move |side| {
+                            let _ = half.send(HostEvent::RelayHalfClosed { id, side });
+                        },
+                        move |outcome| {
+                            let _ = tx.send(HostEvent::RelayEnded { id, outcome });
+                        },
+                    )
                     .await;
-                    let _ = tx.send(HostEvent::RelayEnded { id, outcome });
                 });
                 info!(%client, %owner, %account, mode = ?self.relay_env.effective_mode(), "relay started");
                 self.conns.insert(client, Conn::Relaying(id));

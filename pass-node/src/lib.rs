@@ -98,10 +98,14 @@ pub async fn run_with_engine<E: pass_core::engine::Engine + Send + 'static>(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), NodeError> {
     let relay_env = RelayEnv::new(config.relay);
-    let metrics = Arc::new(Metrics::new(Arc::clone(&relay_env.counters)));
+    let accept_env = listen::AcceptEnv::new();
+    let metrics = Arc::new(Metrics::new(
+        Arc::clone(&relay_env.counters),
+        Arc::clone(&accept_env.counters),
+    ));
     let metrics_task = match config.metrics {
         Some(addr) => Some(
-            metrics::serve(addr, Arc::clone(&metrics))
+            metrics::serve(addr, Arc::clone(&metrics), accept_env.clone())
                 .await
                 .map_err(|e| NodeError::Metrics(addr, e))?
                 .1,
@@ -129,7 +133,9 @@ pub async fn run_with_engine<E: pass_core::engine::Engine + Send + 'static>(
         relay_mode = ?relay_env.effective_mode(),
         "pass-node starting"
     );
-    let (driver, channels) = driver::Driver::new(engine, config, link, link_rx, metrics, relay_env);
+    let (driver, channels) = driver::Driver::new(
+        engine, config, link, link_rx, metrics, relay_env, accept_env,
+    );
     let result = driver.run(channels, shutdown).await;
     if let Some(t) = metrics_task {
         t.abort();

@@ -6,6 +6,7 @@
 //! snapshot; a client library would only re-count what the core counted, and an
 //! HTTP stack for one GET is more code to trust than the 40 lines below.
 
+use crate::listen::{AcceptCounters, AcceptEnv};
 use crate::relay::{ByteCounters, Ending};
 use pass_core::lease::{Stats, ANSWER_LATENCY_BOUNDS_MS};
 use std::fmt::Write as _;
@@ -25,6 +26,8 @@ use tracing::{debug, info};
 pub struct Metrics {
     /// Bytes relayed, both ways.
     pub bytes: Arc<ByteCounters>,
+    /// Failed accepts and callers refused for want of descriptors.
+    pub accepts: Arc<AcceptCounters>,
     stats: Mutex<Stats>,
     /// Whether the XMPP stream is up.
     pub stream_up: AtomicBool,
@@ -42,10 +45,11 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Metrics sharing the relays' byte counters.
-    pub fn new(bytes: Arc<ByteCounters>) -> Self {
+    /// Metrics sharing the relays' byte counters and the accept loops' counters.
+    pub fn new(bytes: Arc<ByteCounters>, accepts: Arc<AcceptCounters>) -> Self {
         Metrics {
             bytes,
+            accepts,
             ..Metrics::default()
         }
     }
@@ -86,6 +90,12 @@ impl Metrics {
             "pass_ports_free",
             "Pool ports free now.",
             s.ports_free as u64,
+        );
+        gauge(
+            &mut o,
+            "pass_ports_quarantined",
+            "Pool ports set aside after a failed listen (something else held them).",
+            s.ports_quarantined as u64,
         );
         gauge(
             &mut o,
@@ -156,6 +166,33 @@ impl Metrics {
             "Incoming connections dropped unannounced: their lease was past its call rate.",
             s.calls_throttled,
         );
+        header(
+            &mut o,
+            "pass_calls_refused_total",
+            "Incoming connections dropped unannounced, by why: busy (the lease had a session in flight), capacity (max_relays sessions in flight or no proxy port free).",
+            "counter",
+        );
+        let _ = writeln!(
+            o,
+            "pass_calls_refused_total{{reason=\"busy\"}} {}",
+            s.calls_busy
+        );
+        let _ = writeln!(
+            o,
+            "pass_calls_refused_total{{reason=\"capacity\"}} {}",
+            s.calls_over_capacity
+        );
+        let _ = writeln!(
+            o,
+            "pass_calls_refused_total{{reason=\"descriptors\"}} {}",
+            self.accepts.refused.load(Ordering::Relaxed)
+        );
+        counter(
+            &mut o,
+            "pass_node_accept_errors_total",
+            "Accepts that failed (out of file descriptors, mostly); each backs off, 5 ms doubling to 1 s.",
+            self.accepts.failed.load(Ordering::Relaxed),
+        );
         counter(
             &mut o,
             "pass_registrations_total",
@@ -223,20 +260,21 @@ fn counter(o: &mut String, name: &str, help: &str, v: u64) {
 pub async fn serve(
     addr: SocketAddr,
     metrics: Arc<Metrics>,
+    accept: AcceptEnv,
 ) -> io::Result<(SocketAddr, JoinHandle<()>)> {
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     info!(address = %local, "metrics endpoint listening");
     let task = tokio::spawn(async move {
         loop {
-            if let Ok((stream, _)) = listener.accept().await {
-                let m = Arc::clone(&metrics);
-                tokio::spawn(async move {
-                    if let Err(e) = answer(stream, &m).await {
-                        debug!(error = %e, "metrics request failed");
-                    }
-                });
-            }
+            // Backs off when out of descriptors (it used to spin).
+            let (stream, _) = accept.accept(&listener, local.port()).await;
+            let m = Arc::clone(&metrics);
+            tokio::spawn(async move {
+                if let Err(e) = answer(stream, &m).await {
+                    debug!(error = %e, "metrics request failed");
+                }
+            });
         }
     });
     Ok((local, task))
@@ -279,12 +317,17 @@ mod tests {
 
     #[test]
     fn renders_stats_and_counters() {
-        let m = Metrics::new(Arc::new(ByteCounters::default()));
+        let accepts = Arc::new(AcceptCounters::default());
+        let m = Metrics::new(Arc::new(ByteCounters::default()), Arc::clone(&accepts));
+        accepts.refused.fetch_add(3, Ordering::Relaxed);
+        accepts.failed.fetch_add(7, Ordering::Relaxed);
         m.bytes.client_to_owner.fetch_add(42, Ordering::Relaxed);
         let mut s = Stats {
             leases: 3,
             registrations: 5,
             errors_sent: vec![(400, 1), (502, 2)],
+            calls_busy: 4,
+            calls_over_capacity: 6,
             ..Stats::default()
         };
         s.answer_latency.record(Duration::from_millis(20));
@@ -303,6 +346,10 @@ mod tests {
         assert!(text.contains("pass_relayed_bytes_total{direction=\"client_to_owner\"} 42"));
         assert!(text.contains("pass_errors_sent_total{code=\"502\"} 2"));
         assert!(text.contains("pass_registrations_total 5"));
+        assert!(text.contains("\npass_calls_refused_total{reason=\"busy\"} 4\n"));
+        assert!(text.contains("\npass_calls_refused_total{reason=\"capacity\"} 6\n"));
+        assert!(text.contains("\npass_calls_refused_total{reason=\"descriptors\"} 3\n"));
+        assert!(text.contains("\npass_node_accept_errors_total 7\n"));
         assert!(text.contains("pass_owner_answer_seconds_bucket{le=\"0.025\"} 1"));
         assert!(text.contains("pass_owner_answer_seconds_bucket{le=\"0.01\"} 0"));
         assert!(text.contains("pass_owner_answer_seconds_count 1"));

@@ -21,6 +21,9 @@ pub enum ListenError {
     AddrInUse,
     /// Any other failure (permissions, no such address).
     Other,
+    /// The host is out of file descriptors or memory: nothing is wrong with the
+    /// port, so it is not set aside (DESIGN decision 51).
+    NoResources,
 }
 
 /// One thing to do. The host carries actions out in the order they come.

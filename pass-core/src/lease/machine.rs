@@ -38,7 +38,8 @@ const MAX_OUTSTANDING_NOTICES: usize = 1024;
 ///   [`Action::Listen`] asked for; the result IQ (one `<server/>` per advertised
 ///   address) goes out when the host reports the listen succeeded. A failed listen
 ///   quarantines the port for [`Config::quarantine`] and another is tried, up to
-///   [`MAX_LISTEN_TRIES`] ports, then 502. The expiry counts from the request.
+///   [`MAX_LISTEN_TRIES`] ports, then 502; a host out of descriptors
+///   ([`ListenError::NoResources`]) gets 502 at once and the port back (decision 51). The expiry counts from the request.
 /// - **Incoming connection** (§3). One session at a time per lease (decision 2): a
 ///   connection on a busy lease, or past [`Config::max_relays`] sessions (pending or
 ///   relaying), or past the lease's call rate ([`Config::call_burst`],
@@ -106,6 +107,8 @@ pub struct LeaseMachine {
     registrations_total: u64,
     notices_sent: u64,
     calls_throttled: u64,
+    calls_busy: u64,
+    calls_over_capacity: u64,
     /// The shape of every lease's call bucket.
     call_rate: Rate,
     errors_sent: Vec<(u16, u64)>,
@@ -139,6 +142,8 @@ impl LeaseMachine {
             registrations_total: 0,
             notices_sent: 0,
             calls_throttled: 0,
+            calls_busy: 0,
+            calls_over_capacity: 0,
             call_rate,
             errors_sent: Vec::new(),
             answer_latency: LatencyHistogram::default(),
@@ -251,6 +256,14 @@ impl LeaseMachine {
         if let Some(reg) = self.registrations.remove(&port) {
             match result {
                 Ok(()) => self.grant(port, reg),
+                Err(ListenError::NoResources) => {
+                    // Out of descriptors: the port is fine, and every other port
+                    // would fail alike (DESIGN decision 51).
+                    self.pool.release(port);
+                    self.forget_account_use(&reg.account);
+                    let error = StanzaError::from(PassError::NoPortsAvailable);
+                    self.reply_error(&reg.owner, &reg.request_id, error);
+                }
                 Err(_) => {
                     self.quarantine(port);
                     self.retry_registration(reg);
@@ -264,6 +277,16 @@ impl LeaseMachine {
             };
             match result {
                 Ok(()) => self.ask_owner(lease_port, port),
+                Err(ListenError::NoResources) => {
+                    // As for a registration: give the port back, drop the caller.
+                    self.proxies.remove(&port);
+                    self.pool.release(port);
+                    if let Some(s) = self.session_mut(lease_port) {
+                        s.proxy = None;
+                    }
+                    self.calls_over_capacity += 1;
+                    self.cancel_session(lease_port, None);
+                }
                 Err(_) => {
                     self.proxies.remove(&port);
                     self.quarantine(port);
@@ -294,6 +317,7 @@ impl LeaseMachine {
                     self.actions.push_back(Action::Unlisten { port });
                     self.pool.release(port);
                 }
+                Err(ListenError::NoResources) => self.pool.release(port),
                 Err(_) => self.quarantine(port),
             }
         }
@@ -315,8 +339,15 @@ impl LeaseMachine {
             return;
         }
         if let Some(lease) = self.leases.get(&local_port) {
-            if lease.session.is_some() || self.sessions >= self.config.max_relays || self.shut_down
-            {
+            // Every caller dropped here is counted, by why (a lost caller must
+            // show): DESIGN decision 50.
+            if lease.session.is_some() || self.shut_down {
+                self.calls_busy += 1;
+                self.actions.push_back(Action::Drop { conn });
+                return;
+            }
+            if self.sessions >= self.config.max_relays {
+                self.calls_over_capacity += 1;
                 self.actions.push_back(Action::Drop { conn });
                 return;
             }
@@ -331,6 +362,7 @@ impl LeaseMachine {
                 return;
             }
             let Some(proxy) = self.pool.take() else {
+                self.calls_over_capacity += 1;
                 self.actions.push_back(Action::Drop { conn });
                 return;
             };
@@ -446,6 +478,8 @@ impl LeaseMachine {
             registrations: self.registrations_total,
             notices_sent: self.notices_sent,
             calls_throttled: self.calls_throttled,
+            calls_busy: self.calls_busy,
+            calls_over_capacity: self.calls_over_capacity,
             errors_sent: self.errors_sent.clone(),
             answer_latency: self.answer_latency.clone(),
         }

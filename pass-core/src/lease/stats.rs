@@ -30,6 +30,13 @@ pub struct Stats {
     /// Incoming connections dropped unannounced since start because their lease
     /// was past its call rate ([`Config::call_burst`](super::Config::call_burst)).
     pub calls_throttled: u64,
+    /// Incoming connections dropped unannounced since start because their lease
+    /// had a session in flight (decision 2) or the service was shutting down.
+    pub calls_busy: u64,
+    /// Incoming connections dropped unannounced since start because
+    /// [`Config::max_relays`](super::Config::max_relays) sessions were in flight or
+    /// no proxy port was free.
+    pub calls_over_capacity: u64,
     /// IQ errors sent since start, by legacy code (0 when an error had none),
     /// sorted by code.
     pub errors_sent: Vec<(u16, u64)>,

@@ -21,11 +21,16 @@ pub(crate) async fn relay(
     down: &mut Tally<'_>,
     watch: Watch<'_, impl FnOnce(Side)>,
 ) -> io::Result<Ending> {
+    let first_eof = watch.first_eof;
     let (client_r, client_w) = client.split();
     let (owner_r, owner_w) = owner.split();
     both_ways(
-        one_way(client_r, owner_w, up_throttle, up),
-        one_way(owner_r, client_w, down_throttle, down),
+        one_way(client_r, owner_w, up_throttle, up, || {
+            first_eof.seen(Side::Client)
+        }),
+        one_way(owner_r, client_w, down_throttle, down, || {
+            first_eof.seen(Side::Owner)
+        }),
         watch,
     )
     .await
@@ -36,12 +41,15 @@ async fn one_way(
     mut to: WriteHalf<'_>,
     mut throttle: Throttle,
     tally: &mut Tally<'_>,
+    on_eof: impl FnOnce(),
 ) -> io::Result<()> {
     let mut buf = vec![0u8; BUFFER_BYTES];
     let chunk = throttle.chunk_limit(BUFFER_BYTES);
     loop {
         let n = from.read(buf.get_mut(..chunk).unwrap_or_default()).await?;
         if n == 0 {
+            // Reported before it is passed on (DESIGN decision 50).
+            on_eof();
             // Half-close: the other side sees EOF and may still answer.
             to.shutdown().await?;
             return Ok(());

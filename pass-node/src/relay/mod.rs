@@ -6,6 +6,9 @@
 //! disconnect on either side ends it): the relay reports that side at once (the
 //! core frees the lease), while the other direction may go on, but only while it
 //! moves bytes: idle for the half-close timeout, the relay closes both sockets.
+//! Both reports (the first EOF, the end) are made before the other peer can see
+//! anything of it (docs/DESIGN.md decision 50): a caller who saw its session close
+//! and calls again at once must find the lease free.
 //! An error (a reset) ends both directions at once, and a relay that moves nothing
 //! either way for the idle timeout (when set) is closed like a disconnect.
 //!
@@ -155,21 +158,48 @@ impl Tally<'_> {
     }
 }
 
-/// How a relay watches for idleness and for its first EOF.
+/// Whose EOF came first, told once, by the direction that read it, before it
+/// passes the EOF on (DESIGN decision 50: the driver hears the session's end before
+/// the other peer can see it and call again).
+pub(crate) struct FirstEof<F> {
+    report: Mutex<Option<F>>,
+}
+
+impl<F: FnOnce(Side)> FirstEof<F> {
+    fn new(report: F) -> Self {
+        FirstEof {
+            report: Mutex::new(Some(report)),
+        }
+    }
+
+    /// `side` sent EOF: reported if it is the first.
+    pub(crate) fn seen(&self, side: Side) {
+        let report = self
+            .report
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(report) = report {
+            report(side);
+        }
+    }
+}
+
+/// How a relay watches for idleness and reports its first EOF.
 pub(crate) struct Watch<'a, F> {
+    /// Told whose EOF came first.
+    pub(crate) first_eof: &'a FirstEof<F>,
     /// Bytes moved either way so far (bumped by [`Tally::add`]).
     pub(crate) activity: &'a AtomicU64,
     /// Longest idle time while both directions are open (`None`: no limit).
     pub(crate) idle_timeout: Option<Duration>,
     /// Longest idle time once one side has sent EOF.
     pub(crate) grace: Duration,
-    /// Told, once, whose EOF came first.
-    pub(crate) on_first_eof: F,
 }
 
 /// Runs both directions of a relay (`up`: client to owner, `down`: owner to
-/// client; each returns `Ok` at its source's EOF, after propagating it). When the
-/// first one finishes cleanly, `on_first_eof` is told whose EOF it was, and the
+/// client; each returns `Ok` at its source's EOF, after reporting it to
+/// [`FirstEof`] and propagating it). When the first one finishes cleanly, the
 /// other runs on until it finishes or `activity` stops moving for `grace`. Before
 /// that, `activity` still for the idle timeout ends both. The first error ends
 /// both. The one place copy and splice relays share this logic.
@@ -177,7 +207,6 @@ pub(crate) async fn both_ways<U, D, F>(up: U, down: D, watch: Watch<'_, F>) -> i
 where
     U: Future<Output = io::Result<()>>,
     D: Future<Output = io::Result<()>>,
-    F: FnOnce(Side),
 {
     tokio::pin!(up);
     tokio::pin!(down);
@@ -195,10 +224,8 @@ where
         () = idle => return Ok(Ending::Idle),
     };
     if client_first {
-        (watch.on_first_eof)(Side::Client);
         while_moving(down, watch.activity, watch.grace).await
     } else {
-        (watch.on_first_eof)(Side::Owner);
         while_moving(up, watch.activity, watch.grace).await
     }
 }
@@ -236,17 +263,21 @@ async fn idle_for(activity: &AtomicU64, grace: Duration) {
 
 /// Relays between `client` and `owner` until both directions are done, one fails,
 /// nothing moves for the idle timeout, or one side sent EOF and the other
-/// direction then idled for the half-close timeout. `on_first_eof` is called once, at the first clean EOF, with its side.
-/// The sockets are closed when this returns.
+/// direction then idled for the half-close timeout. `on_first_eof` is called once,
+/// at the first clean EOF, with its side, before that EOF is passed on; `on_end`
+/// is called with the outcome while both sockets are still open, and they are
+/// closed after it (DESIGN decision 50).
 pub async fn relay(
-    client: TcpStream,
-    owner: TcpStream,
+    mut client: TcpStream,
+    mut owner: TcpStream,
     env: &RelayEnv,
     on_first_eof: impl FnOnce(Side),
-) -> RelayOutcome {
+    on_end: impl FnOnce(RelayOutcome),
+) {
     let _ = client.set_nodelay(true);
     let _ = owner.set_nodelay(true);
     let activity = AtomicU64::new(0);
+    let first_eof = FirstEof::new(on_first_eof);
     let mut up = Tally {
         bytes: 0,
         global: &env.counters.client_to_owner,
@@ -257,7 +288,12 @@ pub async fn relay(
         global: &env.counters.owner_to_client,
         activity: &activity,
     };
-    let grace = env.half_close_timeout();
+    let watch = Watch {
+        first_eof: &first_eof,
+        activity: &activity,
+        idle_timeout: env.idle_timeout(),
+        grace: env.half_close_timeout(),
+    };
     let result: io::Result<Ending> = match env.effective_mode() {
         #[cfg(target_os = "linux")]
         RelayMode::Splice => {
@@ -268,45 +304,32 @@ pub async fn relay(
                 env.throttle(),
                 &mut up,
                 &mut down,
-                Watch {
-                    activity: &activity,
-                    idle_timeout: env.idle_timeout(),
-                    grace,
-                    on_first_eof,
-                },
+                watch,
             )
             .await
         }
         _ => {
-            let mut client = client;
-            let mut owner = owner;
-            let r = copy::relay(
+            copy::relay(
                 &mut client,
                 &mut owner,
                 env.throttle(),
                 env.throttle(),
                 &mut up,
                 &mut down,
-                Watch {
-                    activity: &activity,
-                    idle_timeout: env.idle_timeout(),
-                    grace,
-                    on_first_eof,
-                },
+                watch,
             )
-            .await;
-            drop((client, owner));
-            r
+            .await
         }
     };
     let (ending, error) = match result {
         Ok(ending) => (ending, None),
         Err(e) => (Ending::Failed, Some(e.to_string())),
     };
-    RelayOutcome {
+    on_end(RelayOutcome {
         client_to_owner: up.bytes,
         owner_to_client: down.bytes,
         ending,
         error,
-    }
+    });
+    drop((client, owner));
 }

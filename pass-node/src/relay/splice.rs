@@ -42,11 +42,16 @@ pub(crate) async fn relay(
     down: &mut Tally<'_>,
     watch: Watch<'_, impl FnOnce(Side)>,
 ) -> io::Result<Ending> {
+    let first_eof = watch.first_eof;
     let up_pipe = Pipe::new()?;
     let down_pipe = Pipe::new()?;
     both_ways(
-        one_way(client, owner, &up_pipe, up_throttle, up),
-        one_way(owner, client, &down_pipe, down_throttle, down),
+        one_way(client, owner, &up_pipe, up_throttle, up, || {
+            first_eof.seen(Side::Client)
+        }),
+        one_way(owner, client, &down_pipe, down_throttle, down, || {
+            first_eof.seen(Side::Owner)
+        }),
         watch,
     )
     .await
@@ -58,6 +63,7 @@ async fn one_way(
     pipe: &Pipe,
     mut throttle: Throttle,
     tally: &mut Tally<'_>,
+    on_eof: impl FnOnce(),
 ) -> io::Result<()> {
     let flags = SpliceFFlags::SPLICE_F_MOVE | SpliceFFlags::SPLICE_F_NONBLOCK;
     let chunk = throttle.chunk_limit(pipe.size);
@@ -74,6 +80,8 @@ async fn one_way(
             }
         };
         if n == 0 {
+            // Reported before it is passed on (DESIGN decision 50).
+            on_eof();
             // Half-close: the other side sees EOF and may still answer.
             SockRef::from(to).shutdown(Shutdown::Write)?;
             return Ok(());
