@@ -61,6 +61,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod client;
 pub mod component;
 pub mod engine;
 pub mod jid;
@@ -75,6 +76,7 @@ mod token_bucket;
 pub mod xml;
 
 // What an embedder needs, without knowing the module layout.
+pub use client::{Client, ClientAction, ClientConfig, ClientEvent};
 pub use component::{ComponentHandshake, ServerHandshake, StreamError};
 pub use engine::Engine;
 pub use jid::Jid;
