@@ -50,4 +50,4 @@ mod tests;
 pub use config::ClientConfig;
 pub use machine::{Client, CommandError};
 pub use output::{ClientAction, ClientEvent, ConnectError, DenyReason, Endpoint, Failure};
-pub use policy::Policy;
+pub use policy::{IpNet, Policy};
