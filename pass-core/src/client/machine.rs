@@ -440,7 +440,8 @@ impl Client {
         }
     }
 
-    /// Listing 4, then a connection to the proxy and one to the local service.
+    /// Listing 4, then a connection to the proxy and one to the local service, in
+    /// parallel (DESIGN decision 63).
     fn accept(&mut self, iq: &Iq, client: SocketAddr, proxy: SocketAddr) {
         self.reply_result(iq, Some(PassMessage::Ack.to_query()));
         let proxy_conn = self.new_conn();
