@@ -155,7 +155,8 @@ impl Run {
                     }
                 }
                 ClientEvent::Denied { client: who, .. } => {
-                    if !self.denied.insert(who) || self.accepted.contains(&who) {
+                    let first = self.denied.insert(who);
+                    if !first || self.accepted.contains(&who) {
                         self.fail(format!("{who} decided twice"));
                     }
                 }
