@@ -7,11 +7,10 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use pass_conformance::component::{self, ComponentOptions};
-use pass_conformance::inproc::{reference_config, HostFault, InprocHost, SERVICE_JID};
+use pass_conformance::faults::{self, KnownFault};
+use pass_conformance::inproc::reference_host;
 use pass_conformance::runner::{run_suite, RunOptions, SuiteReport};
 use pass_conformance::{catalogue, report, selftest};
-use pass_core::service::Service;
-use pass_faults::{Fault, FaultyEngine};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -32,11 +31,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Print the case catalogue.
+    /// Print the case catalogue (or, with --faults, which cases catch each fault).
     List {
         /// text or markdown.
         #[arg(long, value_enum, default_value_t = ListFormat::Text)]
         format: ListFormat,
+        /// List the deliberate faults (`inproc --fault NAME`) and the cases declared
+        /// to catch each, instead of the cases.
+        #[arg(long)]
+        faults: bool,
     },
     /// Run the suite against the in-process reference service (simulated network, virtual time).
     Inproc {
@@ -182,49 +185,19 @@ fn emit(report: &SuiteReport, args: &ReportArgs) -> Result<(), String> {
 }
 
 async fn run_inproc(fault: Option<&str>, opts: &RunOptions) -> Result<SuiteReport, String> {
-    let config = reference_config();
-    let timeout = config.answer_timeout;
-    let ips = config.advertised.clone();
-    let service = Service::new(config).map_err(|e| format!("reference config: {e}"))?;
     let cases = catalogue();
     let (report, _) = match fault {
-        None => {
-            run_suite(
-                Box::new(InprocHost::new(service, SERVICE_JID, ips, timeout)),
-                "inproc",
-                &cases,
-                opts,
-            )
-            .await
-        }
+        None => run_suite(Box::new(reference_host()?), "inproc", &cases, opts).await,
         Some(name) => {
-            if let Some(f) = Fault::from_name(name) {
-                let host =
-                    InprocHost::new(FaultyEngine::new(service, f), SERVICE_JID, ips, timeout);
-                run_suite(
-                    Box::new(host),
-                    &format!("inproc (fault {name})"),
-                    &cases,
-                    opts,
-                )
-                .await
-            } else if let Some(f) = HostFault::ALL.iter().copied().find(|f| f.name() == name) {
-                let host = InprocHost::new(service, SERVICE_JID, ips, timeout).with_fault(f);
-                run_suite(
-                    Box::new(host),
-                    &format!("inproc (fault {name})"),
-                    &cases,
-                    opts,
-                )
-                .await
-            } else {
-                let mut names: Vec<&str> = Fault::ALL.iter().map(|f| f.name()).collect();
-                names.extend(HostFault::ALL.iter().map(|f| f.name()));
+            let Some(f) = KnownFault::from_name(name) else {
+                let names: Vec<&str> = KnownFault::all().map(|f| f.name()).collect();
                 return Err(format!(
                     "unknown fault {name:?}; known: {}",
                     names.join(", ")
                 ));
-            }
+            };
+            let target = format!("inproc (fault {name})");
+            run_suite(f.inproc_host()?, &target, &cases, opts).await
         }
     };
     Ok(report)
@@ -244,11 +217,13 @@ fn main() {
     };
     let result: Result<(SuiteReport, ReportArgs), String> = runtime.block_on(async {
         match cli.command {
-            Command::List { format } => {
+            Command::List { format, faults } => {
                 let cases = catalogue();
-                match format {
-                    ListFormat::Text => print!("{}", report::list_text(&cases)),
-                    ListFormat::Markdown => print!("{}", report::list_markdown(&cases)),
+                match (format, faults) {
+                    (ListFormat::Text, false) => print!("{}", report::list_text(&cases)),
+                    (ListFormat::Markdown, false) => print!("{}", report::list_markdown(&cases)),
+                    (ListFormat::Text, true) => print!("{}", faults::list_text()),
+                    (ListFormat::Markdown, true) => print!("{}", faults::list_markdown()),
                 }
                 std::process::exit(0);
             }
