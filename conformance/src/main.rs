@@ -1,12 +1,16 @@
 //! `pass-conformance`: run the XEP-0003 conformance suite against an implementation.
 //!
-//! Exit codes (DESIGN decision 42): 0 when no case FAILed (with `--strict`: every
-//! case PASSed or was an expected failure, XFAIL); 1 otherwise (without `--strict` a
-//! FAIL; with it also any WARN or SKIP); 2 the run could not happen (the message says
-//! why).
+//! Exit codes (DESIGN decisions 42, 81 and 82): 0 when no case FAILed (with
+//! `--strict`: every case PASSed or was an expected failure, XFAIL); 1 otherwise
+//! (without `--strict` a FAIL; with it also any WARN or SKIP, an unexpected pass or a
+//! stale expectation; with `--baseline` only cases that passed in the baseline count);
+//! 2 the run could not happen (the message says why; also a bad `--expect` or
+//! `--baseline` file).
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use pass_conformance::baseline::Baseline;
 use pass_conformance::component::{self, ComponentOptions};
+use pass_conformance::expect::Expectations;
 use pass_conformance::faults::{self, KnownFault};
 use pass_conformance::inproc::reference_host;
 use pass_conformance::runner::{run_suite, RunOptions, SuiteReport};
@@ -20,9 +24,12 @@ use std::time::Duration;
     version,
     about = "XEP-0003 (jabber:iq:pass) conformance runner",
     after_help = "Outcomes: PASS, FAIL, WARN (a SHOULD/MAY not met or a tolerated deviation), \
-SKIP (not checkable here; the reason is given), XFAIL (an expected failure).\n\
+SKIP (not checkable here; the reason is given), XFAIL (an expected failure, see --expect).\n\
 Exit codes: 0 no case failed (with --strict: every case PASS or XFAIL); \
-1 a case failed (with --strict: also any WARN or SKIP); 2 the run could not happen."
+1 a case failed (with --strict: also any WARN or SKIP); with --strict also an \
+unexpected pass or a stale expectation (--expect); with --baseline only cases that \
+passed in the baseline count; 2 the run could not happen (also: a bad --expect or \
+--baseline file)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -112,6 +119,16 @@ struct ReportArgs {
     /// implementation's answer timeout − this.
     #[arg(long, value_name = "SECS", default_value_t = pass_conformance::ctx::DEFAULT_TIMING_TOLERANCE.as_secs_f64())]
     timing_tolerance: f64,
+    /// Known failures: a TOML file of [[expect]] tables (case = id or glob, outcome =
+    /// FAIL|WARN|SKIP, reason). A case with the expected outcome is XFAIL and never
+    /// fails the run; an unexpected pass and an expectation matching no case are
+    /// reported (and fail the run with --strict).
+    #[arg(long, value_name = "FILE")]
+    expect: Option<PathBuf>,
+    /// An earlier JSON report (--format json): fail only on cases that passed in it
+    /// and do not now.
+    #[arg(long, value_name = "REPORT.json")]
+    baseline: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -162,6 +179,14 @@ fn run_options(r: &ReportArgs) -> Result<RunOptions, String> {
                 r.timing_tolerance
             )
         })?,
+        expectations: match &r.expect {
+            Some(path) => Expectations::load(path).map_err(|e| e.to_string())?,
+            None => Expectations::default(),
+        },
+        baseline: match &r.baseline {
+            Some(path) => Some(Baseline::load(path).map_err(|e| e.to_string())?),
+            None => None,
+        },
     })
 }
 

@@ -170,8 +170,11 @@ fn skip_passes_the_run_unless_strict() {
             notes: vec!["no 502 after 256 leases".into()],
             failure: None,
             duration_ms: 0,
+            expected: None,
         }],
         impl_log_tail: None,
+        stale_expectations: Vec::new(),
+        baseline: None,
     };
     assert_eq!(skipped(false).exit_code(), 0);
     assert_eq!(skipped(true).exit_code(), 1);
