@@ -168,12 +168,14 @@ pub struct Unmet {
 
 impl SuiteReport {
     /// The requirements not met, in catalogue order, one entry per quote: from every
-    /// FAIL, and every WARN that is a SHOULD not met (not a tolerated deviation).
+    /// FAIL, and every WARN or XFAIL with a failure (a SHOULD not met, an expected
+    /// failure: not a tolerated deviation, not a SKIP).
     pub fn requirements_not_met(&self) -> Vec<Unmet> {
         let mut out: Vec<Unmet> = Vec::new();
         let unmet = self.outcomes.iter().filter(|o| {
             !o.requirement.is_empty()
-                && (o.status == Status::Fail || (o.status == Status::Warn && o.failure.is_some()))
+                && (o.status == Status::Fail
+                    || (matches!(o.status, Status::Warn | Status::Xfail) && o.failure.is_some()))
         });
         for o in unmet {
             match out

@@ -60,6 +60,12 @@ fn a_met_expectation_is_xfail_and_passes_the_run_with_or_without_strict() {
         // What went wrong is still shown.
         assert!(text.contains("relayed despite the deny"), "{text}");
         assert!(text.contains("1 expected failures"), "{text}");
+        // An expected failure is still a requirement not met.
+        assert!(
+            text.contains("Requirements not met")
+                && text.contains("cases: pass/5.2/deny-401-drops-client"),
+            "{text}"
+        );
     }
 }
 
