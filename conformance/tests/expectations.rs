@@ -119,58 +119,55 @@ fn an_expected_warn_is_xfail_under_strict_too() {
     assert!(text.contains("XFAIL pass/3/half-close [SHOULD]"), "{text}");
 }
 
-#[test]
-fn an_unexpected_pass_is_reported_and_fails_only_under_strict() {
+/// Runs §5.2 in process with this expectations file: exit 0 with `needles` in the
+/// table, exit 1 under `--strict`.
+fn reported_and_fails_only_under_strict(expect_text: &str, needles: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
-    let expect = write(
-        dir.path(),
-        "expect.toml",
-        "[[expect]]\ncase = \"pass/5.2/deny-relisten\"\noutcome = \"FAIL\"\nreason = \"fixed since\"\n",
-    );
+    let expect = write(dir.path(), "expect.toml", expect_text);
     let args = ["inproc", "--only", "pass/5.2/*", "--expect"];
     let out = bin().args(args).arg(&expect).output().unwrap();
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}");
-    assert!(
-        text.contains("Unexpected passes (expected not to pass; update the expectations):\n  pass/5.2/deny-relisten: expected FAIL (line 1"),
-        "{text}"
-    );
-    assert!(text.contains("1 unexpected passes"), "{text}");
-    let strict = bin()
-        .args(args)
-        .arg(&expect)
-        .arg("--strict")
-        .output()
-        .unwrap();
+    for needle in needles {
+        assert!(text.contains(needle), "{needle:?} not in:\n{text}");
+    }
+    let strict = bin().args(args).arg(&expect).arg("--strict").output();
+    let strict = strict.unwrap();
     assert_eq!(strict.status.code(), Some(1), "{}", stdout(&strict));
 }
 
 #[test]
+fn an_unexpected_pass_is_reported_and_fails_only_under_strict() {
+    reported_and_fails_only_under_strict(
+        "[[expect]]\ncase = \"pass/5.2/deny-relisten\"\noutcome = \"FAIL\"\nreason = \"fixed since\"\n",
+        &[
+            "Unexpected passes (expected not to pass; update the expectations):\n  \
+             pass/5.2/deny-relisten: expected FAIL (line 1",
+            "1 unexpected passes",
+        ],
+    );
+}
+
+#[test]
 fn a_stale_expectation_is_reported_and_fails_only_under_strict() {
+    // Only §5.2 runs: --only does not make an expectation stale, the catalogue does.
+    reported_and_fails_only_under_strict(
+        "[[expect]]\ncase = \"pass/4.4/*\"\noutcome = \"SKIP\"\nreason = \"renamed section\"\n",
+        &["Stale expectations (match no case):\n  line 1: case \"pass/4.4/*\": renamed section"],
+    );
     let dir = tempfile::tempdir().unwrap();
-    let expect = write(
+    let not_stale = write(
         dir.path(),
         "expect.toml",
-        "[[expect]]\ncase = \"pass/4.4/*\"\noutcome = \"SKIP\"\nreason = \"renamed section\"\n",
+        "[[expect]]\ncase = \"pass/4.3/*\"\noutcome = \"SKIP\"\nreason = \"not selected\"\n",
     );
-    // --only does not make an expectation stale: it is checked against the catalogue.
-    let args = ["inproc", "--only", "pass/5.2/*", "--expect"];
-    let out = bin().args(args).arg(&expect).output().unwrap();
-    let text = stdout(&out);
-    assert_eq!(out.status.code(), Some(0), "{text}");
-    assert!(
-        text.contains(
-            "Stale expectations (match no case):\n  line 1: case \"pass/4.4/*\": renamed section"
-        ),
-        "{text}"
-    );
-    let strict = bin()
-        .args(args)
-        .arg(&expect)
-        .arg("--strict")
+    let out = bin()
+        .args(["inproc", "--only", "pass/5.2/*", "--strict", "--expect"])
+        .arg(&not_stale)
         .output()
         .unwrap();
-    assert_eq!(strict.status.code(), Some(1), "{}", stdout(&strict));
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(!stdout(&out).contains("Stale"), "{}", stdout(&out));
 }
 
 #[test]
@@ -184,18 +181,21 @@ fn json_and_junit_show_xfail_unexpected_passes_and_stale_expectations() {
              \n[[expect]]\ncase = \"nothing/*\"\noutcome = \"SKIP\"\nreason = \"gone\"\n"
         ),
     );
-    let json = dir.path().join("report.json");
-    let out = bin()
-        .args(DENY)
-        .arg("--expect")
-        .arg(&expect)
-        .args(["--format", "json", "--output"])
-        .arg(&json)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    // The report in `format`, written with --output; the run passes.
+    let report = |format: &str| {
+        let path = dir.path().join(format!("report.{format}"));
+        let out = bin()
+            .args(DENY)
+            .arg("--expect")
+            .arg(&expect)
+            .args(["--format", format, "--output"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+        std::fs::read_to_string(&path).unwrap()
+    };
+    let v: serde_json::Value = serde_json::from_str(&report("json")).unwrap();
     let case = |id: &str| {
         v["outcomes"]
             .as_array()
@@ -222,17 +222,7 @@ fn json_and_junit_show_xfail_unexpected_passes_and_stale_expectations() {
         .get("expected")
         .is_none());
 
-    let xml_path = dir.path().join("report.xml");
-    let out = bin()
-        .args(DENY)
-        .arg("--expect")
-        .arg(&expect)
-        .args(["--format", "junit", "--output"])
-        .arg(&xml_path)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
-    let xml = std::fs::read_to_string(&xml_path).unwrap();
+    let xml = report("junit");
     let doc = roxmltree::Document::parse(&xml).unwrap();
     let testcase = |name: &str| {
         doc.descendants()

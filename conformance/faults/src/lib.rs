@@ -11,7 +11,7 @@ extern crate alloc;
 
 mod caught;
 
-pub use caught::{fail, warn, Catch, Verdict};
+pub use caught::{fail, repeated_case, warn, Catch, Verdict};
 
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::format;
