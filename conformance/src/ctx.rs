@@ -11,7 +11,7 @@ use pass_core::xml::Element;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How far a timed event (an expire notice, the drop of an unanswered caller) may be
 /// from its due time either way, unless `--timing-tolerance` says otherwise.
@@ -259,10 +259,10 @@ impl Ctx {
         if let Some(i) = self.inbox.iter().position(matches) {
             return Ok(Some(self.inbox.remove(i)));
         }
-        let start = Instant::now();
+        let start = self.h.clock();
         // Bounded: a flood of unrelated stanzas cannot keep the case alive forever.
         for _ in 0..10_000 {
-            let left = wait.saturating_sub(start.elapsed());
+            let left = wait.saturating_sub(self.h.clock().saturating_duration_since(start));
             match self.h.next_stanza(left).await? {
                 None => return Ok(None),
                 Some(e) if matches(&e) => return Ok(Some(e)),
@@ -273,7 +273,7 @@ impl Ctx {
                     }
                 }
             }
-            if start.elapsed() >= wait {
+            if self.h.clock().saturating_duration_since(start) >= wait {
                 return Ok(None);
             }
         }

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use pass_core::xml::Element;
 use std::fmt;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A TCP connection the harness opened for a case.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -100,6 +100,13 @@ pub trait Harness {
 
     /// Lets `d` pass.
     async fn sleep(&mut self, d: Duration);
+
+    /// Now on the target's clock, which waits are measured against: the wall clock,
+    /// or for an in-process target its virtual clock (waiting there moves no wall
+    /// time, so a wait resumed after an unrelated stanza must not start over).
+    fn clock(&self) -> Instant {
+        Instant::now()
+    }
 
     /// Between cases: closes every connection the last case left open and makes sure
     /// the service is reachable again (a component target waits for a reconnect).

@@ -50,6 +50,8 @@ pub struct InprocHost<E: Engine> {
     sim: Sim<E>,
     info: TargetInfo,
     ips: Vec<IpAddr>,
+    /// The wall-clock moment virtual time 0 stands for ([`Harness::clock`]).
+    origin: std::time::Instant,
 }
 
 impl<E: Engine> InprocHost<E> {
@@ -66,6 +68,7 @@ impl<E: Engine> InprocHost<E> {
                 impl_answer_timeout: answer_timeout,
             },
             ips,
+            origin: std::time::Instant::now(),
         }
     }
 
@@ -150,6 +153,10 @@ impl<E: Engine> Harness for InprocHost<E> {
 
     async fn sleep(&mut self, d: Duration) {
         self.sim.advance(d);
+    }
+
+    fn clock(&self) -> std::time::Instant {
+        self.origin + Duration::from_millis(self.sim.now().as_millis())
     }
 
     async fn reset(&mut self) -> Result<(), HarnessError> {

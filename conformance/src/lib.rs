@@ -9,15 +9,23 @@
 //!   [`pass_core::engine::Engine`] with a simulated host and virtual time;
 //!   [`component`] plays the XMPP server side of XEP-0114 for a networked service;
 //!   [`wasm`] runs an engine compiled to a WASI module inside the in-process host.
+//! - [`faults`]: every deliberate fault (engine and host) and the cases declared to
+//!   catch it, the suite's proof that it catches faults.
 //! - [`spec`]: the stored XEP-0003 text the cases quote; [`xep0086`]: the condition
 //!   and type XEP-0086 maps each legacy error code to.
 //! - [`runner`] runs a selection of cases and [`report`] renders the outcome for
 //!   people (a table) and machines (JSON, JUnit XML).
+//! - For implementers' CI: [`expect`] turns declared known failures into XFAIL
+//!   (`--expect`), [`baseline`] fails a run only on cases that passed in an earlier
+//!   report (`--baseline`).
 
+pub mod baseline;
 pub mod cases;
 pub mod catalogue;
 pub mod component;
 pub mod ctx;
+pub mod expect;
+pub mod faults;
 pub mod harness;
 pub mod inproc;
 pub mod report;

@@ -1,17 +1,20 @@
 //! `pass-conformance`: run the XEP-0003 conformance suite against an implementation.
 //!
-//! Exit codes (DESIGN decision 42): 0 when no case FAILed (with `--strict`: every
-//! case PASSed or was an expected failure, XFAIL); 1 otherwise (without `--strict` a
-//! FAIL; with it also any WARN or SKIP); 2 the run could not happen (the message says
-//! why).
+//! Exit codes (DESIGN decisions 42, 81 and 82): 0 when no case FAILed (with
+//! `--strict`: every case PASSed or was an expected failure, XFAIL); 1 otherwise
+//! (without `--strict` a FAIL; with it also any WARN or SKIP, an unexpected pass or a
+//! stale expectation; with `--baseline` only cases that passed in the baseline count);
+//! 2 the run could not happen (the message says why; also a bad `--expect` or
+//! `--baseline` file).
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use pass_conformance::baseline::Baseline;
 use pass_conformance::component::{self, ComponentOptions};
-use pass_conformance::inproc::{reference_config, HostFault, InprocHost, SERVICE_JID};
+use pass_conformance::expect::Expectations;
+use pass_conformance::faults::{self, KnownFault};
+use pass_conformance::inproc::reference_host;
 use pass_conformance::runner::{run_suite, RunOptions, SuiteReport};
 use pass_conformance::{catalogue, report, selftest};
-use pass_core::service::Service;
-use pass_faults::{Fault, FaultyEngine};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -21,9 +24,12 @@ use std::time::Duration;
     version,
     about = "XEP-0003 (jabber:iq:pass) conformance runner",
     after_help = "Outcomes: PASS, FAIL, WARN (a SHOULD/MAY not met or a tolerated deviation), \
-SKIP (not checkable here; the reason is given), XFAIL (an expected failure).\n\
+SKIP (not checkable here; the reason is given), XFAIL (an expected failure, see --expect).\n\
 Exit codes: 0 no case failed (with --strict: every case PASS or XFAIL); \
-1 a case failed (with --strict: also any WARN or SKIP); 2 the run could not happen."
+1 a case failed (with --strict: also any WARN or SKIP); with --strict also an \
+unexpected pass or a stale expectation (--expect); with --baseline only cases that \
+passed in the baseline count; 2 the run could not happen (also: a bad --expect or \
+--baseline file)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -32,11 +38,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Print the case catalogue.
+    /// Print the case catalogue (or, with --faults, which cases catch each fault).
     List {
         /// text or markdown.
         #[arg(long, value_enum, default_value_t = ListFormat::Text)]
         format: ListFormat,
+        /// List the deliberate faults (`inproc --fault NAME`) and the cases declared
+        /// to catch each, instead of the cases.
+        #[arg(long)]
+        faults: bool,
     },
     /// Run the suite against the in-process reference service (simulated network, virtual time).
     Inproc {
@@ -109,6 +119,16 @@ struct ReportArgs {
     /// implementation's answer timeout − this.
     #[arg(long, value_name = "SECS", default_value_t = pass_conformance::ctx::DEFAULT_TIMING_TOLERANCE.as_secs_f64())]
     timing_tolerance: f64,
+    /// Known failures: a TOML file of [[expect]] tables (case = id or glob, outcome =
+    /// FAIL|WARN|SKIP, reason). A case with the expected outcome is XFAIL and never
+    /// fails the run; an unexpected pass and an expectation matching no case are
+    /// reported (and fail the run with --strict).
+    #[arg(long, value_name = "FILE")]
+    expect: Option<PathBuf>,
+    /// An earlier JSON report (--format json): fail only on cases that passed in it
+    /// and do not now.
+    #[arg(long, value_name = "REPORT.json")]
+    baseline: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -159,6 +179,14 @@ fn run_options(r: &ReportArgs) -> Result<RunOptions, String> {
                 r.timing_tolerance
             )
         })?,
+        expectations: match &r.expect {
+            Some(path) => Expectations::load(path).map_err(|e| e.to_string())?,
+            None => Expectations::default(),
+        },
+        baseline: match &r.baseline {
+            Some(path) => Some(Baseline::load(path).map_err(|e| e.to_string())?),
+            None => None,
+        },
     })
 }
 
@@ -182,49 +210,19 @@ fn emit(report: &SuiteReport, args: &ReportArgs) -> Result<(), String> {
 }
 
 async fn run_inproc(fault: Option<&str>, opts: &RunOptions) -> Result<SuiteReport, String> {
-    let config = reference_config();
-    let timeout = config.answer_timeout;
-    let ips = config.advertised.clone();
-    let service = Service::new(config).map_err(|e| format!("reference config: {e}"))?;
     let cases = catalogue();
     let (report, _) = match fault {
-        None => {
-            run_suite(
-                Box::new(InprocHost::new(service, SERVICE_JID, ips, timeout)),
-                "inproc",
-                &cases,
-                opts,
-            )
-            .await
-        }
+        None => run_suite(Box::new(reference_host()?), "inproc", &cases, opts).await,
         Some(name) => {
-            if let Some(f) = Fault::from_name(name) {
-                let host =
-                    InprocHost::new(FaultyEngine::new(service, f), SERVICE_JID, ips, timeout);
-                run_suite(
-                    Box::new(host),
-                    &format!("inproc (fault {name})"),
-                    &cases,
-                    opts,
-                )
-                .await
-            } else if let Some(f) = HostFault::ALL.iter().copied().find(|f| f.name() == name) {
-                let host = InprocHost::new(service, SERVICE_JID, ips, timeout).with_fault(f);
-                run_suite(
-                    Box::new(host),
-                    &format!("inproc (fault {name})"),
-                    &cases,
-                    opts,
-                )
-                .await
-            } else {
-                let mut names: Vec<&str> = Fault::ALL.iter().map(|f| f.name()).collect();
-                names.extend(HostFault::ALL.iter().map(|f| f.name()));
+            let Some(f) = KnownFault::from_name(name) else {
+                let names: Vec<&str> = KnownFault::all().map(|f| f.name()).collect();
                 return Err(format!(
                     "unknown fault {name:?}; known: {}",
                     names.join(", ")
                 ));
-            }
+            };
+            let target = format!("inproc (fault {name})");
+            run_suite(f.inproc_host()?, &target, &cases, opts).await
         }
     };
     Ok(report)
@@ -244,11 +242,13 @@ fn main() {
     };
     let result: Result<(SuiteReport, ReportArgs), String> = runtime.block_on(async {
         match cli.command {
-            Command::List { format } => {
+            Command::List { format, faults } => {
                 let cases = catalogue();
-                match format {
-                    ListFormat::Text => print!("{}", report::list_text(&cases)),
-                    ListFormat::Markdown => print!("{}", report::list_markdown(&cases)),
+                match (format, faults) {
+                    (ListFormat::Text, false) => print!("{}", report::list_text(&cases)),
+                    (ListFormat::Markdown, false) => print!("{}", report::list_markdown(&cases)),
+                    (ListFormat::Text, true) => print!("{}", faults::list_text()),
+                    (ListFormat::Markdown, true) => print!("{}", faults::list_markdown()),
                 }
                 std::process::exit(0);
             }

@@ -1,10 +1,12 @@
 //! Runs a selection of cases against one harness and collects their outcomes.
 
+use crate::baseline::{Baseline, Comparison};
 use crate::catalogue::{Case, Level};
 use crate::ctx::{Ctx, Failure, Stop, DEFAULT_TIMING_TOLERANCE};
+use crate::expect::{Expectations, Expected, Stale};
 use crate::harness::Harness;
 use crate::spec::{self, SPEC_VERSION};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
 /// Which cases run and how failures count.
@@ -19,6 +21,11 @@ pub struct RunOptions {
     pub strict: bool,
     /// How far a timed event may be from its due time either way (DESIGN decision 41).
     pub timing_tolerance: Duration,
+    /// The implementer's declared known failures (`--expect`, DESIGN decision 81).
+    pub expectations: Expectations,
+    /// An earlier run's verdicts: only cases that passed there fail this run
+    /// (`--baseline`, DESIGN decision 82).
+    pub baseline: Option<Baseline>,
 }
 
 impl Default for RunOptions {
@@ -28,6 +35,8 @@ impl Default for RunOptions {
             skip: Vec::new(),
             strict: false,
             timing_tolerance: DEFAULT_TIMING_TOLERANCE,
+            expectations: Expectations::default(),
+            baseline: None,
         }
     }
 }
@@ -41,7 +50,7 @@ impl RunOptions {
 }
 
 /// A case's verdict (DESIGN decision 42).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 #[non_exhaustive]
 pub enum Status {
@@ -55,8 +64,8 @@ pub enum Status {
     Warn,
     /// Could not be checked against this implementation; the notes say why.
     Skip,
-    /// Failed as the implementer declared it would. Reserved: nothing produces it
-    /// until expectations (`--expect`) exist; it never fails a run.
+    /// Failed (FAIL, WARN or SKIP) as the implementer declared it would
+    /// (`--expect`, DESIGN decision 81); it never fails a run.
     Xfail,
 }
 
@@ -96,6 +105,10 @@ pub struct Outcome {
     pub failure: Option<Failure>,
     /// Wall-clock time the case took.
     pub duration_ms: u64,
+    /// The expectation (`--expect`) that applied to the case, if any: met when the
+    /// status is XFAIL, an unexpected pass when it is PASS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected: Option<Expected>,
 }
 
 impl Outcome {
@@ -134,6 +147,12 @@ pub struct SuiteReport {
     /// The last lines a spawned implementation wrote, kept when a case failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub impl_log_tail: Option<String>,
+    /// Expectations (`--expect`) that match no case of the catalogue.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stale_expectations: Vec<Stale>,
+    /// How this run compares with an earlier report (`--baseline`, DESIGN decision 82).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<Comparison>,
 }
 
 /// A requirement of XEP-0003 some case found not met.
@@ -149,12 +168,14 @@ pub struct Unmet {
 
 impl SuiteReport {
     /// The requirements not met, in catalogue order, one entry per quote: from every
-    /// FAIL, and every WARN that is a SHOULD not met (not a tolerated deviation).
+    /// FAIL, and every WARN or XFAIL with a failure (a SHOULD not met, an expected
+    /// failure: not a tolerated deviation, not a SKIP).
     pub fn requirements_not_met(&self) -> Vec<Unmet> {
         let mut out: Vec<Unmet> = Vec::new();
         let unmet = self.outcomes.iter().filter(|o| {
             !o.requirement.is_empty()
-                && (o.status == Status::Fail || (o.status == Status::Warn && o.failure.is_some()))
+                && (o.status == Status::Fail
+                    || (matches!(o.status, Status::Warn | Status::Xfail) && o.failure.is_some()))
         });
         for o in unmet {
             match out
@@ -187,10 +208,30 @@ impl SuiteReport {
         }
     }
 
-    /// The process exit code: 1 when an outcome fails the run, 0 otherwise (2, a run
-    /// that could not happen, is the binary's).
+    /// The cases that passed although an expectation said they would not.
+    pub fn unexpected_passes(&self) -> Vec<&Outcome> {
+        self.outcomes
+            .iter()
+            .filter(|o| o.status == Status::Pass && o.expected.is_some())
+            .collect()
+    }
+
+    /// The outcomes that fail the run: those [`fails_run`](Self::fails_run) says,
+    /// and with a baseline only those of cases that passed in it (DESIGN decision 82).
+    pub fn failing(&self) -> Vec<&Outcome> {
+        self.outcomes
+            .iter()
+            .filter(|o| self.fails_run(o.status))
+            .filter(|o| self.baseline.as_ref().is_none_or(|b| b.passed(&o.id)))
+            .collect()
+    }
+
+    /// The process exit code: 1 when an outcome fails the run, or with `--strict` an
+    /// expectation is stale or a case passed unexpectedly (DESIGN decision 81); 0
+    /// otherwise (2, a run that could not happen, is the binary's).
     pub fn exit_code(&self) -> i32 {
-        if self.outcomes.iter().any(|o| self.fails_run(o.status)) {
+        let untidy = !self.stale_expectations.is_empty() || !self.unexpected_passes().is_empty();
+        if !self.failing().is_empty() || (self.strict && untidy) {
             1
         } else {
             0
@@ -221,6 +262,7 @@ pub async fn run_suite(
             notes: Vec::new(),
             failure: None,
             duration_ms: 0,
+            expected: None,
         };
         if broken.is_none() {
             if let Err(e) = h.reset().await {
@@ -228,7 +270,7 @@ pub async fn run_suite(
             }
         }
         if let Some(why) = &broken {
-            out.status = Status::Fail;
+            judge(&mut out, Status::Fail, opts);
             out.notes.push(why.clone());
             out.failure = Some(Failure {
                 step: "start the case".into(),
@@ -247,18 +289,14 @@ pub async fn run_suite(
         h = back;
         out.duration_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
         out.notes = warnings;
-        let soft = case.level != Level::Must && !opts.strict;
-        // A tolerated deviation is a WARN; under --strict it is a FAIL.
-        let deviated = if opts.strict {
-            Status::Fail
-        } else {
-            Status::Warn
-        };
+        let soft = case.level != Level::Must;
+        // The verdict without --strict; `judge` applies --strict and expectations.
         match result {
-            Ok(()) if out.notes.is_empty() => {}
-            Ok(()) => out.status = deviated,
+            Ok(()) if out.notes.is_empty() => judge(&mut out, Status::Pass, opts),
+            // A tolerated deviation.
+            Ok(()) => judge(&mut out, Status::Warn, opts),
             Err(Stop::Skip(why)) => {
-                out.status = Status::Skip;
+                judge(&mut out, Status::Skip, opts);
                 let why = if why.trim().is_empty() {
                     "no reason given".to_string()
                 } else {
@@ -267,11 +305,15 @@ pub async fn run_suite(
                 out.notes.push(why);
             }
             Err(Stop::Fail(f)) => {
-                out.status = if soft { Status::Warn } else { Status::Fail };
+                judge(
+                    &mut out,
+                    if soft { Status::Warn } else { Status::Fail },
+                    opts,
+                );
                 out.failure = Some(f);
             }
             Err(Stop::Harness(e)) => {
-                out.status = Status::Fail;
+                judge(&mut out, Status::Fail, opts);
                 out.notes.push(e.to_string());
                 out.failure = Some(Failure {
                     step: "talk to the implementation".into(),
@@ -283,13 +325,29 @@ pub async fn run_suite(
         }
         outcomes.push(out);
     }
-    (
-        SuiteReport {
-            target: target.to_string(),
-            strict: opts.strict,
-            outcomes,
-            impl_log_tail: None,
-        },
-        h,
-    )
+    let mut report = SuiteReport {
+        target: target.to_string(),
+        strict: opts.strict,
+        outcomes,
+        impl_log_tail: None,
+        stale_expectations: opts.expectations.stale(cases),
+        baseline: None,
+    };
+    if let Some(b) = &opts.baseline {
+        b.apply(&mut report);
+    }
+    (report, h)
+}
+
+/// Sets the status of `out` from its verdict without `--strict`: under `--strict` a
+/// WARN is a FAIL; an expectation that is met makes it XFAIL (DESIGN decisions 42, 81).
+fn judge(out: &mut Outcome, lenient: Status, opts: &RunOptions) {
+    let status = if opts.strict && lenient == Status::Warn {
+        Status::Fail
+    } else {
+        lenient
+    };
+    (out.status, out.expected) = opts
+        .expectations
+        .judge(&out.id, lenient, status, opts.strict);
 }

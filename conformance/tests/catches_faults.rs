@@ -1,127 +1,59 @@
-//! Proof the runner catches faults: every engine fault (pass-faults) and every host
-//! fault of the simulated host makes at least one named case fail in process.
+//! Proof per case (docs/DESIGN.md decision 80): with each engine fault (pass-faults)
+//! and each host fault of the simulated host on, exactly the cases the fault declares
+//! (`pass_conformance::faults`) catch it, with the declared verdict (FAIL, or WARN
+//! where the rules make the deviation a warning; FAIL for both under `--strict`),
+//! and every other case passes. Without any fault, every case passes.
 
-use pass_conformance::inproc::{reference_config, HostFault, InprocHost, SERVICE_JID};
+use pass_conformance::faults::KnownFault;
+use pass_conformance::inproc::reference_host;
 use pass_conformance::runner::{run_suite, RunOptions, Status, SuiteReport};
 use pass_conformance::{catalogue, Harness};
-use pass_core::service::Service;
-use pass_faults::{Fault, FaultyEngine};
 
-fn run(host: Box<dyn Harness>) -> SuiteReport {
+fn run(host: Box<dyn Harness>, strict: bool) -> SuiteReport {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    // Strict: a fault caught only by a SHOULD case still counts as caught.
     let opts = RunOptions {
-        strict: true,
+        strict,
         ..RunOptions::default()
     };
     rt.block_on(run_suite(host, "inproc", &catalogue(), &opts))
         .0
 }
 
-fn service() -> Service {
-    Service::new(reference_config()).unwrap()
-}
-
-fn host<E: pass_core::engine::Engine + 'static>(engine: E) -> InprocHost<E> {
-    let c = reference_config();
-    InprocHost::new(engine, SERVICE_JID, c.advertised.clone(), c.answer_timeout)
-}
-
-fn caught(report: &SuiteReport) -> Vec<String> {
-    report
-        .outcomes
-        .iter()
-        .filter(|o| o.status == Status::Fail)
-        .map(|o| format!("{} [{}]", o.id, o.level))
-        .collect()
+#[test]
+fn every_fault_is_caught_by_exactly_its_declared_cases() {
+    let mut wrong = Vec::new();
+    for fault in KnownFault::all() {
+        for strict in [false, true] {
+            let report = run(fault.inproc_host().unwrap(), strict);
+            assert_eq!(report.outcomes.len(), catalogue().len());
+            wrong.extend(fault.mismatches(&report));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
 #[test]
-fn every_engine_fault_is_caught() {
-    let mut missed = Vec::new();
-    for fault in Fault::ALL {
-        let report = run(Box::new(host(FaultyEngine::new(service(), fault))));
-        let by = caught(&report);
-        eprintln!("fault {:<28} caught by {}", fault.name(), by.join(", "));
-        if by.is_empty() {
-            missed.push(fault.name());
-        }
-    }
-    assert!(missed.is_empty(), "faults no case caught: {missed:?}");
-}
-
-#[test]
-fn every_host_fault_is_caught() {
-    let mut missed = Vec::new();
-    for fault in HostFault::ALL {
-        let report = run(Box::new(host(service()).with_fault(fault)));
-        let by = caught(&report);
-        eprintln!("fault {:<32} caught by {}", fault.name(), by.join(", "));
-        if by.is_empty() {
-            missed.push(fault.name());
-        }
-    }
-    assert!(missed.is_empty(), "host faults no case caught: {missed:?}");
+fn every_fault_is_caught_by_some_case() {
+    // An empty declaration would make "exactly its cases" vacuous.
+    let missed: Vec<&str> = KnownFault::all()
+        .filter(|f| f.caught_by().iter().all(|c| c.cases.is_empty()))
+        .map(|f| f.name())
+        .collect();
+    assert!(missed.is_empty(), "faults no case catches: {missed:?}");
 }
 
 #[test]
 fn no_fault_no_failure() {
-    let report = run(Box::new(host(service())));
-    assert!(
-        caught(&report).is_empty(),
-        "{}",
-        pass_conformance::report::table(&report)
-    );
-}
-
-#[test]
-fn verdict_faults_are_caught_by_the_cases_meant_for_them() {
-    // Each fault of issue 10's "right checks" and the cases whose new checks catch it
-    // (docs/CONFORMANCE.md lists them).
-    let expected: [(Fault, &[&str]); 5] = [
-        (
-            Fault::WrongErrorType,
-            &[
-                "pass/2/no-ports-502",
-                "pass/4.3/close-missing-proxy-400",
-                "pass/4.3/close-not-owner-401",
-                "pass/4.3/close-unknown-port-404",
-                "pass/4.3/close-wrong-ip-405",
-            ],
-        ),
-        (
-            Fault::ExpireNoticeEarly,
-            &["pass/4.1/expire-notice", "pass/4.1/not-before-expiry"],
-        ),
-        (Fault::ExpireNoticeLate, &["pass/4.1/expire-notice"]),
-        (
-            Fault::CallerDroppedAtOnce,
-            &["pass/3/incoming-request", "pass/3/no-answer-drops-client"],
-        ),
-        (
-            Fault::ErrorFromWrongJid,
-            &[
-                "pass/2/no-ports-502",
-                "pass/4.3/close-missing-proxy-400",
-                "pass/4.3/close-not-owner-401",
-                "pass/4.3/close-unknown-port-404",
-                "pass/4.3/close-wrong-ip-405",
-            ],
-        ),
-    ];
-    for (fault, ids) in expected {
-        let report = run(Box::new(host(FaultyEngine::new(service(), fault))));
-        for id in ids {
-            let o = report.outcomes.iter().find(|o| o.id == *id).unwrap();
-            assert_eq!(
-                o.status,
-                Status::Fail,
-                "fault {} not caught by {id}",
-                fault.name()
-            );
-        }
+    for strict in [false, true] {
+        let report = run(Box::new(reference_host().unwrap()), strict);
+        assert_eq!(
+            report.count(Status::Pass),
+            catalogue().len(),
+            "{}",
+            pass_conformance::report::table(&report)
+        );
     }
 }

@@ -170,8 +170,11 @@ fn skip_passes_the_run_unless_strict() {
             notes: vec!["no 502 after 256 leases".into()],
             failure: None,
             duration_ms: 0,
+            expected: None,
         }],
         impl_log_tail: None,
+        stale_expectations: Vec::new(),
+        baseline: None,
     };
     assert_eq!(skipped(false).exit_code(), 0);
     assert_eq!(skipped(true).exit_code(), 1);
@@ -217,4 +220,26 @@ fn help_states_outcomes_exit_codes_and_tolerance() {
     assert!(sub.contains("--timing-tolerance <SECS>"), "{sub}");
     assert!(sub.contains("[default: 1]"), "{sub}");
     assert!(sub.contains("a SKIP (of any level) exits 1"), "{sub}");
+}
+
+#[test]
+fn conformance_doc_lists_the_declared_faults_verbatim() {
+    let out = bin()
+        .args(["list", "--faults", "--format", "markdown"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let table = String::from_utf8(out.stdout).unwrap();
+    for f in pass_conformance::faults::KnownFault::all() {
+        assert!(table.contains(&format!("| `{}` |", f.name())), "{table}");
+    }
+    let doc = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/CONFORMANCE.md");
+    let doc = std::fs::read_to_string(doc).unwrap();
+    assert!(
+        doc.contains(&table),
+        "docs/CONFORMANCE.md does not hold the output of \
+         `pass-conformance list --faults --format markdown`; paste it in:\n{table}"
+    );
+    let text = bin().args(["list", "--faults"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&text.stdout).contains("host-ignore-unlisten"));
 }

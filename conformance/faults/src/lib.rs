@@ -2,11 +2,16 @@
 //! faults. [`FaultyEngine`] wraps any [`Engine`] and switches one behaviour off or
 //! makes it wrong, by filtering or rewriting the events that go in and the actions
 //! that come out. `no_std` (with `alloc`) so it also builds for `wasm32-wasip1`.
+//! Each fault declares the conformance cases that must catch it ([`Fault::caught_by`]).
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 extern crate alloc;
+
+mod caught;
+
+pub use caught::{fail, repeated_case, warn, Catch, Verdict};
 
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::format;

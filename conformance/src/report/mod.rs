@@ -20,15 +20,25 @@ struct JsonReport<'a> {
     report: &'a SuiteReport,
     spec_version: &'static str,
     requirements_not_met: Vec<Unmet>,
+    /// Ids of the cases that passed although an expectation said they would not.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    unexpected_passes: Vec<&'a str>,
 }
 
 /// The report as pretty JSON (serde_json), with the spec version the quotes come from
-/// and the requirements not met.
+/// and the requirements not met; with `--expect`, each judged case's `expected`, the
+/// `unexpected_passes` and `stale_expectations`; with `--baseline`, the `baseline`
+/// comparison.
 pub fn json(report: &SuiteReport) -> String {
     let doc = JsonReport {
         report,
         spec_version: SPEC_VERSION,
         requirements_not_met: report.requirements_not_met(),
+        unexpected_passes: report
+            .unexpected_passes()
+            .into_iter()
+            .map(|o| o.id.as_str())
+            .collect(),
     };
     serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }

@@ -54,6 +54,55 @@ pub fn table(report: &SuiteReport) -> String {
         for n in &o.notes {
             let _ = writeln!(s, "  note: {n}");
         }
+        if let Some(e) = &o.expected {
+            let _ = writeln!(
+                s,
+                "  expected {} (--expect line {}, case {:?}): {}",
+                e.outcome, e.line, e.case, e.reason
+            );
+        }
+    }
+    let unexpected = report.unexpected_passes();
+    if !unexpected.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nUnexpected passes (expected not to pass; update the expectations):"
+        );
+        for o in unexpected {
+            if let Some(e) = &o.expected {
+                let _ = writeln!(
+                    s,
+                    "  {}: expected {} (line {}, case {:?}): {}",
+                    o.id, e.outcome, e.line, e.case, e.reason
+                );
+            }
+        }
+    }
+    if !report.stale_expectations.is_empty() {
+        let _ = writeln!(s, "\nStale expectations (match no case):");
+        for e in &report.stale_expectations {
+            let _ = writeln!(s, "  line {}: case {:?}: {}", e.line, e.case, e.reason);
+        }
+    }
+    if let Some(b) = &report.baseline {
+        let _ = writeln!(
+            s,
+            "\nBaseline {}: {} regression(s) (passed there, not now){}",
+            b.file,
+            b.regressions.len(),
+            if b.regressions.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", b.regressions.join(", "))
+            }
+        );
+        if !b.known.is_empty() {
+            let _ = writeln!(
+                s,
+                "  not counted (did not pass there either): {}",
+                b.known.join(", ")
+            );
+        }
     }
     let unmet = report.requirements_not_met();
     if !unmet.is_empty() {
@@ -68,7 +117,7 @@ pub fn table(report: &SuiteReport) -> String {
     }
     let _ = writeln!(
         s,
-        "\n{} cases: {} passed, {} failed, {} warnings, {} skipped{}",
+        "\n{} cases: {} passed, {} failed, {} warnings, {} skipped{}{}",
         report.outcomes.len(),
         report.count(Status::Pass),
         report.count(Status::Fail),
@@ -77,6 +126,10 @@ pub fn table(report: &SuiteReport) -> String {
         match report.count(Status::Xfail) {
             0 => String::new(),
             n => format!(", {n} expected failures"),
+        },
+        match report.unexpected_passes().len() {
+            0 => String::new(),
+            n => format!(", {n} unexpected passes"),
         }
     );
     s

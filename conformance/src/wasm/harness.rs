@@ -98,6 +98,10 @@ impl Harness for WasmHarness {
         self.inner.sleep(d).await;
     }
 
+    fn clock(&self) -> std::time::Instant {
+        self.inner.clock()
+    }
+
     async fn reset(&mut self) -> Result<(), HarnessError> {
         self.check()?;
         let r = self.inner.reset().await;
