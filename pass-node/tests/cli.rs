@@ -630,3 +630,27 @@ fn restarts_at_once_with_time_wait_on_the_metrics_port() {
         "no TIME-WAIT on the metrics port: the test proved nothing"
     );
 }
+
+/// The unit checks the secret the service reads (the credential copy, not the
+/// root-only file the config names) and asks for logs without colour.
+#[test]
+fn unit_checks_the_credential_and_turns_colour_off() {
+    let unit =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("pass-node.service"))
+            .unwrap();
+    let line = |key: &str| {
+        unit.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .unwrap_or_else(|| panic!("no {key} in the unit"))
+    };
+    assert!(line("ExecStart=").contains("--secret-file %d/secret"));
+    let pre = line("ExecStartPre=");
+    assert!(
+        pre.contains("--secret-file %d/secret check-config --config"),
+        "{pre}"
+    );
+    assert!(
+        unit.lines().any(|l| l == "Environment=NO_COLOR=1"),
+        "{unit}"
+    );
+}
