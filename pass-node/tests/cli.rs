@@ -654,3 +654,43 @@ fn unit_checks_the_credential_and_turns_colour_off() {
         "{unit}"
     );
 }
+
+/// The same for a lease port: a one-port pool whose port has a dropped caller in
+/// TIME-WAIT (the node closed first) is listened on again by the next run at once
+/// (a refused listen would make the register's answer 502).
+#[tokio::test]
+async fn lease_port_binds_again_at_once_after_a_restart_with_time_wait() {
+    let (port, _) = port_pool();
+    for run in 0..3 {
+        let server = FakeServer::bind(SECRET).await;
+        let pool = format!("{port}-{port}");
+        let child = Command::new(BIN)
+            .args(["--server", &server.addr.to_string(), "--domain", DOMAIN])
+            .args(["--public-ip", "127.0.0.1", "--metrics", "off"])
+            .args([
+                "--ports",
+                &pool,
+                "--answer-timeout",
+                "1",
+                "--drain-timeout",
+                "1",
+            ])
+            .env("PASS_NODE_SECRET", SECRET)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut session = server.accept_ok().await;
+        // A 502 here (the port could not be listened on) fails the run.
+        let lease = session.register("owner@example/home", "").await;
+        assert_eq!(lease.port(), port, "run {run}");
+        let mut caller = connect(lease).await;
+        // No pool port is left for a proxy port: the node drops the caller, closing
+        // first.
+        assert!(closed_by_peer(&mut caller).await, "run {run}");
+        drop(caller);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(time_wait_on(port) > 0, "run {run}: no TIME-WAIT on {port}");
+        stop(child).await;
+    }
+}
