@@ -231,12 +231,35 @@ async fn stop(child: std::process::Child) {
 /// Starts the binary against `server` with `secret` in the environment.
 fn spawn_node(server: std::net::SocketAddr, secret: &str, extra: &[&str]) -> std::process::Child {
     let (first, last) = port_pool();
+    let mut args = vec![
+        "--public-ip".to_string(),
+        "127.0.0.1".into(),
+        "--metrics".into(),
+        "off".into(),
+        "--ports".into(),
+        format!("{first}-{last}"),
+    ];
+    args.extend(extra.iter().map(|a| a.to_string()));
+    spawn_bin(server, secret, &args)
+}
+
+/// `text` split at spaces: a command line's arguments.
+fn words(text: &str) -> Vec<&str> {
+    text.split_whitespace().collect()
+}
+
+/// Starts the binary against `server` (its domain is [`DOMAIN`]) with `args` and
+/// `secret` in the environment; stdout and stderr piped.
+fn spawn_bin(
+    server: impl std::fmt::Display,
+    secret: &str,
+    args: &[impl AsRef<std::ffi::OsStr>],
+) -> std::process::Child {
     Command::new(BIN)
         .args(["--server", &server.to_string(), "--domain", DOMAIN])
-        .args(["--public-ip", "127.0.0.1", "--metrics", "off"])
-        .args(["--ports", &format!("{first}-{last}")])
-        .args(extra)
+        .args(args)
         .env("PASS_NODE_SECRET", secret)
+        .env_remove("NO_COLOR")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -472,17 +495,14 @@ fn check_config_warns_about_privileged_ports_without_the_capability() {
 async fn logs_off_a_terminal_have_no_colour_and_the_start_warns_about_loopback() {
     let server = FakeServer::bind(SECRET).await;
     let (first, last) = port_pool();
-    let child = Command::new(BIN)
-        .args(["--server", &server.addr.to_string(), "--domain", DOMAIN])
-        .args(["--public-ip", "127.0.0.1", "--bind", "0.0.0.0"])
-        .args(["--metrics", "off", "--ports", &format!("{first}-{last}")])
-        .args(["--log-format", "human"])
-        .env("PASS_NODE_SECRET", SECRET)
-        .env_remove("NO_COLOR")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let pool = format!("{first}-{last}");
+    let child = spawn_bin(
+        server.addr,
+        SECRET,
+        &words(&format!(
+            "--public-ip 127.0.0.1 --bind 0.0.0.0 --metrics off --ports {pool} --log-format human"
+        )),
+    );
     let _session = server.accept_ok().await;
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -578,20 +598,19 @@ fn restarts_at_once_with_time_wait_on_the_metrics_port() {
     let mut saw_time_wait = false;
     for run in 0..8 {
         let (first, last) = port_pool();
-        let mut child = Command::new(BIN)
-            .args(["--server", "127.0.0.1:1", "--domain", DOMAIN])
-            .args(["--metrics", &addr.to_string()])
-            .args([
+        let (metrics, pool) = (addr.to_string(), format!("{first}-{last}"));
+        let mut child = spawn_bin(
+            "127.0.0.1:1",
+            SECRET,
+            &[
+                "--metrics",
+                &metrics,
                 "--ports",
-                &format!("{first}-{last}"),
+                &pool,
                 "--drain-timeout",
                 "1",
-            ])
-            .env("PASS_NODE_SECRET", SECRET)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+            ],
+        );
         // Up within 5 s: the metrics endpoint answers.
         let mut answered = 0;
         for _ in 0..100 {
@@ -664,22 +683,13 @@ async fn lease_port_binds_again_at_once_after_a_restart_with_time_wait() {
     for run in 0..3 {
         let server = FakeServer::bind(SECRET).await;
         let pool = format!("{port}-{port}");
-        let child = Command::new(BIN)
-            .args(["--server", &server.addr.to_string(), "--domain", DOMAIN])
-            .args(["--public-ip", "127.0.0.1", "--metrics", "off"])
-            .args([
-                "--ports",
-                &pool,
-                "--answer-timeout",
-                "1",
-                "--drain-timeout",
-                "1",
-            ])
-            .env("PASS_NODE_SECRET", SECRET)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let child = spawn_bin(
+            server.addr,
+            SECRET,
+            &words(&format!(
+                "--public-ip 127.0.0.1 --metrics off --ports {pool}"
+            )),
+        );
         let mut session = server.accept_ok().await;
         // A 502 here (the port could not be listened on) fails the run.
         let lease = session.register("owner@example/home", "").await;
