@@ -252,7 +252,7 @@ fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
     socket.set_reuse_address(true)?;
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
-    socket.listen(128)?;
+    socket.listen(1024)?; // tokio's own bind uses the same
     TcpListener::from_std(socket.into())
 }
 
