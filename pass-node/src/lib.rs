@@ -9,7 +9,8 @@
 //! - `driver`: the task that owns the engine and carries out its actions;
 //! - [`listen`] and [`pending`]: listening ports and sockets waiting for a relay;
 //! - [`relay`]: moving bytes (copy or splice), rate limits;
-//! - [`metrics`]: the Prometheus endpoint.
+//! - [`metrics`]: the Prometheus endpoint;
+//! - [`logs`]: log output (format, filter, colour).
 //!
 //! [`run`] runs a node in-process until a shutdown future completes.
 
@@ -20,6 +21,7 @@ pub mod component;
 pub mod config;
 mod driver;
 pub mod listen;
+pub mod logs;
 pub mod metrics;
 pub mod pending;
 pub mod relay;

@@ -241,7 +241,8 @@ fn bind_one(addr: SocketAddr) -> io::Result<TcpListener> {
         // IPv4 is bound separately when wanted; without this `::` would take its port.
         socket.set_only_v6(true)?;
     }
-    // Lets a port be listened on again while old connections sit in TIME_WAIT.
+    // Lets a port be listened on again while old connections sit in TIME_WAIT, in
+    // this run or after a restart (DESIGN decision 73).
     socket.set_reuse_address(true)?;
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;

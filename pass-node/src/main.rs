@@ -1,15 +1,14 @@
 //! The `pass-node` binary: parse settings, set up logs and limits, run until SIGTERM
 //! or Ctrl-C.
 
-use pass_node::config::{self, Cli, Command, ConfigFile, LogFormat, SecretSource, Settings};
+use pass_node::config::{self, Cli, Command, ConfigFile, SecretSource, Settings};
 use std::process::ExitCode;
 use tracing::{error, info, warn};
-use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     let cli = Cli::parse_args();
     if let Some(Command::CheckConfig { config }) = &cli.command {
-        return check_config(config);
+        return check_config(config, &cli.settings);
     }
     let file = match &cli.config {
         Some(path) => match ConfigFile::load(path) {
@@ -22,7 +21,10 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => return config_error(&e),
     };
-    init_logs(node_config.log_format, &node_config.log_level);
+    pass_node::logs::init(node_config.log_format, &node_config.log_level);
+    for w in &node_config.warnings {
+        warn!(setting = w.field, "{w}");
+    }
     raise_fd_limit();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
@@ -45,7 +47,9 @@ fn config_error(e: &config::ConfigError) -> ExitCode {
     ExitCode::from(pass_node::EXIT_CONFIG as u8)
 }
 
-fn check_config(path: &std::path::Path) -> ExitCode {
+/// Checks the file with the settings given as flags over it (the unit passes the
+/// credential's path with `--secret-file`); warnings go to stderr, exit 0 still.
+fn check_config(path: &std::path::Path, flags: &Settings) -> ExitCode {
     // Load errors already name the file; settings errors get it prefixed.
     let file = match ConfigFile::load(path) {
         Ok(f) => f,
@@ -54,8 +58,11 @@ fn check_config(path: &std::path::Path) -> ExitCode {
             return ExitCode::from(pass_node::EXIT_CONFIG as u8);
         }
     };
-    match config::resolve(&Settings::default(), &file, SecretSource::Skip) {
-        Ok(_) => {
+    match config::resolve(flags, &file, SecretSource::Check) {
+        Ok(checked) => {
+            for w in &checked.warnings {
+                eprintln!("{}: warning: {w}", path.display());
+            }
             println!("{}: ok", path.display());
             ExitCode::SUCCESS
         }
@@ -63,17 +70,6 @@ fn check_config(path: &std::path::Path) -> ExitCode {
             eprintln!("{}: {e}", path.display());
             ExitCode::from(pass_node::EXIT_CONFIG as u8)
         }
-    }
-}
-
-fn init_logs(format: LogFormat, level: &str) {
-    let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Human => builder.init(),
-        LogFormat::Json => builder.json().init(),
     }
 }
 

@@ -9,6 +9,7 @@
 use crate::listen::{AcceptCounters, AcceptEnv};
 use crate::relay::{ByteCounters, Ending};
 use pass_core::lease::{Stats, ANSWER_LATENCY_BOUNDS_MS};
+use socket2::{Domain, Protocol, Socket, Type};
 use std::fmt::Write as _;
 use std::io;
 use std::net::SocketAddr;
@@ -262,7 +263,7 @@ pub async fn serve(
     metrics: Arc<Metrics>,
     accept: AcceptEnv,
 ) -> io::Result<(SocketAddr, JoinHandle<()>)> {
-    let listener = TcpListener::bind(addr).await?;
+    let listener = bind(addr)?;
     let local = listener.local_addr()?;
     info!(address = %local, "metrics endpoint listening");
     let task = tokio::spawn(async move {
@@ -278,6 +279,19 @@ pub async fn serve(
         }
     });
     Ok((local, task))
+}
+
+/// A listener on `addr` that a restart can take again at once: SO_REUSEADDR, so that
+/// connections of the previous run still in TIME-WAIT on the port (this side closes
+/// first) do not make the bind fail and the node exit 5 (DESIGN decision 73). Set
+/// here rather than left to tokio's default, which a change of constructor would lose.
+fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?; // tokio's own bind uses the same
+    TcpListener::from_std(socket.into())
 }
 
 /// Reads one request head (bounded in size and time) and answers it.

@@ -231,12 +231,35 @@ async fn stop(child: std::process::Child) {
 /// Starts the binary against `server` with `secret` in the environment.
 fn spawn_node(server: std::net::SocketAddr, secret: &str, extra: &[&str]) -> std::process::Child {
     let (first, last) = port_pool();
+    let mut args = vec![
+        "--public-ip".to_string(),
+        "127.0.0.1".into(),
+        "--metrics".into(),
+        "off".into(),
+        "--ports".into(),
+        format!("{first}-{last}"),
+    ];
+    args.extend(extra.iter().map(|a| a.to_string()));
+    spawn_bin(server, secret, &args)
+}
+
+/// `text` split at spaces: a command line's arguments.
+fn words(text: &str) -> Vec<&str> {
+    text.split_whitespace().collect()
+}
+
+/// Starts the binary against `server` (its domain is [`DOMAIN`]) with `args` and
+/// `secret` in the environment; stdout and stderr piped.
+fn spawn_bin(
+    server: impl std::fmt::Display,
+    secret: &str,
+    args: &[impl AsRef<std::ffi::OsStr>],
+) -> std::process::Child {
     Command::new(BIN)
         .args(["--server", &server.to_string(), "--domain", DOMAIN])
-        .args(["--public-ip", "127.0.0.1", "--metrics", "off"])
-        .args(["--ports", &format!("{first}-{last}")])
-        .args(extra)
+        .args(args)
         .env("PASS_NODE_SECRET", secret)
+        .env_remove("NO_COLOR")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -340,4 +363,344 @@ async fn metrics_address_in_use_exits_5() {
     assert_eq!(code, Some(5), "{stderr}");
     assert!(stderr.contains("metrics endpoint"), "{stderr}");
     drop(taken);
+}
+
+/// Runs `check-config` on `text` behind `wrapper` (a command such as `setpriv …`,
+/// or nothing) with `flags` before the subcommand; returns (success, stdout, stderr).
+fn check_config_run(text: &str, wrapper: &[&str], flags: &[&str]) -> (bool, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("node.toml");
+    std::fs::write(&path, text).unwrap();
+    let mut command = match wrapper.split_first() {
+        Some((program, args)) => {
+            let mut c = Command::new(program);
+            c.args(args).arg(BIN);
+            c
+        }
+        None => Command::new(BIN),
+    };
+    let out = command
+        .args(flags)
+        .args(["check-config", "--config"])
+        .arg(&path)
+        .env_remove("PASS_NODE_SECRET")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+const CHECKED: &str = "server = 'localhost:5347'\ndomain = 'pass.example'\n";
+
+#[test]
+fn check_config_warns_about_a_missing_secret_and_a_loopback_public_ip_yet_exits_0() {
+    let text = format!(
+        "{CHECKED}secret_file = '/nonexistent/pass-secret'\n\
+         public_ip = ['127.0.0.1']\nbind = ['0.0.0.0']\n"
+    );
+    let (ok, stdout, stderr) = check_config_run(&text, &[], &[]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.ends_with(": ok\n"), "{stdout}");
+    assert!(
+        stderr.contains("warning: secret_file: cannot read /nonexistent/pass-secret"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "warning: public_ip: 127.0.0.1 is a loopback address but the ports listen on 0.0.0.0"
+        ),
+        "{stderr}"
+    );
+    // Nothing doubtful, nothing said.
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, "s3cret\n").unwrap();
+    let text = format!("{CHECKED}secret_file = '{}'\n", secret.display());
+    let (ok, _, stderr) = check_config_run(&text, &[], &[]);
+    assert!(ok && stderr.is_empty(), "{stderr}");
+}
+
+/// The unit's ExecStartPre passes the credential's path as the run does, so the
+/// root-only file named in the config is not what check-config reads.
+#[test]
+fn check_config_reads_the_secret_file_given_as_a_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, "s3cret\n").unwrap();
+    let text = format!("{CHECKED}secret_file = '/nonexistent/pass-secret'\n");
+    let flag = secret.display().to_string();
+    let (ok, _, stderr) = check_config_run(&text, &[], &["--secret-file", &flag]);
+    assert!(ok, "{stderr}");
+    assert!(!stderr.contains("secret_file"), "{stderr}");
+}
+
+#[test]
+fn check_config_warns_about_a_pool_in_the_ephemeral_range() {
+    let host = pass_node::config::Host::probe();
+    let Some(eph) = host.ephemeral else {
+        eprintln!("no /proc/sys/net/ipv4/ip_local_port_range: nothing to overlap");
+        return;
+    };
+    let text = format!(
+        "{CHECKED}secret_file = '/x'\nports = '{}-{}'\n",
+        eph.first,
+        eph.first.saturating_add(9).min(eph.last)
+    );
+    let (ok, _, stderr) = check_config_run(&text, &[], &[]);
+    assert!(ok, "{stderr}");
+    let reserved_all = host
+        .reserved
+        .iter()
+        .any(|r| r.first <= eph.first && r.last >= eph.first + 9);
+    if !reserved_all {
+        assert!(
+            stderr.contains(&format!(
+                "warning: ports: {}-{} overlaps this host's ephemeral port range",
+                eph.first,
+                eph.first + 9
+            )),
+            "{stderr}"
+        );
+    }
+    // The default pool is below it.
+    let (ok, _, stderr) = check_config_run(&format!("{CHECKED}secret_file = '/x'\n"), &[], &[]);
+    assert!(ok, "{stderr}");
+    if eph.first > 20999 {
+        assert!(!stderr.contains("ports:"), "{stderr}");
+    }
+}
+
+#[test]
+fn check_config_warns_about_privileged_ports_without_the_capability() {
+    let text = format!("{CHECKED}secret_file = '/x'\nports = '80-90'\n");
+    let warning = "warning: ports: 80-90 has ports below";
+    // Without CAP_NET_BIND_SERVICE in the bounding set, even root lacks it.
+    let drop_cap = ["setpriv", "--bounding-set", "-net_bind_service"];
+    let (ok, _, stderr) = check_config_run(&text, &drop_cap, &[]);
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains(warning), "{stderr}");
+    // With it (root here, or a user granted it), the pool is fine.
+    if pass_node::config::Host::probe().can_bind_privileged == Some(true) {
+        let (ok, _, stderr) = check_config_run(&text, &[], &[]);
+        assert!(ok && !stderr.contains(warning), "{stderr}");
+    }
+}
+
+/// A node whose stderr is a pipe (a file, the journal) writes no colour codes, and
+/// warns at start about a loopback public_ip with an outside bind.
+#[tokio::test]
+async fn logs_off_a_terminal_have_no_colour_and_the_start_warns_about_loopback() {
+    let server = FakeServer::bind(SECRET).await;
+    let (first, last) = port_pool();
+    let pool = format!("{first}-{last}");
+    let child = spawn_bin(
+        server.addr,
+        SECRET,
+        &words(&format!(
+            "--public-ip 127.0.0.1 --bind 0.0.0.0 --metrics off --ports {pool} --log-format human"
+        )),
+    );
+    let _session = server.accept_ok().await;
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (code, stderr) = tokio::task::spawn_blocking(move || wait_exit(child))
+        .await
+        .unwrap();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("pass-node starting"), "{stderr}");
+    assert!(
+        !stderr.contains('\x1b'),
+        "colour codes off a terminal:\n{stderr:?}"
+    );
+    let warning = stderr
+        .lines()
+        .find(|l| l.contains("public_ip: 127.0.0.1 is a loopback address"))
+        .unwrap_or_else(|| panic!("no start-up warning:\n{stderr}"));
+    assert!(warning.contains("WARN"), "{warning}");
+}
+
+/// On a terminal (a pseudo-terminal from `script`) the human format is coloured,
+/// unless NO_COLOR says otherwise.
+#[test]
+fn logs_on_a_terminal_are_coloured_unless_no_color() {
+    let run = |no_color: Option<&str>| {
+        let node = format!(
+            "timeout -s TERM 1 {BIN} --server 127.0.0.1:1 --domain {DOMAIN} \
+             --metrics off --log-format human"
+        );
+        let mut c = Command::new("script");
+        c.args(["-qec", &node, "/dev/null"])
+            .env("PASS_NODE_SECRET", SECRET)
+            .env_remove("NO_COLOR");
+        if let Some(v) = no_color {
+            c.env("NO_COLOR", v);
+        }
+        let out = c.output().expect("`script` (util-linux) is needed");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let coloured = run(None);
+    assert!(coloured.contains("pass-node starting"), "{coloured}");
+    assert!(
+        coloured.contains('\x1b'),
+        "no colour on a terminal: {coloured:?}"
+    );
+    let plain = run(Some("1"));
+    assert!(plain.contains("pass-node starting"), "{plain}");
+    assert!(
+        !plain.contains('\x1b'),
+        "colour despite NO_COLOR: {plain:?}"
+    );
+}
+
+/// Connections on `port` in TIME-WAIT, from /proc/net/tcp and tcp6 (state 06).
+fn time_wait_on(port: u16) -> usize {
+    ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|f| std::fs::read_to_string(f).ok())
+        .flat_map(|t| t.lines().skip(1).map(str::to_string).collect::<Vec<_>>())
+        .filter(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            let local_port = cols
+                .get(1)
+                .and_then(|a| a.rsplit(':').next())
+                .and_then(|p| u16::from_str_radix(p, 16).ok());
+            local_port == Some(port) && cols.get(3) == Some(&"06")
+        })
+        .count()
+}
+
+/// One scrape; the node answers and closes first, so the TIME-WAIT is on its port.
+fn scrape(addr: std::net::SocketAddr) -> Option<String> {
+    use std::io::{Read as _, Write as _};
+    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        .ok()?;
+    let mut body = String::new();
+    s.read_to_string(&mut body).ok()?;
+    Some(body)
+}
+
+/// A restart at once after SIGTERM, with the previous run's scrapes in TIME-WAIT on
+/// the metrics port, binds again: never exit 5 (DESIGN decision 73).
+#[test]
+fn restarts_at_once_with_time_wait_on_the_metrics_port() {
+    let addr = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap()
+    };
+    let mut saw_time_wait = false;
+    for run in 0..8 {
+        let (first, last) = port_pool();
+        let (metrics, pool) = (addr.to_string(), format!("{first}-{last}"));
+        let mut child = spawn_bin(
+            "127.0.0.1:1",
+            SECRET,
+            &[
+                "--metrics",
+                &metrics,
+                "--ports",
+                &pool,
+                "--drain-timeout",
+                "1",
+            ],
+        );
+        // Up within 5 s: the metrics endpoint answers.
+        let mut answered = 0;
+        for _ in 0..100 {
+            if let Some(status) = child.try_wait().unwrap() {
+                let out = child.wait_with_output().unwrap();
+                panic!(
+                    "run {run}: exited {status} at start; TIME-WAIT on the port: {}; stderr:\n{}",
+                    time_wait_on(addr.port()),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            if scrape(addr).is_some_and(|b| b.contains("pass_leases")) {
+                answered += 1;
+                if answered == 3 {
+                    break;
+                }
+            } else {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        assert_eq!(
+            answered, 3,
+            "run {run}: the metrics endpoint did not answer"
+        );
+        saw_time_wait |= time_wait_on(addr.port()) > 0;
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let (code, stderr) = wait_exit(child);
+        assert_eq!(code, Some(0), "run {run}: {stderr}");
+    }
+    assert!(
+        saw_time_wait,
+        "no TIME-WAIT on the metrics port: the test proved nothing"
+    );
+}
+
+/// The unit checks the secret the service reads (the credential copy, not the
+/// root-only file the config names) and asks for logs without colour.
+#[test]
+fn unit_checks_the_credential_and_turns_colour_off() {
+    let unit =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("pass-node.service"))
+            .unwrap();
+    let line = |key: &str| {
+        unit.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .unwrap_or_else(|| panic!("no {key} in the unit"))
+    };
+    assert!(line("ExecStart=").contains("--secret-file %d/secret"));
+    let pre = line("ExecStartPre=");
+    assert!(
+        pre.contains("--secret-file %d/secret check-config --config"),
+        "{pre}"
+    );
+    assert!(
+        unit.lines().any(|l| l == "Environment=NO_COLOR=1"),
+        "{unit}"
+    );
+}
+
+/// The same for a lease port: a one-port pool whose port has a dropped caller in
+/// TIME-WAIT (the node closed first) is listened on again by the next run at once
+/// (a refused listen would make the register's answer 502).
+#[tokio::test]
+async fn lease_port_binds_again_at_once_after_a_restart_with_time_wait() {
+    let (port, _) = port_pool();
+    for run in 0..3 {
+        let server = FakeServer::bind(SECRET).await;
+        let pool = format!("{port}-{port}");
+        let child = spawn_bin(
+            server.addr,
+            SECRET,
+            &words(&format!(
+                "--public-ip 127.0.0.1 --metrics off --ports {pool}"
+            )),
+        );
+        let mut session = server.accept_ok().await;
+        // A 502 here (the port could not be listened on) fails the run.
+        let lease = session.register("owner@example/home", "").await;
+        assert_eq!(lease.port(), port, "run {run}");
+        let mut caller = connect(lease).await;
+        // No pool port is left for a proxy port: the node drops the caller, closing
+        // first.
+        assert!(closed_by_peer(&mut caller).await, "run {run}");
+        drop(caller);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(time_wait_on(port) > 0, "run {run}: no TIME-WAIT on {port}");
+        stop(child).await;
+    }
 }

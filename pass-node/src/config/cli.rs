@@ -33,6 +33,8 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Validate a TOML config file: names the bad field and why; exit 0 if good, 1 if not.
+    /// Valid but doubtful settings are warned about on stderr (exit 0); setting flags
+    /// given before `check-config` apply over the file, as in a run.
     CheckConfig {
         /// The file to check.
         #[arg(long, value_name = "FILE")]

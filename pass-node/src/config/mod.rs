@@ -7,11 +7,13 @@ mod cli;
 mod file;
 mod settings;
 mod validate;
+mod warnings;
 
 pub use cli::{Cli, Command};
 pub use file::ConfigFile;
 pub use settings::{LogFormat, RelayMode, Settings};
 pub use validate::{resolve, SecretSource};
+pub use warnings::{warnings, Host, Warning};
 
 use pass_core::lease::Config as CoreConfig;
 use std::fmt;
@@ -42,6 +44,16 @@ pub const MIN_STANZA_BYTES: usize = 4096;
 /// (`s2s_stanza_size_limit`, 512 KiB; c2s is 256 KiB). A smaller limit than the
 /// server's would let one user's large stanza cut the component stream for everyone.
 pub const DEFAULT_MAX_STANZA_BYTES: usize = 512 * 1024;
+
+/// Default port pool: below every common ephemeral range (Linux 32768–60999, the
+/// IANA/BSD/Windows 49152–65535) and Kubernetes' NodePort range (30000–32767), so
+/// that outgoing connections of the same host never take pool ports (DESIGN
+/// decision 70). pass-core's own default (40000–40999) is for embedders; the node,
+/// which binds real ports, overrides it.
+pub const DEFAULT_PORTS: PortRange = PortRange {
+    first: 20000,
+    last: 20999,
+};
 
 /// An inclusive port range.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -145,6 +157,9 @@ pub struct NodeConfig {
     pub log_format: LogFormat,
     /// Log filter.
     pub log_level: String,
+    /// Settings that are valid but doubtful on this host (the node logs them at
+    /// start, check-config prints them).
+    pub warnings: Vec<Warning>,
 }
 
 impl NodeConfig {
@@ -174,12 +189,12 @@ pub fn parse_port_range(s: &str) -> Result<PortRange, ConfigError> {
     };
     let first: u16 = a.parse().map_err(|_| {
         bad(format!(
-            "{a:?} is not a port number (expected A-B, e.g. 40000-40999)"
+            "{a:?} is not a port number (expected A-B, e.g. 20000-20999)"
         ))
     })?;
     let last: u16 = b.parse().map_err(|_| {
         bad(format!(
-            "{b:?} is not a port number (expected A-B, e.g. 40000-40999)"
+            "{b:?} is not a port number (expected A-B, e.g. 20000-20999)"
         ))
     })?;
     if first == 0 {

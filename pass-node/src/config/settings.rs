@@ -11,7 +11,8 @@
 
 use super::{
     CoreConfig, DEFAULT_DRAIN_TIMEOUT, DEFAULT_HALF_CLOSE_TIMEOUT, DEFAULT_LOG_LEVEL,
-    DEFAULT_MAX_STANZA_BYTES, DEFAULT_METRICS, DEFAULT_RELAY_IDLE_TIMEOUT, DEFAULT_STANZA_QUEUE,
+    DEFAULT_MAX_STANZA_BYTES, DEFAULT_METRICS, DEFAULT_PORTS, DEFAULT_RELAY_IDLE_TIMEOUT,
+    DEFAULT_STANZA_QUEUE,
 };
 use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
@@ -89,15 +90,13 @@ settings! {
         /// each public IP's family, or the public IP itself if it is a loopback address]
         #[arg(long, value_name = "IP")]
         pub bind: Option<Vec<IpAddr>> = None,
-        /// Port pool for lease and proxy ports
+        /// Port pool for lease and proxy ports; keep it out of the host's ephemeral
+        /// range (net.ipv4.ip_local_port_range)
         // Text until the one validation pass, which names `ports` in its errors;
         // the flag is checked at parse time as well, as any malformed flag is.
         #[arg(long, value_name = "A-B", value_parser = port_range_flag)]
-        pub ports: Option<String> = Some(format!(
-            "{}-{}",
-            CoreConfig::DEFAULT_FIRST_PORT,
-            CoreConfig::DEFAULT_LAST_PORT
-        )),
+        pub ports: Option<String> =
+            Some(format!("{}-{}", DEFAULT_PORTS.first, DEFAULT_PORTS.last)),
         /// Most leases one account (bare JID) may hold
         #[arg(long, value_name = "N", visible_alias = "max-leases-per-jid")]
         #[serde(alias = "max_leases_per_jid")]

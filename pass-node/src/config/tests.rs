@@ -277,7 +277,7 @@ fn every_setting_has_a_default_but_the_required_unlimited_and_derived() {
     }
     assert!(shown.contains(&("max_leases", "1000".to_string())));
     assert!(shown.contains(&("public_ip", "127.0.0.1".to_string())));
-    assert!(shown.contains(&("ports", "40000-40999".to_string())));
+    assert!(shown.contains(&("ports", "20000-20999".to_string())));
     assert!(shown.contains(&("relay_mode", "auto".to_string())));
 }
 
@@ -286,6 +286,9 @@ fn defaults_are_pass_cores_where_it_owns_the_setting() {
     let c = resolve(&Settings::default(), &file(BASE).unwrap(), given("s")).unwrap();
     let mut expected = CoreConfig::new(c.core.service.clone(), c.core.advertised.clone());
     expected.seed = c.core.seed;
+    // The one default the node sets apart from the core's: its pool (DESIGN decision 70).
+    expected.first_port = DEFAULT_PORTS.first;
+    expected.last_port = DEFAULT_PORTS.last;
     expected.stanza_limits = c.core.stanza_limits.clone();
     assert_eq!(c.core, expected);
     assert_eq!(c.core.advertised, vec![IpAddr::V4(Ipv4Addr::LOCALHOST)]);
@@ -343,4 +346,223 @@ fn example_file_lists_every_setting_by_its_name() {
     assert_eq!(keys, expected);
     // (An alias would show above as a key that is no setting's name.)
     assert!(file(example).is_ok());
+}
+
+/// A Linux host as shipped: ephemeral 32768–60999, nothing reserved, ports below
+/// 1024 privileged, and this process without CAP_NET_BIND_SERVICE.
+fn stock_host() -> Host {
+    Host {
+        ephemeral: Some(PortRange {
+            first: 32768,
+            last: 60999,
+        }),
+        reserved: Vec::new(),
+        unprivileged_start: 1024,
+        can_bind_privileged: Some(false),
+    }
+}
+
+fn config_with(extra: &str) -> NodeConfig {
+    resolve(
+        &Settings::default(),
+        &file(&format!("{BASE}{extra}")).unwrap(),
+        given("s"),
+    )
+    .unwrap()
+}
+
+fn warned(extra: &str, host: &Host) -> Vec<String> {
+    warnings(&config_with(extra), host)
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+#[test]
+fn default_pool_is_below_the_ephemeral_range_and_the_old_one_still_works() {
+    assert_eq!(
+        DEFAULT_PORTS,
+        PortRange {
+            first: 20000,
+            last: 20999
+        }
+    );
+    let c = config_with("");
+    assert_eq!((c.core.first_port, c.core.last_port), (20000, 20999));
+    assert!(warned("", &stock_host()).is_empty());
+    // The old default, configured, is accepted as before: a warning, not an error.
+    let c = config_with("ports = '40000-40999'\n");
+    assert_eq!((c.core.first_port, c.core.last_port), (40000, 40999));
+}
+
+#[test]
+fn a_pool_in_the_ephemeral_range_is_warned_about_unless_reserved() {
+    let w = warned("ports = '40000-40999'\n", &stock_host());
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].starts_with(
+            "ports: 40000-40999 overlaps this host's ephemeral port range 32768-60999"
+        ),
+        "{w:?}"
+    );
+    assert!(w[0].contains("on 1000 port(s)"), "{w:?}");
+    assert!(w[0].contains("ip_local_reserved_ports"), "{w:?}");
+    // Partly inside: the ports inside are counted.
+    let w = warned("ports = '32000-32799'\n", &stock_host());
+    assert!(w[0].contains("on 32 port(s)"), "{w:?}");
+    // Reserved ports are never handed out: no warning once the pool is reserved.
+    let mut host = stock_host();
+    host.reserved = vec![PortRange {
+        first: 40000,
+        last: 40999,
+    }];
+    assert!(warned("ports = '40000-40999'\n", &host).is_empty());
+    host.reserved = vec![PortRange {
+        first: 40000,
+        last: 40499,
+    }];
+    assert!(warned("ports = '40000-40999'\n", &host)[0].contains("on 500 port(s)"));
+    // No /proc: nothing to compare with.
+    host.ephemeral = None;
+    assert!(warned("ports = '40000-40999'\n", &host).is_empty());
+}
+
+#[test]
+fn privileged_pool_ports_are_warned_about_without_the_capability() {
+    let w = warned("ports = '80-90'\n", &stock_host());
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].starts_with(
+            "ports: 80-90 has ports below 1024 and this process lacks CAP_NET_BIND_SERVICE"
+        ),
+        "{w:?}"
+    );
+    let mut host = stock_host();
+    host.can_bind_privileged = Some(true);
+    assert!(warned("ports = '80-90'\n", &host).is_empty());
+    host.can_bind_privileged = None;
+    assert!(warned("ports = '80-90'\n", &host).is_empty());
+    // net.ipv4.ip_unprivileged_port_start moves the line.
+    let mut host = stock_host();
+    host.unprivileged_start = 0;
+    assert!(warned("ports = '80-90'\n", &host).is_empty());
+    host.unprivileged_start = 2000;
+    assert!(!warned("ports = '1500-1600'\n", &host).is_empty());
+}
+
+#[test]
+fn loopback_public_ip_with_an_outside_bind_is_warned_about() {
+    let host = stock_host();
+    let w = warned("public_ip = ['127.0.0.1']\nbind = ['0.0.0.0']\n", &host);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].starts_with(
+            "public_ip: 127.0.0.1 is a loopback address but the ports listen on 0.0.0.0"
+        ),
+        "{w:?}"
+    );
+    let w = warned("public_ip = ['::1']\nbind = ['2001:db8::1']\n", &host);
+    assert!(
+        w[0].starts_with("public_ip: ::1 is a loopback address"),
+        "{w:?}"
+    );
+    // The default (loopback advertised, loopback bound) and a public address are fine.
+    assert!(warned("", &host).is_empty());
+    assert!(warned("public_ip = ['127.0.0.1']\nbind = ['127.0.0.2']\n", &host).is_empty());
+    assert!(warned("public_ip = ['192.0.2.1']\n", &host).is_empty());
+}
+
+#[test]
+fn host_facts_are_read_from_proc_files() {
+    let root = tempfile::tempdir().unwrap();
+    let ipv4 = root.path().join("sys/net/ipv4");
+    std::fs::create_dir_all(&ipv4).unwrap();
+    std::fs::create_dir_all(root.path().join("self")).unwrap();
+    std::fs::write(ipv4.join("ip_local_port_range"), "32768\t60999\n").unwrap();
+    std::fs::write(ipv4.join("ip_local_reserved_ports"), "40000-40999,45000\n").unwrap();
+    std::fs::write(ipv4.join("ip_unprivileged_port_start"), "1024\n").unwrap();
+    std::fs::write(
+        root.path().join("self/status"),
+        "Name:\tpass-node\nCapEff:\t0000000000000400\n",
+    )
+    .unwrap();
+    let host = Host::probe_at(root.path());
+    assert_eq!(
+        host.ephemeral,
+        Some(PortRange {
+            first: 32768,
+            last: 60999
+        })
+    );
+    assert_eq!(
+        host.reserved,
+        vec![
+            PortRange {
+                first: 40000,
+                last: 40999
+            },
+            PortRange {
+                first: 45000,
+                last: 45000
+            }
+        ]
+    );
+    assert_eq!(host.unprivileged_start, 1024);
+    assert_eq!(host.can_bind_privileged, Some(true));
+    std::fs::write(
+        root.path().join("self/status"),
+        "CapEff:\t000001fffefffbff\n",
+    )
+    .unwrap();
+    std::fs::write(ipv4.join("ip_local_reserved_ports"), "\n").unwrap();
+    let host = Host::probe_at(root.path());
+    assert_eq!(host.can_bind_privileged, Some(false));
+    assert!(host.reserved.is_empty());
+    // Nothing there: every check is skipped, the privileged line stays at 1024.
+    let host = Host::probe_at(&root.path().join("absent"));
+    assert_eq!(
+        host,
+        Host {
+            unprivileged_start: 1024,
+            ..Host::default()
+        }
+    );
+}
+
+#[test]
+fn check_mode_warns_about_an_unreadable_secret_file_and_still_needs_a_source() {
+    let f = file(&format!("{BASE}secret_file = '/nonexistent/pass-secret'\n")).unwrap();
+    let c = resolve(&Settings::default(), &f, SecretSource::Check).unwrap();
+    let w: Vec<String> = c.warnings.iter().map(ToString::to_string).collect();
+    assert!(
+        w.iter()
+            .any(|w| w.starts_with("secret_file: cannot read /nonexistent/pass-secret")),
+        "{w:?}"
+    );
+    // Readable: no warning. Empty: a warning.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("secret");
+    std::fs::write(&path, "s3cret\n").unwrap();
+    let with_path = format!("{BASE}secret_file = '{}'\n", path.display());
+    let c = resolve(
+        &Settings::default(),
+        &file(&with_path).unwrap(),
+        SecretSource::Check,
+    )
+    .unwrap();
+    assert!(
+        c.warnings.iter().all(|w| w.field != "secret_file"),
+        "{:?}",
+        c.warnings
+    );
+    std::fs::write(&path, "\n").unwrap();
+    let c = resolve(
+        &Settings::default(),
+        &file(&with_path).unwrap(),
+        SecretSource::Check,
+    )
+    .unwrap();
+    assert!(c.warnings.iter().any(|w| w
+        .to_string()
+        .starts_with("secret_file: the secret is empty")));
 }

@@ -1,6 +1,7 @@
 //! The one validation pass: merges flags over the file over the defaults and
 //! checks every setting, naming the one at fault.
 
+use super::warnings::{warnings, Host, Warning};
 use super::{
     parse_port_range, Backoff, ConfigError, ConfigFile, CoreConfig, NodeConfig, RelaySettings,
     Settings, MIN_STANZA_BYTES, SECRET_ENV,
@@ -15,8 +16,11 @@ use std::time::Duration;
 pub enum SecretSource {
     /// Read the secret file or the environment variable.
     Read,
-    /// Do not read it (check-config): only check that one is configured.
-    Skip,
+    /// check-config: one must be configured; a secret file that cannot be read (or
+    /// is empty) is a [`Warning`], not an error, since under systemd the node reads a
+    /// credential copy and check-config may run before the secret is installed
+    /// (DESIGN decision 71).
+    Check,
     /// Already known (tests, embedding).
     Given(String),
 }
@@ -43,6 +47,7 @@ pub fn resolve(
 
 /// Checks merged settings and builds the config; errors name the setting.
 fn check(s: Settings, secret: SecretSource) -> Result<NodeConfig, ConfigError> {
+    let mut found = Vec::new();
     let server = s
         .server
         .ok_or_else(|| ConfigError::new("server", "missing: set --server HOST:PORT or `server`"))?;
@@ -63,12 +68,20 @@ fn check(s: Settings, secret: SecretSource) -> Result<NodeConfig, ConfigError> {
     let secret = match secret {
         SecretSource::Given(given) => given,
         SecretSource::Read => read_secret(s.secret_file.as_deref())?,
-        SecretSource::Skip => {
+        SecretSource::Check => {
             if s.secret_file.is_none() && std::env::var_os(SECRET_ENV).is_none() {
                 return Err(ConfigError::new(
                     "secret_file",
                     format!("missing: set --secret-file PATH, `secret_file` or {SECRET_ENV}"),
                 ));
+            }
+            if let Some(path) = &s.secret_file {
+                if let Err(e) = read_secret(Some(path)) {
+                    found.push(Warning {
+                        field: "secret_file",
+                        reason: format!("{}; the node will not start without it", e.reason),
+                    });
+                }
             }
             String::new()
         }
@@ -166,7 +179,7 @@ fn check(s: Settings, secret: SecretSource) -> Result<NodeConfig, ConfigError> {
     let drain_timeout = Duration::from_secs(defaulted("drain_timeout", s.drain_timeout)?);
     let stanza_queue = at_least_one("stanza_queue", s.stanza_queue)?;
 
-    Ok(NodeConfig {
+    let mut config = NodeConfig {
         core,
         server,
         secret,
@@ -179,7 +192,11 @@ fn check(s: Settings, secret: SecretSource) -> Result<NodeConfig, ConfigError> {
         limits,
         log_format: defaulted("log_format", s.log_format)?,
         log_level,
-    })
+        warnings: Vec::new(),
+    };
+    found.extend(warnings(&config, &Host::probe()));
+    config.warnings = found;
+    Ok(config)
 }
 
 /// The value of a setting that [`Settings::defaults`] fills; `None` there would be
