@@ -11,6 +11,7 @@
 //! tests fail saying so.
 
 mod client;
+mod info;
 mod logs;
 mod node;
 mod ports;

@@ -8,9 +8,9 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::info::ServerInfo;
 use crate::logs::tail_file;
 use crate::ports;
-use crate::scenarios::ServerInfo;
 
 /// How long Prosody may take to open its ports.
 const START_TIMEOUT: Duration = Duration::from_secs(15);

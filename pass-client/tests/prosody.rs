@@ -1,0 +1,333 @@
+//! pass-client end to end: a real Prosody on 127.0.0.1 (pass-node's Prosody harness,
+//! included by path, not copied), the real pass-node as its component (in process,
+//! through its library), the `pass-client` binary as the user, and plain TCP sockets
+//! as callers.
+//!
+//! Needs `prosody` (scripts/setup.sh); without it the tests fail saying so.
+
+#![allow(dead_code)] // the shared harness has more than these tests use
+
+#[path = "../../pass-node/tests/prosody/client.rs"]
+mod client;
+#[path = "../../pass-node/tests/prosody/info.rs"]
+mod info;
+#[path = "../../pass-node/tests/prosody/logs.rs"]
+mod logs;
+#[path = "../../pass-node/tests/prosody/ports.rs"]
+mod ports;
+#[path = "../../pass-node/tests/prosody/server.rs"]
+mod server;
+
+use client::{Kind, XmppClient};
+use info::{ServerInfo, USERS};
+use server::{ComponentSpec, Prosody};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::process::{Child, ChildStdout, Command};
+use tokio::sync::oneshot;
+
+const SERVICE: &str = "pass.localhost";
+/// Bound on a single step.
+const STEP: Duration = Duration::from_secs(15);
+
+/// Prosody, pass-node in process, and a password file for `owner`.
+struct World {
+    prosody: Prosody,
+    info: ServerInfo,
+    stop_node: Option<oneshot::Sender<()>>,
+    dir: tempfile::TempDir,
+}
+
+impl World {
+    async fn start() -> World {
+        let secret = format!("secret-{}", fastrand::u64(..));
+        let prosody = Prosody::start(
+            &[ComponentSpec {
+                domain: SERVICE.to_owned(),
+                secret: secret.clone(),
+            }],
+            &USERS,
+        );
+        let info = prosody.info(SERVICE, &secret);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let secret_file = dir.path().join("secret");
+        std::fs::write(&secret_file, &secret).expect("secret file");
+        std::fs::write(dir.path().join("owner-pw"), USERS[0].1).expect("password file");
+        let (first, last) = ports::free_range(8);
+        let cli = pass_node::config::Cli::parse_args_from([
+            "pass-node".to_owned(),
+            "--server".into(),
+            info.component.to_string(),
+            "--domain".into(),
+            SERVICE.into(),
+            "--secret-file".into(),
+            secret_file.display().to_string(),
+            "--public-ip".into(),
+            "127.0.0.1".into(),
+            "--bind".into(),
+            "127.0.0.1".into(),
+            "--ports".into(),
+            format!("{first}-{last}"),
+            "--metrics".into(),
+            "off".into(),
+        ])
+        .expect("node flags");
+        let config = pass_node::config::resolve(
+            &cli.settings,
+            &pass_node::config::ConfigFile::default(),
+            pass_node::config::SecretSource::Read,
+        )
+        .expect("node settings");
+        let (stop_node, stopped) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            if let Err(e) = pass_node::run(config, async {
+                let _ = stopped.await;
+            })
+            .await
+            {
+                eprintln!("pass-node ended: {e}");
+            }
+        });
+        let world = World {
+            prosody,
+            info,
+            stop_node: Some(stop_node),
+            dir,
+        };
+        world.wait_for_component().await;
+        world
+    }
+
+    /// Until the node is connected, Prosody bounces stanzas for it.
+    async fn wait_for_component(&self) {
+        let (name, pw) = USERS[1];
+        let mut other = XmppClient::connect(self.info.c2s, name, &self.info.host, pw).await;
+        let deadline = tokio::time::Instant::now() + STEP;
+        loop {
+            let query: tokio_xmpp::minidom::Element =
+                "<query xmlns='http://jabber.org/protocol/disco#info'/>"
+                    .parse()
+                    .expect("xml");
+            let answer = other.request(SERVICE, Kind::Get, query).await;
+            if matches!(answer, tokio_xmpp::parsers::iq::Iq::Result { .. }) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "pass-node did not come up"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn password_file(&self) -> PathBuf {
+        self.dir.path().join("owner-pw")
+    }
+
+    /// `pass-client expose LOCAL --json` as `owner`, plain TCP to Prosody, plus `extra`.
+    fn expose(&self, local: SocketAddr, extra: &[&str]) -> Exposed {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pass-client"))
+            .arg("expose")
+            .arg(local.to_string())
+            .args(["--jid", "owner@localhost", "--tls", "none", "--json"])
+            .arg("--server")
+            .arg(self.info.c2s.to_string())
+            .arg("--password-file")
+            .arg(self.password_file())
+            .args(["--log-level", "debug"])
+            .args(extra)
+            .env_remove("PASS_CLIENT_PASSWORD")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn pass-client");
+        let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        Exposed { child, stdout }
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop_node.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A running `pass-client expose`.
+struct Exposed {
+    child: Child,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Exposed {
+    /// The next JSON event on stdout.
+    async fn event(&mut self) -> serde_json::Value {
+        let mut line = String::new();
+        let n = tokio::time::timeout(STEP, self.stdout.read_line(&mut line))
+            .await
+            .expect("no event in time")
+            .expect("read stdout");
+        assert!(n > 0, "pass-client closed its stdout");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON: {line:?}: {e}"))
+    }
+
+    /// Events until one named `name`.
+    async fn until(&mut self, name: &str) -> serde_json::Value {
+        loop {
+            let ev = self.event().await;
+            if ev["event"] == name {
+                return ev;
+            }
+        }
+    }
+
+    /// The public address from the `registered` event.
+    async fn registered(&mut self) -> SocketAddr {
+        let ev = self.until("registered").await;
+        let ip = ev["ip"].as_str().expect("ip");
+        let port = ev["port"].as_u64().expect("port");
+        format!("{ip}:{port}").parse().expect("address")
+    }
+
+    async fn exit(&mut self) -> ExitStatus {
+        tokio::time::timeout(STEP, self.child.wait())
+            .await
+            .expect("pass-client did not exit in time")
+            .expect("wait")
+    }
+
+    fn signal(&self, sig: &str) {
+        let pid = self.child.id().expect("running").to_string();
+        let ok = std::process::Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .expect("kill");
+        assert!(ok.success());
+    }
+}
+
+/// An echo server on loopback: each connection's bytes back, EOF carried.
+async fn echo_server() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (mut r, mut w) = sock.into_split();
+                let _ = tokio::io::copy(&mut r, &mut w).await;
+                let _ = w.shutdown().await;
+            });
+        }
+    });
+    addr
+}
+
+/// Sends `data` through `addr` and reads until EOF; what came back.
+async fn round_trip(addr: SocketAddr, data: Vec<u8>) -> Vec<u8> {
+    let sock = TcpStream::connect(addr).await.expect("caller connects");
+    let (mut r, mut w) = sock.into_split();
+    let writer = tokio::spawn(async move {
+        w.write_all(&data).await.expect("caller writes");
+        w.shutdown().await.expect("caller half-closes");
+    });
+    let mut back = Vec::new();
+    tokio::time::timeout(Duration::from_secs(60), r.read_to_end(&mut back))
+        .await
+        .expect("echo within 60 s")
+        .expect("caller reads");
+    writer.await.expect("writer");
+    back
+}
+
+fn random_bytes(n: usize) -> Vec<u8> {
+    let mut rng = fastrand::Rng::with_seed(n as u64);
+    (0..n).map(|_| rng.u8(..)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovers_registers_bridges_16_mib_each_way_and_sigint_closes_the_port() {
+    let world = World::start().await;
+    let echo = echo_server().await;
+    // No --service: found by disco on the account's server.
+    let mut client = world.expose(echo, &[]);
+    let public = client.registered().await;
+    assert_ne!(public.port(), echo.port());
+
+    let data = random_bytes(16 * 1024 * 1024);
+    let back = round_trip(public, data.clone()).await;
+    assert_eq!(back.len(), data.len(), "every byte came back");
+    assert!(back == data, "byte-exact both ways");
+    let conn = client.until("connection").await;
+    assert!(conn["client"]
+        .as_str()
+        .expect("client")
+        .starts_with("127.0.0.1:"));
+    client.until("session-ended").await;
+
+    client.signal("-INT");
+    client.until("closed").await;
+    assert!(client.exit().await.success(), "SIGINT exits 0");
+    let refused = TcpStream::connect(public).await;
+    assert!(refused.is_err(), "the port refuses after the close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_outside_allow_is_denied_and_gets_eof_without_a_byte() {
+    let world = World::start().await;
+    let echo = echo_server().await;
+    let mut client = world.expose(echo, &["--service", SERVICE, "--allow", "10.0.0.0/8"]);
+    let public = client.registered().await;
+    let mut caller = TcpStream::connect(public).await.expect("caller connects");
+    let _ = caller.write_all(b"hello?").await;
+    let mut got = Vec::new();
+    let read = tokio::time::timeout(STEP, caller.read_to_end(&mut got)).await;
+    assert!(read.is_ok(), "the denied caller is cut off");
+    assert!(got.is_empty(), "no byte reaches a denied caller: {got:?}");
+    let denied = client.until("denied").await;
+    assert_eq!(denied["reason"], "not-allowed");
+    client.signal("-TERM");
+    assert!(client.exit().await.success(), "SIGTERM exits 0");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_lease_is_acknowledged_and_exits_0() {
+    let world = World::start().await;
+    let echo = echo_server().await;
+    let mut client = world.expose(echo, &["--service", SERVICE, "--expire", "2"]);
+    let public = client.registered().await;
+    client.until("expired").await;
+    assert!(client.exit().await.success(), "expiry exits 0");
+    assert!(
+        TcpStream::connect(public).await.is_err(),
+        "the port is closed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_oneshot_lease_serves_one_caller_then_exits_0() {
+    let world = World::start().await;
+    let echo = echo_server().await;
+    let mut client = world.expose(echo, &["--service", SERVICE, "--oneshot"]);
+    let public = client.registered().await;
+    let back = round_trip(public, b"once".to_vec()).await;
+    assert_eq!(back, b"once");
+    let closed = client.until("closed").await;
+    assert_eq!(closed["reason"], "oneshot");
+    assert!(client.exit().await.success(), "oneshot exits 0");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_password_exits_4() {
+    let world = World::start().await;
+    std::fs::write(world.password_file(), "not-the-password").expect("write");
+    let echo = echo_server().await;
+    let mut client = world.expose(echo, &["--service", SERVICE]);
+    assert_eq!(client.exit().await.code(), Some(4));
+}
