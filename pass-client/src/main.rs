@@ -61,7 +61,7 @@ fn init_logs(format: LogFormat, level: &str) {
 async fn run(cli: Cli) -> Result<(), Fatal> {
     match cli.command {
         Command::Expose(args) => {
-            let (login, server) = login(&args.account)?;
+            let (login, _) = login(&args.account)?;
             let mut link = xmpp::Link::start(login);
             let me = wait_online(&mut link).await?;
             let service = match &args.service {
@@ -73,7 +73,6 @@ async fn run(cli: Cli) -> Result<(), Fatal> {
                 .iter()
                 .map(|j| parse_jid(j, "--allow-jid"))
                 .collect::<Result<Vec<_>, _>>()?;
-            let _ = server;
             let mut config =
                 ClientConfig::new(me, service).with_policy(shell::policy(&args.allow, &allow_jids));
             config.id_seed = fastrand::u64(..);
@@ -95,7 +94,8 @@ async fn run(cli: Cli) -> Result<(), Fatal> {
             };
             let mut link = xmpp::Link::start(login);
             let me = wait_online(&mut link).await?;
-            tracing::info!("answering IP queries with {ip}");
+            // The full JID is what exposers name with --allow-jid.
+            println!("answering as {me} with {ip}");
             let domain = parse_jid(me.domain(), "the account's domain")?;
             let mut config = ClientConfig::new(me, domain).with_answer_ip(ip);
             config.id_seed = fastrand::u64(..);

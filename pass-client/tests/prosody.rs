@@ -57,6 +57,7 @@ impl World {
         let secret_file = dir.path().join("secret");
         std::fs::write(&secret_file, &secret).expect("secret file");
         std::fs::write(dir.path().join("owner-pw"), USERS[0].1).expect("password file");
+        std::fs::write(dir.path().join("other-pw"), USERS[1].1).expect("password file");
         let (first, last) = ports::free_range(8);
         let cli = pass_node::config::Cli::parse_args_from([
             "pass-node".to_owned(),
@@ -138,7 +139,7 @@ impl World {
             .arg(self.info.c2s.to_string())
             .arg("--password-file")
             .arg(self.password_file())
-            .args(["--log-level", "debug"])
+            .args(["--log-level", "info"])
             .args(extra)
             .env_remove("PASS_CLIENT_PASSWORD")
             .stdin(Stdio::null())
@@ -149,6 +150,46 @@ impl World {
             .expect("spawn pass-client");
         let stdout = BufReader::new(child.stdout.take().expect("stdout"));
         Exposed { child, stdout }
+    }
+}
+
+impl World {
+    /// `pass-client answer --ip IP` as `other`; the child and the full JID it printed.
+    async fn answer(&self, ip: &str) -> (Child, String) {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pass-client"))
+            .args([
+                "answer",
+                "--jid",
+                "other@localhost",
+                "--tls",
+                "none",
+                "--ip",
+                ip,
+            ])
+            .arg("--server")
+            .arg(self.info.c2s.to_string())
+            .arg("--password-file")
+            .arg(self.dir.path().join("other-pw"))
+            .env_remove("PASS_CLIENT_PASSWORD")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn pass-client answer");
+        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        tokio::time::timeout(STEP, out.read_line(&mut line))
+            .await
+            .expect("answer prints its JID in time")
+            .expect("read stdout");
+        // "answering as JID with IP"
+        let jid = line
+            .split_whitespace()
+            .nth(2)
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_owned();
+        (child, jid)
     }
 }
 
@@ -246,6 +287,17 @@ async fn round_trip(addr: SocketAddr, data: Vec<u8>) -> Vec<u8> {
     back
 }
 
+/// A caller that sends nothing and reads until the end: the bytes it got.
+async fn denied_caller(addr: SocketAddr) -> Vec<u8> {
+    let mut caller = TcpStream::connect(addr).await.expect("caller connects");
+    let mut got = Vec::new();
+    tokio::time::timeout(STEP, caller.read_to_end(&mut got))
+        .await
+        .expect("the denied caller is cut off in time")
+        .expect("EOF, not a reset");
+    got
+}
+
 fn random_bytes(n: usize) -> Vec<u8> {
     let mut rng = fastrand::Rng::with_seed(n as u64);
     (0..n).map(|_| rng.u8(..)).collect()
@@ -284,11 +336,7 @@ async fn a_caller_outside_allow_is_denied_and_gets_eof_without_a_byte() {
     let echo = echo_server().await;
     let mut client = world.expose(echo, &["--service", SERVICE, "--allow", "10.0.0.0/8"]);
     let public = client.registered().await;
-    let mut caller = TcpStream::connect(public).await.expect("caller connects");
-    let _ = caller.write_all(b"hello?").await;
-    let mut got = Vec::new();
-    let read = tokio::time::timeout(STEP, caller.read_to_end(&mut got)).await;
-    assert!(read.is_ok(), "the denied caller is cut off");
+    let got = denied_caller(public).await;
     assert!(got.is_empty(), "no byte reaches a denied caller: {got:?}");
     let denied = client.until("denied").await;
     assert_eq!(denied["reason"], "not-allowed");
@@ -330,4 +378,29 @@ async fn a_wrong_password_exits_4() {
     let echo = echo_server().await;
     let mut client = world.expose(echo, &["--service", SERVICE]);
     assert_eq!(client.exit().await.code(), Some(4));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allow_jid_admits_the_caller_at_the_answered_ip() {
+    let world = World::start().await;
+    let (_answerer, jid) = world.answer("127.0.0.1").await;
+    let echo = echo_server().await;
+    let mut client = world.expose(echo, &["--service", SERVICE, "--allow-jid", &jid]);
+    let public = client.registered().await;
+    let back = round_trip(public, b"friend".to_vec()).await;
+    assert_eq!(back, b"friend");
+    client.until("connection").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allow_jid_denies_a_caller_at_another_ip() {
+    let world = World::start().await;
+    let (_answerer, jid) = world.answer("192.0.2.1").await;
+    let echo = echo_server().await;
+    let mut client = world.expose(echo, &["--service", SERVICE, "--allow-jid", &jid]);
+    let public = client.registered().await;
+    let got = denied_caller(public).await;
+    assert!(got.is_empty(), "no byte reaches a denied caller: {got:?}");
+    let denied = client.until("denied").await;
+    assert_eq!(denied["reason"], "no-matching-answer");
 }
