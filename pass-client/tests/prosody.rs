@@ -44,6 +44,11 @@ struct World {
 
 impl World {
     async fn start() -> World {
+        // The in-process node's log, shown when a test fails.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("pass_node=debug")
+            .with_test_writer()
+            .try_init();
         let secret = format!("secret-{}", fastrand::u64(..));
         let prosody = Prosody::start(
             &[ComponentSpec {
@@ -216,6 +221,8 @@ impl Exposed {
             .expect("no event in time")
             .expect("read stdout");
         assert!(n > 0, "pass-client closed its stdout");
+        // Shown when the test fails.
+        println!("pass-client: {}", line.trim_end());
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON: {line:?}: {e}"))
     }
 
@@ -272,19 +279,31 @@ async fn echo_server() -> SocketAddr {
 
 /// Sends `data` through `addr` and reads until EOF; what came back.
 async fn round_trip(addr: SocketAddr, data: Vec<u8>) -> Vec<u8> {
-    let sock = TcpStream::connect(addr).await.expect("caller connects");
+    try_round_trip(addr, data).await.expect("round trip")
+}
+
+/// [`round_trip`], with the caller's I/O errors returned. The caller half-closes once
+/// its bytes are back (a caller's EOF before it is bridged may count as hanging up),
+/// and then the echo's EOF must come back through the bridge.
+async fn try_round_trip(addr: SocketAddr, data: Vec<u8>) -> std::io::Result<Vec<u8>> {
+    let sock = TcpStream::connect(addr).await?;
     let (mut r, mut w) = sock.into_split();
-    let writer = tokio::spawn(async move {
-        w.write_all(&data).await.expect("caller writes");
-        w.shutdown().await.expect("caller half-closes");
-    });
-    let mut back = Vec::new();
-    tokio::time::timeout(Duration::from_secs(60), r.read_to_end(&mut back))
+    let len = data.len();
+    let writer = tokio::spawn(async move { w.write_all(&data).await.map(|()| w) });
+    let mut back = vec![0; len];
+    let read = async {
+        r.read_exact(&mut back).await?;
+        let mut w = writer.await.expect("writer task")?;
+        w.shutdown().await?;
+        let mut rest = Vec::new();
+        r.read_to_end(&mut rest).await?;
+        back.extend_from_slice(&rest);
+        Ok::<_, std::io::Error>(())
+    };
+    tokio::time::timeout(Duration::from_secs(60), read)
         .await
-        .expect("echo within 60 s")
-        .expect("caller reads");
-    writer.await.expect("writer");
-    back
+        .expect("echo within 60 s")?;
+    Ok(back)
 }
 
 /// A caller that sends nothing and reads until the end: the bytes it got.
@@ -403,4 +422,29 @@ async fn allow_jid_denies_a_caller_at_another_ip() {
     assert!(got.is_empty(), "no byte reaches a denied caller: {got:?}");
     let denied = client.until("denied").await;
     assert_eq!(denied["reason"], "no-matching-answer");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lease_survives_an_xmpp_server_restart() {
+    let mut world = World::start().await;
+    let echo = echo_server().await;
+    let mut client = world.expose(echo, &["--service", SERVICE]);
+    let public = client.registered().await;
+    assert_eq!(round_trip(public, b"before".to_vec()).await, b"before");
+
+    world.prosody.restart();
+    // Both the client and the node log in again (backoff); the same port serves once
+    // both are back, so retry the caller for a bounded time.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
+    loop {
+        let back = try_round_trip(public, b"after".to_vec()).await;
+        if back.as_ref().is_ok_and(|b| b == b"after") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the lease did not serve again after the restart"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }

@@ -189,6 +189,19 @@ impl Prosody {
         self.child = spawn(config, self.dir.path());
     }
 
+    /// Stops Prosody and starts it again on the same ports with the same data, as an
+    /// operator's restart would (clients and components are cut off and reconnect).
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(self.dir.path().join("prosody.log"));
+        let config = self.dir.path().join("prosody.cfg.lua");
+        self.child = spawn(&config, self.dir.path());
+        if self.wait_ready().is_err() {
+            panic!("prosody could not bind its ports again:\n{}", self.logs());
+        }
+    }
+
     /// Waits (bounded) until Prosody logs that it activated c2s and the component
     /// service on exactly our ports, and both accept connections. A port that
     /// accepts is not enough: it may belong to another process.
