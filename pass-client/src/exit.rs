@@ -1,5 +1,6 @@
 //! The documented exit codes (docs/CLIENT.md, "Exit codes") and the error that
-//! carries one to `main`. A wrong command line exits 2 (clap's own code).
+//! carries one to `main` (docs/DESIGN.md decision 93). A wrong command line exits 2
+//! (clap's own code).
 
 use std::fmt;
 

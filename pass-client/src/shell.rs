@@ -33,7 +33,7 @@ impl Clock {
         CoreInstant::from_millis(u64::try_from(ms).unwrap_or(u64::MAX))
     }
 
-    fn to_tokio(&self, t: CoreInstant) -> Instant {
+    fn to_tokio(self, t: CoreInstant) -> Instant {
         self.0 + Duration::from_millis(t.as_millis().min(365 * 24 * 3600 * 1000))
     }
 }
@@ -246,8 +246,9 @@ impl Shell {
         let now = self.clock.now();
         match done {
             Done::Connected(conn, Ok(stream)) => {
-                if self.conns.contains_key(&conn) {
-                    self.conns.insert(conn, Conn::Up(stream));
+                // A connection dropped meanwhile is no longer in the map: closed here.
+                if let Some(slot) = self.conns.get_mut(&conn) {
+                    *slot = Conn::Up(stream);
                     self.client.handle_connected(now, conn, Ok(()));
                 }
             }
