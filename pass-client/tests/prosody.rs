@@ -20,7 +20,7 @@ mod server;
 
 use client::{Kind, XmppClient};
 use info::{ServerInfo, USERS};
-use server::{ComponentSpec, Prosody};
+use server::Prosody;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
@@ -49,18 +49,10 @@ impl World {
             .with_env_filter("pass_node=debug")
             .with_test_writer()
             .try_init();
-        let secret = format!("secret-{}", fastrand::u64(..));
-        let prosody = Prosody::start(
-            &[ComponentSpec {
-                domain: SERVICE.to_owned(),
-                secret: secret.clone(),
-            }],
-            &USERS,
-        );
-        let info = prosody.info(SERVICE, &secret);
+        let (prosody, info) = Prosody::with_component(SERVICE);
         let dir = tempfile::tempdir().expect("temp dir");
         let secret_file = dir.path().join("secret");
-        std::fs::write(&secret_file, &secret).expect("secret file");
+        std::fs::write(&secret_file, &info.secret).expect("secret file");
         std::fs::write(dir.path().join("owner-pw"), USERS[0].1).expect("password file");
         std::fs::write(dir.path().join("other-pw"), USERS[1].1).expect("password file");
         let (first, last) = ports::free_range(8);
@@ -134,18 +126,16 @@ impl World {
         self.dir.path().join("owner-pw")
     }
 
-    /// `pass-client expose LOCAL --json` as `owner`, plain TCP to Prosody, plus `extra`.
-    fn expose(&self, local: SocketAddr, extra: &[&str]) -> Exposed {
+    /// The `pass-client` binary as `user` (`owner` or `other`): plain TCP to Prosody,
+    /// the user's password file, stdout piped, `args` after the subcommand's.
+    fn pass_client(&self, user: &str, args: &[&str]) -> (Child, BufReader<ChildStdout>) {
         let mut child = Command::new(env!("CARGO_BIN_EXE_pass-client"))
-            .arg("expose")
-            .arg(local.to_string())
-            .args(["--jid", "owner@localhost", "--tls", "none", "--json"])
+            .args(args)
+            .args(["--jid", &format!("{user}@localhost"), "--tls", "none"])
             .arg("--server")
             .arg(self.info.c2s.to_string())
             .arg("--password-file")
-            .arg(self.password_file())
-            .args(["--log-level", "info"])
-            .args(extra)
+            .arg(self.dir.path().join(format!("{user}-pw")))
             .env_remove("PASS_CLIENT_PASSWORD")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -154,35 +144,21 @@ impl World {
             .spawn()
             .expect("spawn pass-client");
         let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        (child, stdout)
+    }
+
+    /// `pass-client expose LOCAL --json` as `owner`, plus `extra`.
+    fn expose(&self, local: SocketAddr, extra: &[&str]) -> Exposed {
+        let local = local.to_string();
+        let mut args = vec!["expose", local.as_str(), "--json"];
+        args.extend_from_slice(extra);
+        let (child, stdout) = self.pass_client("owner", &args);
         Exposed { child, stdout }
     }
-}
 
-impl World {
     /// `pass-client answer --ip IP` as `other`; the child and the full JID it printed.
     async fn answer(&self, ip: &str) -> (Child, String) {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_pass-client"))
-            .args([
-                "answer",
-                "--jid",
-                "other@localhost",
-                "--tls",
-                "none",
-                "--ip",
-                ip,
-            ])
-            .arg("--server")
-            .arg(self.info.c2s.to_string())
-            .arg("--password-file")
-            .arg(self.dir.path().join("other-pw"))
-            .env_remove("PASS_CLIENT_PASSWORD")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("spawn pass-client answer");
-        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+        let (child, mut out) = self.pass_client("other", &["answer", "--ip", ip]);
         let mut line = String::new();
         tokio::time::timeout(STEP, out.read_line(&mut line))
             .await

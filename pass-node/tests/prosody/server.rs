@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::info::ServerInfo;
+use crate::info::{ServerInfo, USERS};
 use crate::logs::tail_file;
 use crate::ports;
 
@@ -187,6 +187,21 @@ impl Prosody {
         self.c2s = SocketAddr::from(([127, 0, 0, 1], c2s));
         self.component = SocketAddr::from(([127, 0, 0, 1], component));
         self.child = spawn(config, self.dir.path());
+    }
+
+    /// A fresh Prosody with [`USERS`] and one component `domain` with a random
+    /// secret, and what a test needs to know about it.
+    pub fn with_component(domain: &str) -> (Prosody, ServerInfo) {
+        let secret = format!("secret-{}", fastrand::u64(..));
+        let prosody = Prosody::start(
+            &[ComponentSpec {
+                domain: domain.to_owned(),
+                secret: secret.clone(),
+            }],
+            &USERS,
+        );
+        let info = prosody.info(domain, &secret);
+        (prosody, info)
     }
 
     /// Stops Prosody and starts it again on the same ports with the same data, as an
