@@ -128,6 +128,8 @@ impl Shell {
                     stop = Some(s);
                 }
             }
+            // What judging asked for (a new registration with --keep).
+            self.carry_out().await;
             match stop {
                 Some(Stop::Now) => return Ok(()),
                 Some(Stop::WhenIdle) if self.relays == 0 && self.client.sessions() == 0 => {

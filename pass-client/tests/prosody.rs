@@ -424,3 +424,20 @@ async fn the_lease_survives_an_xmpp_server_restart() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keep_registers_again_after_an_expiry_and_the_new_port_serves() {
+    let world = World::start().await;
+    let echo = echo_server().await;
+    let mut client = world.expose(echo, &["--service", SERVICE, "--expire", "2", "--keep"]);
+    let first = client.registered().await;
+    client.until("expired").await;
+    let second = client.registered().await;
+    assert_eq!(round_trip(second, b"again".to_vec()).await, b"again");
+    assert!(
+        client.child.try_wait().expect("try_wait").is_none(),
+        "--keep stays up after an expiry (first lease was {first})"
+    );
+    client.signal("-INT");
+    assert!(client.exit().await.success());
+}
