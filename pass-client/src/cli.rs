@@ -69,7 +69,7 @@ pub struct Answer {
 /// How the c2s connection is secured.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Tls {
-    /// STARTTLS (not in this build: docs/DESIGN.md decision 90).
+    /// STARTTLS with rustls (docs/DESIGN.md decision 90).
     Starttls,
     /// Plain TCP: only to a server on a loopback address.
     None,
@@ -99,10 +99,10 @@ pub struct Account {
     /// How the connection is secured.
     #[arg(long, value_enum, default_value = "starttls")]
     pub tls: Tls,
-    /// Trust this CA certificate (PEM) for the server (STARTTLS only).
+    /// Trust only the CA certificates (PEM) in this file (STARTTLS).
     #[arg(long = "tls-ca", value_name = "FILE")]
     pub tls_ca: Option<PathBuf>,
-    /// Do not verify the server's certificate (test servers only).
+    /// Do not verify the server's certificate (test servers only; STARTTLS).
     #[arg(long = "tls-insecure")]
     pub tls_insecure: bool,
     /// Log level filter (tracing's env-filter syntax).

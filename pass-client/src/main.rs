@@ -8,6 +8,7 @@ mod discover;
 mod exit;
 mod report;
 mod shell;
+mod tls;
 mod xmpp;
 
 use clap::Parser as _;
@@ -123,14 +124,11 @@ fn login(account: &Account) -> Result<(xmpp::Login, SocketAddr), Fatal> {
     let first = *addrs
         .first()
         .ok_or_else(|| Fatal::new(exit::SETUP, format!("{server} resolves to nothing")))?;
-    match account.tls {
-        Tls::Starttls => {
-            return Err(Fatal::new(
-                exit::TLS,
-                "--tls starttls is not built into this pass-client (see docs/CLIENT.md); \
-                 only --tls none to a server on a loopback address works",
-            ))
-        }
+    let tls = match account.tls {
+        Tls::Starttls => Some(tls::client_config(
+            account.tls_ca.as_deref(),
+            account.tls_insecure,
+        )?),
         Tls::None => {
             if let Some(remote) = addrs.iter().find(|a| !a.ip().is_loopback()) {
                 return Err(Fatal::new(
@@ -143,8 +141,9 @@ fn login(account: &Account) -> Result<(xmpp::Login, SocketAddr), Fatal> {
             if account.tls_ca.is_some() || account.tls_insecure {
                 tracing::warn!("--tls-ca and --tls-insecure have no effect with --tls none");
             }
+            None
         }
-    }
+    };
     let password = password(account)?;
     // A resource of our own, kept across reconnects: the lease belongs to the full JID.
     let resource = format!("pass-client-{:08x}", fastrand::u32(..));
@@ -157,6 +156,7 @@ fn login(account: &Account) -> Result<(xmpp::Login, SocketAddr), Fatal> {
             server,
             jid,
             password,
+            tls,
         },
         first,
     ))

@@ -59,6 +59,8 @@ pub struct Login {
     pub jid: XmppJid,
     /// The password.
     pub password: String,
+    /// STARTTLS with these settings, or `None` for plain TCP (loopback only).
+    pub tls: Option<std::sync::Arc<tokio_rustls::rustls::ClientConfig>>,
 }
 
 impl Link {
@@ -141,9 +143,28 @@ impl Link {
     }
 }
 
-/// One login: connect, SASL, stream restart. Resource binding is the stream's.
+/// One login over TCP or STARTTLS.
 async fn log_in(login: &Login) -> Result<Connection, XmppError> {
-    let connector = TcpServerConnector::from(DnsConfig::addr(&login.server));
+    match &login.tls {
+        None => {
+            let tcp = TcpServerConnector::from(DnsConfig::addr(&login.server));
+            log_in_with(tcp, login).await
+        }
+        Some(config) => {
+            let starttls = crate::tls::StartTls {
+                server: login.server.clone(),
+                config: config.clone(),
+            };
+            log_in_with(starttls, login).await
+        }
+    }
+}
+
+/// One login: connect, SASL, stream restart. Resource binding is the stream's.
+async fn log_in_with<C: ServerConnector>(
+    connector: C,
+    login: &Login,
+) -> Result<Connection, XmppError> {
     let (pending, binding) = connector
         .connect(&login.jid, ns::CLIENT, Timeouts::default())
         .await?;
@@ -180,6 +201,7 @@ fn fatal_error(e: &XmppError) -> Option<Fatal> {
             exit::AUTH,
             "no SASL mechanism in common with the server (it may require TLS)",
         )),
+        XmppError::Connection(e) => Some(Fatal::new(exit::TLS, e.to_string())),
         _ => None,
     }
 }

@@ -40,7 +40,7 @@ fn tls_none_to_a_remote_server_is_refused() {
 }
 
 #[test]
-fn starttls_says_it_is_not_built() {
+fn an_unreadable_tls_ca_is_a_setup_error() {
     let out = pass_client(
         &[
             "expose",
@@ -49,11 +49,13 @@ fn starttls_says_it_is_not_built() {
             "me@example.org",
             "--server",
             "127.0.0.1:5222",
+            "--tls-ca",
+            "/nonexistent/ca.pem",
         ],
         Some("pw"),
     );
-    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
-    assert!(stderr(&out).contains("not built"), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--tls-ca"), "{}", stderr(&out));
 }
 
 #[test]

@@ -122,6 +122,79 @@ impl World {
         }
     }
 
+    /// A test CA (outside Prosody's reach) and a certificate it signs for `localhost`
+    /// in Prosody's certificate folder; Prosody restarted to take it (c2s then offers
+    /// STARTTLS). Returns the CA certificate's path.
+    async fn install_certificate(&mut self) -> PathBuf {
+        let certs = self.prosody.certs_dir();
+        let ca = self.dir.path().join("ca.crt");
+        let ca_key = self.dir.path().join("ca.key");
+        let csr = self.dir.path().join("localhost.csr");
+        let ext = self.dir.path().join("localhost.ext");
+        std::fs::write(&ext, "subjectAltName=DNS:localhost\n").expect("ext file");
+        let p = |p: &PathBuf| p.display().to_string();
+        let steps: [Vec<String>; 3] = [
+            vec![
+                "req".into(),
+                "-x509".into(),
+                "-newkey".into(),
+                "rsa:2048".into(),
+                "-nodes".into(),
+                "-days".into(),
+                "2".into(),
+                "-subj".into(),
+                "/CN=pass test CA".into(),
+                "-keyout".into(),
+                p(&ca_key),
+                "-out".into(),
+                p(&ca),
+            ],
+            vec![
+                "req".into(),
+                "-newkey".into(),
+                "rsa:2048".into(),
+                "-nodes".into(),
+                "-subj".into(),
+                "/CN=localhost".into(),
+                "-keyout".into(),
+                p(&certs.join("localhost.key")),
+                "-out".into(),
+                p(&csr),
+            ],
+            vec![
+                "x509".into(),
+                "-req".into(),
+                "-in".into(),
+                p(&csr),
+                "-CA".into(),
+                p(&ca),
+                "-CAkey".into(),
+                p(&ca_key),
+                "-CAcreateserial".into(),
+                "-days".into(),
+                "2".into(),
+                "-extfile".into(),
+                p(&ext),
+                "-out".into(),
+                p(&certs.join("localhost.crt")),
+            ],
+        ];
+        for args in steps {
+            let out = std::process::Command::new("openssl")
+                .args(&args)
+                .output()
+                .expect("run openssl");
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        self.prosody.restart();
+        self.wait_for_component().await;
+        ca
+    }
+
     fn password_file(&self) -> PathBuf {
         self.dir.path().join("owner-pw")
     }
@@ -131,7 +204,12 @@ impl World {
     fn pass_client(&self, user: &str, args: &[&str]) -> (Child, BufReader<ChildStdout>) {
         let mut child = Command::new(env!("CARGO_BIN_EXE_pass-client"))
             .args(args)
-            .args(["--jid", &format!("{user}@localhost"), "--tls", "none"])
+            .args(["--jid", &format!("{user}@localhost")])
+            .args(if args.contains(&"--tls") {
+                &[][..]
+            } else {
+                &["--tls", "none"][..]
+            })
             .arg("--server")
             .arg(self.info.c2s.to_string())
             .arg("--password-file")
@@ -440,4 +518,30 @@ async fn keep_registers_again_after_an_expiry_and_the_new_port_serves() {
     );
     client.signal("-INT");
     assert!(client.exit().await.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starttls_with_a_private_ca_relays_and_an_unknown_ca_exits_5() {
+    let mut world = World::start().await;
+    let crt = world.install_certificate().await;
+    let crt = crt.to_str().expect("UTF-8 path");
+    let echo = echo_server().await;
+
+    let mut untrusted = world.expose(echo, &["--service", SERVICE, "--tls", "starttls"]);
+    assert_eq!(
+        untrusted.exit().await.code(),
+        Some(5),
+        "an unknown CA is a TLS failure"
+    );
+
+    let tls = ["--service", SERVICE, "--tls", "starttls", "--tls-ca", crt];
+    let mut client = world.expose(echo, &tls);
+    let public = client.registered().await;
+    assert_eq!(round_trip(public, b"secret".to_vec()).await, b"secret");
+    client.signal("-INT");
+    assert!(client.exit().await.success());
+
+    let insecure = ["--service", SERVICE, "--tls", "starttls", "--tls-insecure"];
+    let mut client = world.expose(echo, &insecure);
+    client.registered().await;
 }

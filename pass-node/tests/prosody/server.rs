@@ -114,7 +114,7 @@ c2s_require_encryption = false
 allow_unencrypted_plain_auth = true
 authentication = "internal_hashed"
 storage = "internal"
-modules_enabled = {{ "roster"; "saslauth"; "disco"; "ping" }}
+modules_enabled = {{ "roster"; "saslauth"; "tls"; "disco"; "ping" }}
 modules_disabled = {{ "s2s" }}
 VirtualHost "localhost"
 "#
@@ -202,6 +202,13 @@ impl Prosody {
         );
         let info = prosody.info(domain, &secret);
         (prosody, info)
+    }
+
+    /// The folder Prosody takes certificates from (`HOST.crt`, `HOST.key`) when it
+    /// starts; with one for `localhost`, c2s offers STARTTLS.
+    #[allow(dead_code)] // used by pass-client/tests/prosody.rs, which includes this file
+    pub fn certs_dir(&self) -> std::path::PathBuf {
+        self.dir.path().join("certs")
     }
 
     /// Stops Prosody and starts it again on the same ports with the same data, as an
