@@ -545,3 +545,52 @@ async fn starttls_with_a_private_ca_relays_and_an_unknown_ca_exits_5() {
     let mut client = world.expose(echo, &insecure);
     client.registered().await;
 }
+
+/// A one-page HTTP/1.0 server on loopback: answers any request with `body`.
+async fn http_server(body: &'static str) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut sock = BufReader::new(sock);
+                // Headers until the empty line.
+                let mut line = String::new();
+                while sock.read_line(&mut line).await.unwrap_or(0) > 2 {
+                    line.clear();
+                }
+                let reply = format!(
+                    "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                let mut sock = sock.into_inner();
+                let _ = sock.write_all(reply.as_bytes()).await;
+                let _ = sock.shutdown().await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_server_behind_the_client_answers_a_caller() {
+    let world = World::start().await;
+    let http = http_server("hello through PASS").await;
+    let mut client = world.expose(http, &["--service", SERVICE]);
+    let public = client.registered().await;
+    let mut caller = TcpStream::connect(public).await.expect("caller connects");
+    caller
+        .write_all(b"GET / HTTP/1.0\r\nHost: example\r\n\r\n")
+        .await
+        .expect("request");
+    let mut response = String::new();
+    tokio::time::timeout(STEP, caller.read_to_string(&mut response))
+        .await
+        .expect("response in time")
+        .expect("read");
+    assert!(response.starts_with("HTTP/1.0 200 OK\r\n"), "{response:?}");
+    assert!(
+        response.ends_with("\r\n\r\nhello through PASS"),
+        "{response:?}"
+    );
+}
