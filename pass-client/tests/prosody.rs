@@ -18,367 +18,101 @@ mod ports;
 #[path = "../../pass-node/tests/prosody/server.rs"]
 mod server;
 
-use client::{Kind, XmppClient};
-use info::{ServerInfo, USERS};
+mod support;
+
 use server::Prosody;
-use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::process::{Child, ChildStdout, Command};
-use tokio::sync::oneshot;
+use support::{
+    denied_caller, echo_server, http_server, random_bytes, round_trip, try_round_trip, World, STEP,
+};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
 
 const SERVICE: &str = "pass.localhost";
-/// Bound on a single step.
-const STEP: Duration = Duration::from_secs(15);
 
-/// Prosody, pass-node in process, and a password file for `owner`.
-struct World {
-    prosody: Prosody,
-    info: ServerInfo,
-    stop_node: Option<oneshot::Sender<()>>,
-    dir: tempfile::TempDir,
+/// A fresh Prosody and pass-node as its component.
+async fn world() -> (Prosody, World) {
+    let (prosody, info) = Prosody::with_component(SERVICE);
+    (prosody, World::start(info).await)
 }
 
-impl World {
-    async fn start() -> World {
-        // The in-process node's log, shown when a test fails.
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter("pass_node=debug")
-            .with_test_writer()
-            .try_init();
-        let (prosody, info) = Prosody::with_component(SERVICE);
-        let dir = tempfile::tempdir().expect("temp dir");
-        let secret_file = dir.path().join("secret");
-        std::fs::write(&secret_file, &info.secret).expect("secret file");
-        std::fs::write(dir.path().join("owner-pw"), USERS[0].1).expect("password file");
-        std::fs::write(dir.path().join("other-pw"), USERS[1].1).expect("password file");
-        let (first, last) = ports::free_range(8);
-        let cli = pass_node::config::Cli::parse_args_from([
-            "pass-node".to_owned(),
-            "--server".into(),
-            info.component.to_string(),
-            "--domain".into(),
-            SERVICE.into(),
-            "--secret-file".into(),
-            secret_file.display().to_string(),
-            "--public-ip".into(),
-            "127.0.0.1".into(),
-            "--bind".into(),
-            "127.0.0.1".into(),
-            "--ports".into(),
-            format!("{first}-{last}"),
-            "--metrics".into(),
-            "off".into(),
-        ])
-        .expect("node flags");
-        let config = pass_node::config::resolve(
-            &cli.settings,
-            &pass_node::config::ConfigFile::default(),
-            pass_node::config::SecretSource::Read,
-        )
-        .expect("node settings");
-        let (stop_node, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            if let Err(e) = pass_node::run(config, async {
-                let _ = stopped.await;
-            })
-            .await
-            {
-                eprintln!("pass-node ended: {e}");
-            }
-        });
-        let world = World {
-            prosody,
-            info,
-            stop_node: Some(stop_node),
-            dir,
-        };
-        world.wait_for_component().await;
-        world
+/// A test CA (outside Prosody's reach) and a certificate it signs for `localhost`
+/// in Prosody's certificate folder; Prosody restarted to take it (c2s then offers
+/// STARTTLS). Returns the CA certificate's path.
+async fn install_certificate(prosody: &mut Prosody, world: &World) -> PathBuf {
+    let certs = prosody.certs_dir();
+    let ca = world.dir().join("ca.crt");
+    let ca_key = world.dir().join("ca.key");
+    let csr = world.dir().join("localhost.csr");
+    let ext = world.dir().join("localhost.ext");
+    std::fs::write(&ext, "subjectAltName=DNS:localhost\n").expect("ext file");
+    let p = |p: &PathBuf| p.display().to_string();
+    let steps: [Vec<String>; 3] = [
+        vec![
+            "req".into(),
+            "-x509".into(),
+            "-newkey".into(),
+            "rsa:2048".into(),
+            "-nodes".into(),
+            "-days".into(),
+            "2".into(),
+            "-subj".into(),
+            "/CN=pass test CA".into(),
+            "-keyout".into(),
+            p(&ca_key),
+            "-out".into(),
+            p(&ca),
+        ],
+        vec![
+            "req".into(),
+            "-newkey".into(),
+            "rsa:2048".into(),
+            "-nodes".into(),
+            "-subj".into(),
+            "/CN=localhost".into(),
+            "-keyout".into(),
+            p(&certs.join("localhost.key")),
+            "-out".into(),
+            p(&csr),
+        ],
+        vec![
+            "x509".into(),
+            "-req".into(),
+            "-in".into(),
+            p(&csr),
+            "-CA".into(),
+            p(&ca),
+            "-CAkey".into(),
+            p(&ca_key),
+            "-CAcreateserial".into(),
+            "-days".into(),
+            "2".into(),
+            "-extfile".into(),
+            p(&ext),
+            "-out".into(),
+            p(&certs.join("localhost.crt")),
+        ],
+    ];
+    for args in steps {
+        let out = std::process::Command::new("openssl")
+            .args(&args)
+            .output()
+            .expect("run openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
-
-    /// Until the node is connected, Prosody bounces stanzas for it.
-    async fn wait_for_component(&self) {
-        let (name, pw) = USERS[1];
-        let mut other = XmppClient::connect(self.info.c2s, name, &self.info.host, pw).await;
-        let deadline = tokio::time::Instant::now() + STEP;
-        loop {
-            let query: tokio_xmpp::minidom::Element =
-                "<query xmlns='http://jabber.org/protocol/disco#info'/>"
-                    .parse()
-                    .expect("xml");
-            let answer = other.request(SERVICE, Kind::Get, query).await;
-            if matches!(answer, tokio_xmpp::parsers::iq::Iq::Result { .. }) {
-                return;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "pass-node did not come up"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// A test CA (outside Prosody's reach) and a certificate it signs for `localhost`
-    /// in Prosody's certificate folder; Prosody restarted to take it (c2s then offers
-    /// STARTTLS). Returns the CA certificate's path.
-    async fn install_certificate(&mut self) -> PathBuf {
-        let certs = self.prosody.certs_dir();
-        let ca = self.dir.path().join("ca.crt");
-        let ca_key = self.dir.path().join("ca.key");
-        let csr = self.dir.path().join("localhost.csr");
-        let ext = self.dir.path().join("localhost.ext");
-        std::fs::write(&ext, "subjectAltName=DNS:localhost\n").expect("ext file");
-        let p = |p: &PathBuf| p.display().to_string();
-        let steps: [Vec<String>; 3] = [
-            vec![
-                "req".into(),
-                "-x509".into(),
-                "-newkey".into(),
-                "rsa:2048".into(),
-                "-nodes".into(),
-                "-days".into(),
-                "2".into(),
-                "-subj".into(),
-                "/CN=pass test CA".into(),
-                "-keyout".into(),
-                p(&ca_key),
-                "-out".into(),
-                p(&ca),
-            ],
-            vec![
-                "req".into(),
-                "-newkey".into(),
-                "rsa:2048".into(),
-                "-nodes".into(),
-                "-subj".into(),
-                "/CN=localhost".into(),
-                "-keyout".into(),
-                p(&certs.join("localhost.key")),
-                "-out".into(),
-                p(&csr),
-            ],
-            vec![
-                "x509".into(),
-                "-req".into(),
-                "-in".into(),
-                p(&csr),
-                "-CA".into(),
-                p(&ca),
-                "-CAkey".into(),
-                p(&ca_key),
-                "-CAcreateserial".into(),
-                "-days".into(),
-                "2".into(),
-                "-extfile".into(),
-                p(&ext),
-                "-out".into(),
-                p(&certs.join("localhost.crt")),
-            ],
-        ];
-        for args in steps {
-            let out = std::process::Command::new("openssl")
-                .args(&args)
-                .output()
-                .expect("run openssl");
-            assert!(
-                out.status.success(),
-                "openssl {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        self.prosody.restart();
-        self.wait_for_component().await;
-        ca
-    }
-
-    fn password_file(&self) -> PathBuf {
-        self.dir.path().join("owner-pw")
-    }
-
-    /// The `pass-client` binary as `user` (`owner` or `other`): plain TCP to Prosody,
-    /// the user's password file, stdout piped, `args` after the subcommand's.
-    fn pass_client(&self, user: &str, args: &[&str]) -> (Child, BufReader<ChildStdout>) {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_pass-client"))
-            .args(args)
-            .args(["--jid", &format!("{user}@localhost")])
-            .args(if args.contains(&"--tls") {
-                &[][..]
-            } else {
-                &["--tls", "none"][..]
-            })
-            .arg("--server")
-            .arg(self.info.c2s.to_string())
-            .arg("--password-file")
-            .arg(self.dir.path().join(format!("{user}-pw")))
-            .env_remove("PASS_CLIENT_PASSWORD")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("spawn pass-client");
-        let stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        (child, stdout)
-    }
-
-    /// `pass-client expose LOCAL --json` as `owner`, plus `extra`.
-    fn expose(&self, local: SocketAddr, extra: &[&str]) -> Exposed {
-        let local = local.to_string();
-        let mut args = vec!["expose", local.as_str(), "--json"];
-        args.extend_from_slice(extra);
-        let (child, stdout) = self.pass_client("owner", &args);
-        Exposed { child, stdout }
-    }
-
-    /// `pass-client answer --ip IP` as `other`; the child and the full JID it printed.
-    async fn answer(&self, ip: &str) -> (Child, String) {
-        let (child, mut out) = self.pass_client("other", &["answer", "--ip", ip]);
-        let mut line = String::new();
-        tokio::time::timeout(STEP, out.read_line(&mut line))
-            .await
-            .expect("answer prints its JID in time")
-            .expect("read stdout");
-        // "answering as JID with IP"
-        let jid = line
-            .split_whitespace()
-            .nth(2)
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
-        (child, jid)
-    }
-}
-
-impl Drop for World {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop_node.take() {
-            let _ = stop.send(());
-        }
-    }
-}
-
-/// A running `pass-client expose`.
-struct Exposed {
-    child: Child,
-    stdout: BufReader<ChildStdout>,
-}
-
-impl Exposed {
-    /// The next JSON event on stdout.
-    async fn event(&mut self) -> serde_json::Value {
-        let mut line = String::new();
-        let n = tokio::time::timeout(STEP, self.stdout.read_line(&mut line))
-            .await
-            .expect("no event in time")
-            .expect("read stdout");
-        assert!(n > 0, "pass-client closed its stdout");
-        // Shown when the test fails.
-        println!("pass-client: {}", line.trim_end());
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON: {line:?}: {e}"))
-    }
-
-    /// Events until one named `name`.
-    async fn until(&mut self, name: &str) -> serde_json::Value {
-        loop {
-            let ev = self.event().await;
-            if ev["event"] == name {
-                return ev;
-            }
-        }
-    }
-
-    /// The public address from the `registered` event.
-    async fn registered(&mut self) -> SocketAddr {
-        let ev = self.until("registered").await;
-        let ip = ev["ip"].as_str().expect("ip");
-        let port = ev["port"].as_u64().expect("port");
-        format!("{ip}:{port}").parse().expect("address")
-    }
-
-    async fn exit(&mut self) -> ExitStatus {
-        tokio::time::timeout(STEP, self.child.wait())
-            .await
-            .expect("pass-client did not exit in time")
-            .expect("wait")
-    }
-
-    fn signal(&self, sig: &str) {
-        let pid = self.child.id().expect("running").to_string();
-        let ok = std::process::Command::new("kill")
-            .args([sig, &pid])
-            .status()
-            .expect("kill");
-        assert!(ok.success());
-    }
-}
-
-/// An echo server on loopback: each connection's bytes back, EOF carried.
-async fn echo_server() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        while let Ok((sock, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let (mut r, mut w) = sock.into_split();
-                let _ = tokio::io::copy(&mut r, &mut w).await;
-                let _ = w.shutdown().await;
-            });
-        }
-    });
-    addr
-}
-
-/// Sends `data` through `addr` and reads until EOF; what came back.
-async fn round_trip(addr: SocketAddr, data: Vec<u8>) -> Vec<u8> {
-    try_round_trip(addr, data).await.expect("round trip")
-}
-
-/// [`round_trip`], with the caller's I/O errors returned. The caller half-closes once
-/// its bytes are back (a caller's EOF before it is bridged may count as hanging up),
-/// and then the echo's EOF must come back through the bridge.
-async fn try_round_trip(addr: SocketAddr, data: Vec<u8>) -> std::io::Result<Vec<u8>> {
-    let sock = TcpStream::connect(addr).await?;
-    let (mut r, mut w) = sock.into_split();
-    let len = data.len();
-    let writer = tokio::spawn(async move { w.write_all(&data).await.map(|()| w) });
-    let mut back = vec![0; len];
-    let read = async {
-        r.read_exact(&mut back).await?;
-        let mut w = writer.await.expect("writer task")?;
-        w.shutdown().await?;
-        let mut rest = Vec::new();
-        r.read_to_end(&mut rest).await?;
-        back.extend_from_slice(&rest);
-        Ok::<_, std::io::Error>(())
-    };
-    tokio::time::timeout(Duration::from_secs(60), read)
-        .await
-        .expect("echo within 60 s")?;
-    Ok(back)
-}
-
-/// A caller that sends nothing and reads until the end: the bytes it got.
-async fn denied_caller(addr: SocketAddr) -> Vec<u8> {
-    let mut caller = TcpStream::connect(addr).await.expect("caller connects");
-    let mut got = Vec::new();
-    tokio::time::timeout(STEP, caller.read_to_end(&mut got))
-        .await
-        .expect("the denied caller is cut off in time")
-        .expect("EOF, not a reset");
-    got
-}
-
-fn random_bytes(n: usize) -> Vec<u8> {
-    let mut rng = fastrand::Rng::with_seed(n as u64);
-    (0..n).map(|_| rng.u8(..)).collect()
+    prosody.restart();
+    world.wait_for_component().await;
+    ca
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn discovers_registers_bridges_16_mib_each_way_and_sigint_closes_the_port() {
-    let world = World::start().await;
+    let (_prosody, world) = world().await;
     let echo = echo_server().await;
     // No --service: found by disco on the account's server.
     let mut client = world.expose(echo, &[]);
@@ -405,7 +139,7 @@ async fn discovers_registers_bridges_16_mib_each_way_and_sigint_closes_the_port(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_outside_allow_is_denied_and_gets_eof_without_a_byte() {
-    let world = World::start().await;
+    let (_prosody, world) = world().await;
     let echo = echo_server().await;
     let mut client = world.expose(echo, &["--service", SERVICE, "--allow", "10.0.0.0/8"]);
     let public = client.registered().await;
@@ -419,7 +153,7 @@ async fn a_caller_outside_allow_is_denied_and_gets_eof_without_a_byte() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_lease_is_acknowledged_and_exits_0() {
-    let world = World::start().await;
+    let (_prosody, world) = world().await;
     let echo = echo_server().await;
     let mut client = world.expose(echo, &["--service", SERVICE, "--expire", "2"]);
     let public = client.registered().await;
@@ -433,7 +167,7 @@ async fn an_expired_lease_is_acknowledged_and_exits_0() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_oneshot_lease_serves_one_caller_then_exits_0() {
-    let world = World::start().await;
+    let (_prosody, world) = world().await;
     let echo = echo_server().await;
     let mut client = world.expose(echo, &["--service", SERVICE, "--oneshot"]);
     let public = client.registered().await;
@@ -446,7 +180,7 @@ async fn a_oneshot_lease_serves_one_caller_then_exits_0() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_password_exits_4() {
-    let world = World::start().await;
+    let (_prosody, world) = world().await;
     std::fs::write(world.password_file(), "not-the-password").expect("write");
     let echo = echo_server().await;
     let mut client = world.expose(echo, &["--service", SERVICE]);
@@ -455,7 +189,7 @@ async fn a_wrong_password_exits_4() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn allow_jid_admits_the_caller_at_the_answered_ip() {
-    let world = World::start().await;
+    let (_prosody, world) = world().await;
     let (_answerer, jid) = world.answer("127.0.0.1").await;
     let echo = echo_server().await;
     let mut client = world.expose(echo, &["--service", SERVICE, "--allow-jid", &jid]);
@@ -467,7 +201,7 @@ async fn allow_jid_admits_the_caller_at_the_answered_ip() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn allow_jid_denies_a_caller_at_another_ip() {
-    let world = World::start().await;
+    let (_prosody, world) = world().await;
     let (_answerer, jid) = world.answer("192.0.2.1").await;
     let echo = echo_server().await;
     let mut client = world.expose(echo, &["--service", SERVICE, "--allow-jid", &jid]);
@@ -480,13 +214,13 @@ async fn allow_jid_denies_a_caller_at_another_ip() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lease_survives_an_xmpp_server_restart() {
-    let mut world = World::start().await;
+    let (mut prosody, world) = world().await;
     let echo = echo_server().await;
     let mut client = world.expose(echo, &["--service", SERVICE]);
     let public = client.registered().await;
     assert_eq!(round_trip(public, b"before".to_vec()).await, b"before");
 
-    world.prosody.restart();
+    prosody.restart();
     // Both the client and the node log in again (backoff); the same port serves once
     // both are back, so retry the caller for a bounded time.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
@@ -505,7 +239,7 @@ async fn the_lease_survives_an_xmpp_server_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keep_registers_again_after_an_expiry_and_the_new_port_serves() {
-    let world = World::start().await;
+    let (_prosody, world) = world().await;
     let echo = echo_server().await;
     let mut client = world.expose(echo, &["--service", SERVICE, "--expire", "2", "--keep"]);
     let first = client.registered().await;
@@ -522,8 +256,8 @@ async fn keep_registers_again_after_an_expiry_and_the_new_port_serves() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn starttls_with_a_private_ca_relays_and_an_unknown_ca_exits_5() {
-    let mut world = World::start().await;
-    let crt = world.install_certificate().await;
+    let (mut prosody, world) = world().await;
+    let crt = install_certificate(&mut prosody, &world).await;
     let crt = crt.to_str().expect("UTF-8 path");
     let echo = echo_server().await;
 
@@ -546,35 +280,9 @@ async fn starttls_with_a_private_ca_relays_and_an_unknown_ca_exits_5() {
     client.registered().await;
 }
 
-/// A one-page HTTP/1.0 server on loopback: answers any request with `body`.
-async fn http_server(body: &'static str) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        while let Ok((sock, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut sock = BufReader::new(sock);
-                // Headers until the empty line.
-                let mut line = String::new();
-                while sock.read_line(&mut line).await.unwrap_or(0) > 2 {
-                    line.clear();
-                }
-                let reply = format!(
-                    "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
-                    body.len()
-                );
-                let mut sock = sock.into_inner();
-                let _ = sock.write_all(reply.as_bytes()).await;
-                let _ = sock.shutdown().await;
-            });
-        }
-    });
-    addr
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_http_server_behind_the_client_answers_a_caller() {
-    let world = World::start().await;
+    let (_prosody, world) = world().await;
     let http = http_server("hello through PASS").await;
     let mut client = world.expose(http, &["--service", SERVICE]);
     let public = client.registered().await;
