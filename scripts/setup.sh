@@ -11,6 +11,8 @@ command -v iperf3 >/dev/null || need_apt+=(iperf3)
 command -v socat >/dev/null || need_apt+=(socat)
 command -v strace >/dev/null || need_apt+=(strace)
 command -v systemd-analyze >/dev/null || need_apt+=(systemd)
+# pass-client's STARTTLS test makes a test CA and a server certificate.
+command -v openssl >/dev/null || need_apt+=(openssl)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: apt-get install ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

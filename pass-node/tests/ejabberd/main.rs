@@ -9,6 +9,8 @@
 
 #[path = "../prosody/client.rs"]
 mod client;
+#[path = "../prosody/info.rs"]
+mod info;
 #[path = "../prosody/logs.rs"]
 mod logs;
 #[path = "../prosody/node.rs"]

@@ -9,9 +9,9 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::info::ServerInfo;
 use crate::logs::tail_file;
 use crate::ports;
-use crate::scenarios::ServerInfo;
 
 /// Erlang takes a few seconds to boot, longer on a busy machine.
 const START_TIMEOUT: Duration = Duration::from_secs(60);

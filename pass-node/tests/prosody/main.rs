@@ -11,29 +11,21 @@
 //! tests fail saying so.
 
 mod client;
+mod info;
 mod logs;
 mod node;
 mod ports;
 mod scenarios;
 mod server;
 
-use scenarios::{bounded, USERS};
-use server::{ComponentSpec, Prosody};
+use scenarios::bounded;
+use server::Prosody;
 
 const SERVICE: &str = "pass.localhost";
 
-/// A fresh Prosody with [`USERS`] and the component [`SERVICE`], and its details.
+/// A fresh Prosody with [`scenarios::USERS`] and the component [`SERVICE`], and its details.
 fn prosody() -> (Prosody, scenarios::ServerInfo) {
-    let secret = format!("secret-{}", fastrand::u64(..));
-    let prosody = Prosody::start(
-        &[ComponentSpec {
-            domain: SERVICE.to_owned(),
-            secret: secret.clone(),
-        }],
-        &USERS,
-    );
-    let info = prosody.info(SERVICE, &secret);
-    (prosody, info)
+    Prosody::with_component(SERVICE)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

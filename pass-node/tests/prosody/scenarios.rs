@@ -24,22 +24,7 @@ pub(crate) const STEP: Duration = Duration::from_secs(10);
 /// Bound on a whole scenario.
 const SCENARIO: Duration = Duration::from_secs(50);
 
-/// The two accounts every server under test must have: (name, password).
-pub const USERS: [(&str, &str); 2] = [("owner", "owner-pw"), ("other", "other-pw")];
-
-/// Where the XMPP server under test listens, and the component it expects.
-pub struct ServerInfo {
-    /// Client-to-server port.
-    pub c2s: SocketAddr,
-    /// Component (XEP-0114) port.
-    pub component: SocketAddr,
-    /// The virtual host holding [`USERS`].
-    pub host: String,
-    /// The component domain the node connects as.
-    pub service: String,
-    /// Its secret.
-    pub secret: String,
-}
+pub use crate::info::{ServerInfo, USERS};
 
 /// pass-node (as the server's component) and the two logged-in users. The server
 /// itself is owned by the caller.

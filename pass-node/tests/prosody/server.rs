@@ -8,9 +8,9 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::info::{ServerInfo, USERS};
 use crate::logs::tail_file;
 use crate::ports;
-use crate::scenarios::ServerInfo;
 
 /// How long Prosody may take to open its ports.
 const START_TIMEOUT: Duration = Duration::from_secs(15);
@@ -114,7 +114,7 @@ c2s_require_encryption = false
 allow_unencrypted_plain_auth = true
 authentication = "internal_hashed"
 storage = "internal"
-modules_enabled = {{ "roster"; "saslauth"; "disco"; "ping" }}
+modules_enabled = {{ "roster"; "saslauth"; "tls"; "disco"; "ping" }}
 modules_disabled = {{ "s2s" }}
 VirtualHost "localhost"
 "#
@@ -187,6 +187,42 @@ impl Prosody {
         self.c2s = SocketAddr::from(([127, 0, 0, 1], c2s));
         self.component = SocketAddr::from(([127, 0, 0, 1], component));
         self.child = spawn(config, self.dir.path());
+    }
+
+    /// A fresh Prosody with [`USERS`] and one component `domain` with a random
+    /// secret, and what a test needs to know about it.
+    pub fn with_component(domain: &str) -> (Prosody, ServerInfo) {
+        let secret = format!("secret-{}", fastrand::u64(..));
+        let prosody = Prosody::start(
+            &[ComponentSpec {
+                domain: domain.to_owned(),
+                secret: secret.clone(),
+            }],
+            &USERS,
+        );
+        let info = prosody.info(domain, &secret);
+        (prosody, info)
+    }
+
+    /// The folder Prosody takes certificates from (`HOST.crt`, `HOST.key`) when it
+    /// starts; with one for `localhost`, c2s offers STARTTLS.
+    #[allow(dead_code)] // used by pass-client/tests/prosody.rs, which includes this file
+    pub fn certs_dir(&self) -> std::path::PathBuf {
+        self.dir.path().join("certs")
+    }
+
+    /// Stops Prosody and starts it again on the same ports with the same data, as an
+    /// operator's restart would (clients and components are cut off and reconnect).
+    #[allow(dead_code)] // used by pass-client/tests/prosody.rs, which includes this file
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(self.dir.path().join("prosody.log"));
+        let config = self.dir.path().join("prosody.cfg.lua");
+        self.child = spawn(&config, self.dir.path());
+        if self.wait_ready().is_err() {
+            panic!("prosody could not bind its ports again:\n{}", self.logs());
+        }
     }
 
     /// Waits (bounded) until Prosody logs that it activated c2s and the component

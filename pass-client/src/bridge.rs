@@ -1,0 +1,33 @@
+//! Relaying one caller: bytes both ways between the proxy connection and the local
+//! service, byte-exact, each direction's EOF carried as a half-close.
+//!
+//! A plain `tokio::io::copy` per direction, not pass-node's relay: that one counts
+//! bytes for metrics, rate-limits, splices and reports the first EOF to a lease
+//! machine (docs/DESIGN.md decision 50); a client bridging one caller to its own
+//! service needs none of it (docs/DESIGN.md decision 91).
+
+use tokio::io::{AsyncWriteExt as _, ReadHalf, WriteHalf};
+use tokio::net::TcpStream;
+
+/// Relays until both directions are done (EOF each way) or one fails; both
+/// connections are closed when it returns.
+pub async fn relay(proxy: TcpStream, local: TcpStream) {
+    let (pr, pw) = tokio::io::split(proxy);
+    let (lr, lw) = tokio::io::split(local);
+    let up = one_way(pr, lw);
+    let down = one_way(lr, pw);
+    let (a, b) = tokio::join!(up, down);
+    if let Err(e) = a.and(b) {
+        tracing::debug!("relay ended with an error: {e}");
+    }
+}
+
+/// Copies `from` into `to` until EOF, then shuts `to` down for writing.
+async fn one_way(
+    mut from: ReadHalf<TcpStream>,
+    mut to: WriteHalf<TcpStream>,
+) -> std::io::Result<u64> {
+    let n = tokio::io::copy(&mut from, &mut to).await?;
+    to.shutdown().await?;
+    Ok(n)
+}
