@@ -84,6 +84,14 @@ cargo build --quiet -p pass-node -p pass-conformance
 # `cargo test` builds these crates again, with the dev-dependencies' features added.
 free_debug_build
 
+step "Debian package: build (release), dpkg -i, verify, dpkg -r, dpkg -P"
+bash scripts/deb-test.sh
+# The release build is only the package's.
+if [ "${PASS_LOW_DISK:-0}" = 1 ] && [ -d target/release ]; then
+  echo "PASS_LOW_DISK: removing target/release ($(du -sh target/release | cut -f1))"
+  rm -rf target/release
+fi
+
 step "cargo test --workspace"
 # The conformance tests run the pass-node binary found beside them: cargo builds it
 # for pass-node's own integration tests.
