@@ -22,6 +22,9 @@ cargo deb -p pass-node --quiet
 deb=$(ls target/debian/pass-node_*.deb 2>/dev/null | head -n 1)
 [ -n "$deb" ] || fail "cargo deb wrote no package"
 echo "deb-test: built $deb in $(( $(date +%s) - start )) s"
+# cargo-deb's maintainer scripts: stop the unit on remove, forget it on purge.
+dpkg-deb -I "$deb" prerm | grep -q 'stop pass-node.service' || fail "prerm does not stop the unit"
+dpkg-deb -I "$deb" postrm | grep -q 'purge pass-node.service' || fail "postrm does not purge the unit's state"
 
 # Whatever happens below, leave no package installed.
 trap 'dpkg -P pass-node >/dev/null 2>&1 || true' EXIT
