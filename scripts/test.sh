@@ -84,9 +84,12 @@ cargo build --quiet -p pass-node -p pass-conformance
 # `cargo test` builds these crates again, with the dev-dependencies' features added.
 free_debug_build
 
-step "Debian package: build (release), dpkg -i, verify, dpkg -r, dpkg -P"
+step "Debian package: build (release, about 2 minutes), dpkg -i, verify, dpkg -r, dpkg -P"
 bash scripts/deb-test.sh
-# The release build is only the package's.
+
+step "docs/OPERATING.md quick start, every command as written (install, Prosody, start, smoke test)"
+bash scripts/quickstart-test.sh
+# The release build is only the package's (and the quick start's, which builds it again).
 if [ "${PASS_LOW_DISK:-0}" = 1 ] && [ -d target/release ]; then
   echo "PASS_LOW_DISK: removing target/release ($(du -sh target/release | cut -f1))"
   rm -rf target/release
