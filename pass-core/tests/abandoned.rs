@@ -84,6 +84,17 @@ fn error_answer(s: &mut Service, now: Instant, notice: &Iq, condition: Condition
     s.handle_stanza(now, &iq.to_element());
 }
 
+/// A lease whose first caller's notice is answered with `condition`: the service,
+/// the lease port, the proxy port and what the answer made the service do.
+fn caller_answered_with(condition: Condition) -> (Service, u16, u16, Vec<Action>) {
+    let mut s = service(Duration::ZERO);
+    let port = lease(&mut s, secs(0), "r1");
+    let (proxy, notice) = call(&mut s, secs(1), port, 1);
+    error_answer(&mut s, secs(2), &notice, condition);
+    let actions = drain(&mut s);
+    (s, port, proxy, actions)
+}
+
 fn expire_notice(actions: &[Action], port: u16) -> bool {
     actions.iter().any(|a| match a {
         Action::Send(iq) => {
@@ -107,13 +118,10 @@ fn a_bounce_meaning_the_owner_is_gone_ends_the_lease_without_a_notice() {
         Condition::ItemNotFound,
         Condition::Gone,
     ] {
-        let mut s = service(Duration::ZERO);
-        let free = s.stats().ports_free;
-        let port = lease(&mut s, secs(0), "r1");
-        let (proxy, notice) = call(&mut s, secs(1), port, 1);
-        error_answer(&mut s, secs(2), &notice, condition);
+        let free = service(Duration::ZERO).stats().ports_free;
+        let (mut s, port, proxy, actions) = caller_answered_with(condition);
         assert_eq!(
-            drain(&mut s),
+            actions,
             [
                 Action::Drop { conn: ConnId(1) },
                 Action::Unlisten { port: proxy },
@@ -136,12 +144,9 @@ fn a_bounce_meaning_the_owner_is_gone_ends_the_lease_without_a_notice() {
 fn a_deny_keeps_the_lease() {
     for condition in [Condition::NotAuthorized, Condition::NotAcceptable] {
         assert!(!owner_is_gone(condition));
-        let mut s = service(Duration::ZERO);
-        let port = lease(&mut s, secs(0), "r1");
-        let (proxy, notice) = call(&mut s, secs(1), port, 1);
-        error_answer(&mut s, secs(2), &notice, condition);
+        let (mut s, port, proxy, actions) = caller_answered_with(condition);
         assert_eq!(
-            drain(&mut s),
+            actions,
             [
                 Action::Drop { conn: ConnId(1) },
                 Action::Unlisten { port: proxy }
