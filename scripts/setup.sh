@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh Debian machine: Debian packages, Rust
-# targets, cargo-fuzz. Idempotent: skips what is already there. Needs root for apt.
+# targets, cargo-deb, cargo-fuzz. Idempotent: skips what is already there. Needs root for apt.
 set -euo pipefail
 
 need_apt=()
@@ -27,6 +27,12 @@ for t in wasm32-wasip1 thumbv7em-none-eabihf; do
     rustup target add "$t"
   fi
 done
+
+# The Debian package (scripts/deb-test.sh).
+if ! command -v cargo-deb >/dev/null; then
+  echo "setup: cargo install cargo-deb"
+  cargo install cargo-deb --locked --quiet
+fi
 
 if [ "${PASS_SKIP_FUZZ:-0}" != 1 ]; then
   if ! rustup toolchain list | grep -q '^nightly'; then

@@ -84,6 +84,17 @@ cargo build --quiet -p pass-node -p pass-conformance
 # `cargo test` builds these crates again, with the dev-dependencies' features added.
 free_debug_build
 
+step "Debian package: build (release, about 2 minutes), dpkg -i, verify, dpkg -r, dpkg -P"
+bash scripts/deb-test.sh
+
+step "docs/OPERATING.md quick start, every command as written (install, Prosody, start, smoke test)"
+bash scripts/quickstart-test.sh
+# The release build is only the package's (and the quick start's, which builds it again).
+if [ "${PASS_LOW_DISK:-0}" = 1 ] && [ -d target/release ]; then
+  echo "PASS_LOW_DISK: removing target/release ($(du -sh target/release | cut -f1))"
+  rm -rf target/release
+fi
+
 step "cargo test --workspace"
 # The conformance tests run the pass-node binary found beside them: cargo builds it
 # for pass-node's own integration tests.

@@ -20,7 +20,7 @@ use pass_conformance::runner::{RunOptions, Status};
 use pass_conformance::{component, report, selftest};
 
 /// Where the unit expects the binary; the tests point it at the one just built.
-const INSTALLED_BINARY: &str = "/usr/local/bin/pass-node";
+const INSTALLED_BINARY: &str = "/usr/bin/pass-node";
 
 fn unit_text() -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../pass-node/pass-node.service");

@@ -93,6 +93,8 @@ pub(crate) struct Driver<E> {
     next_relay: u64,
     accepted_tx: mpsc::Sender<Accepted>,
     host_tx: mpsc::UnboundedSender<HostEvent>,
+    /// The engine's abandoned-lease counters as last logged (owner gone, idle).
+    leases_ended: (u64, u64),
 }
 
 pub(crate) struct Channels {
@@ -129,6 +131,7 @@ impl<E: Engine + Send + 'static> Driver<E> {
             next_relay: 1,
             accepted_tx,
             host_tx,
+            leases_ended: (0, 0),
         };
         (
             d,
@@ -327,6 +330,7 @@ impl<E: Engine + Send + 'static> Driver<E> {
 
     /// Drains the engine's actions and carries them out in order.
     async fn carry_out(&mut self) {
+        let mut unlistened = Vec::new();
         while let Some(action) = self.engine.poll_action() {
             match action {
                 Action::Send(iq) => {
@@ -337,6 +341,7 @@ impl<E: Engine + Send + 'static> Driver<E> {
                 }
                 Action::Listen { port } => self.do_listen(port),
                 Action::Unlisten { port } => {
+                    unlistened.push(port);
                     if let Some(listener) = self.listeners.remove(&port) {
                         listener.close().await;
                         debug!(port, "stopped listening");
@@ -350,6 +355,30 @@ impl<E: Engine + Send + 'static> Driver<E> {
                 Action::Drop { conn } => self.do_drop(conn),
             }
         }
+        self.log_abandoned_leases(&unlistened);
+    }
+
+    /// Says at INFO when the engine ended a lease as abandoned (DESIGN decisions
+    /// 100 and 101); `unlistened` are the ports it let go of meanwhile (the
+    /// lease's, and a proxy port's if a caller was waiting).
+    fn log_abandoned_leases(&mut self, unlistened: &[u16]) {
+        let s = self.engine.stats();
+        let (gone, idle) = self.leases_ended;
+        if s.leases_owner_gone > gone {
+            info!(
+                ports = ?unlistened,
+                ended = s.leases_owner_gone - gone,
+                "lease ended: its owner is gone (the owner's server bounced the incoming-connection notice); the caller was dropped"
+            );
+        }
+        if s.leases_idle > idle {
+            info!(
+                ports = ?unlistened,
+                ended = s.leases_idle - idle,
+                "lease ended: no caller and no request from its owner for max_idle_lease; expire notice sent"
+            );
+        }
+        self.leases_ended = (s.leases_owner_gone, s.leases_idle);
     }
 
     fn do_listen(&mut self, port: u16) {

@@ -188,6 +188,22 @@ impl Metrics {
             "pass_calls_refused_total{{reason=\"descriptors\"}} {}",
             self.accepts.refused.load(Ordering::Relaxed)
         );
+        header(
+            &mut o,
+            "pass_leases_abandoned_total",
+            "Leases the service ended as abandoned, by why: owner_gone (the owner's server bounced a notice), idle (max_idle_lease passed with no caller and no request).",
+            "counter",
+        );
+        let _ = writeln!(
+            o,
+            "pass_leases_abandoned_total{{reason=\"owner_gone\"}} {}",
+            s.leases_owner_gone
+        );
+        let _ = writeln!(
+            o,
+            "pass_leases_abandoned_total{{reason=\"idle\"}} {}",
+            s.leases_idle
+        );
         counter(
             &mut o,
             "pass_node_accept_errors_total",
@@ -342,6 +358,8 @@ mod tests {
             errors_sent: vec![(400, 1), (502, 2)],
             calls_busy: 4,
             calls_over_capacity: 6,
+            leases_owner_gone: 8,
+            leases_idle: 9,
             ..Stats::default()
         };
         s.answer_latency.record(Duration::from_millis(20));
@@ -364,6 +382,8 @@ mod tests {
         assert!(text.contains("\npass_calls_refused_total{reason=\"capacity\"} 6\n"));
         assert!(text.contains("\npass_calls_refused_total{reason=\"descriptors\"} 3\n"));
         assert!(text.contains("\npass_node_accept_errors_total 7\n"));
+        assert!(text.contains("\npass_leases_abandoned_total{reason=\"owner_gone\"} 8\n"));
+        assert!(text.contains("\npass_leases_abandoned_total{reason=\"idle\"} 9\n"));
         assert!(text.contains("pass_owner_answer_seconds_bucket{le=\"0.025\"} 1"));
         assert!(text.contains("pass_owner_answer_seconds_bucket{le=\"0.01\"} 0"));
         assert!(text.contains("pass_owner_answer_seconds_count 1"));

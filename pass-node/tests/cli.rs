@@ -704,3 +704,38 @@ async fn lease_port_binds_again_at_once_after_a_restart_with_time_wait() {
         stop(child).await;
     }
 }
+
+/// docs/pass-node-help.md is `--help` of the binary and of its subcommand, verbatim
+/// (the Debian package ships it: docs/DESIGN.md decision 102). After a change to a
+/// flag, regenerate it: `PASS_BLESS=1 cargo test -p pass-node --test cli help_doc`.
+#[test]
+fn help_doc_is_the_binarys_help() {
+    let help = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .args(args)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let text = format!(
+        "# pass-node --help\n\n\
+         Generated from the binary by pass-node/tests/cli.rs (`help_doc_is_the_binarys_help`);\n\
+         do not edit. docs/OPERATING.md explains the settings.\n\n\
+         ```text\n$ pass-node --help\n{}```\n\n\
+         ```text\n$ pass-node check-config --help\n{}```\n",
+        help(&["--help"]),
+        help(&["check-config", "--help"]),
+    );
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/pass-node-help.md");
+    if std::env::var_os("PASS_BLESS").is_some() {
+        std::fs::write(&path, &text).unwrap();
+    }
+    let doc = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        doc == text,
+        "docs/pass-node-help.md differs from --help: \
+         PASS_BLESS=1 cargo test -p pass-node --test cli help_doc"
+    );
+}

@@ -351,6 +351,55 @@ async fn expire_sends_a_notice() {
     node.stop().await.unwrap();
 }
 
+/// DESIGN decision 101: no caller and no request for `max_idle_lease` ends the
+/// lease with an expire notice and stops its port.
+#[tokio::test]
+async fn an_idle_lease_ends_with_an_expire_notice() {
+    let (_server, mut session, node) =
+        node_with(|c| c.core.max_idle_lease = Duration::from_secs(1)).await;
+    let lease = session.register(OWNER, "").await;
+    let t0 = std::time::Instant::now();
+    let iq = session.next_iq().await;
+    assert!(t0.elapsed() >= Duration::from_millis(900), "ended early");
+    match PassMessage::from_iq(&iq).unwrap() {
+        PassMessage::ExpireNotice { proxy } => assert_eq!(proxy, lease),
+        other => panic!("expected an expire notice, got {other:?}"),
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(TcpStream::connect(lease).await.is_err(), "port still open");
+    node.stop().await.unwrap();
+}
+
+/// DESIGN decision 100: the owner's server bounces the notice (the owner logged
+/// off): the caller is dropped and the lease port stops listening, no notice.
+#[tokio::test]
+async fn a_bounced_notice_ends_the_lease() {
+    let (_server, mut session, node) = node_with(|_| {}).await;
+    let lease = session.register(OWNER, "").await;
+    let mut client = connect(lease).await;
+    let (notice, _, _) = session.expect_incoming().await;
+    // What Prosody sends back for an IQ to a full JID no longer online.
+    let bounce = format!(
+        "<iq type='error' id='{}' from='{OWNER}' to='{DOMAIN}'>\
+         <error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>",
+        notice.id
+    );
+    session.send_raw(&bounce).await;
+    assert!(closed_by_peer(&mut client).await, "caller not dropped");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        TcpStream::connect(lease).await.is_err(),
+        "lease still listens"
+    );
+    // No notice went out for it: the next stanza is the answer to this ping.
+    session
+        .send_iq(OWNER, "p1", "get", "<ping xmlns='urn:xmpp:ping'/>")
+        .await;
+    let next = session.next_iq().await;
+    assert_eq!((next.id.as_str(), next.kind), ("p1", IqType::Result));
+    node.stop().await.unwrap();
+}
+
 #[tokio::test]
 async fn dual_stack_advertises_both_families_and_relays_over_ipv6() {
     let v4: std::net::IpAddr = "127.0.0.1".parse().unwrap();

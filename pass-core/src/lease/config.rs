@@ -49,6 +49,10 @@ pub struct Config {
     /// Incoming connections per second one lease may announce once its burst is
     /// spent.
     pub call_per_second: u32,
+    /// How long a lease may go with no caller and no `jabber:iq:pass` request or
+    /// answer from its account before it ends with an expire notice (DESIGN
+    /// decision 101); zero turns the check off.
+    pub max_idle_lease: Duration,
     /// Strict per-element limits on each stanza from the stream; a stanza over them
     /// is refused alone (policy-violation to a request's sender), the stream stays
     /// up. The host's framer gets [`Limits::relaxed_for_framing`] of these.
@@ -84,6 +88,11 @@ impl Config {
     /// Default [`call_per_second`](Config::call_per_second).
     pub const DEFAULT_CALL_PER_SECOND: u32 = 20;
 
+    /// Default [`max_idle_lease`](Config::max_idle_lease): a day, as
+    /// [`DEFAULT_MAX_EXPIRE`](Config::DEFAULT_MAX_EXPIRE): no working client waits
+    /// longer than that for a caller without hearing from the service.
+    pub const DEFAULT_MAX_IDLE_LEASE: Duration = Duration::from_secs(24 * 3600);
+
     /// Settings with the defaults for everything but the names and addresses.
     pub fn new(service: Jid, advertised: Vec<IpAddr>) -> Config {
         Config {
@@ -103,6 +112,7 @@ impl Config {
             iq_per_second: Self::DEFAULT_IQ_PER_SECOND,
             call_burst: Self::DEFAULT_CALL_BURST,
             call_per_second: Self::DEFAULT_CALL_PER_SECOND,
+            max_idle_lease: Self::DEFAULT_MAX_IDLE_LEASE,
             stanza_limits: Limits::default(),
         }
     }

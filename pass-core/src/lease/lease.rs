@@ -21,6 +21,12 @@ pub(crate) struct Lease {
     pub(crate) expires_at: Option<Instant>,
     /// The incoming connection in flight, if any: one at a time (decision 2).
     pub(crate) session: Option<Session>,
+    /// The last sign of life: its grant, a caller, the end of a session, or a
+    /// `jabber:iq:pass` IQ from its account (DESIGN decision 101).
+    pub(crate) active_at: Instant,
+    /// When its idle timer is armed for, if
+    /// [`Config::max_idle_lease`](super::Config::max_idle_lease) is on.
+    pub(crate) idle_check: Option<Instant>,
     /// Calls it may still announce ([`Config::call_burst`](super::Config::call_burst)).
     pub(crate) calls: TokenBucket,
 }
@@ -102,6 +108,9 @@ pub(crate) struct Registration {
 pub(crate) enum Timer {
     /// The lease on this port expires (§4.1).
     Expire(u16),
+    /// The lease on this port may have been idle for
+    /// [`Config::max_idle_lease`](super::Config::max_idle_lease) (DESIGN decision 101).
+    Idle(u16),
     /// The session on this lease port ran out of time (answer timeout or proxy
     /// window, by its phase).
     Session(u16),
@@ -118,4 +127,10 @@ pub(crate) enum End {
     Closed,
     /// The service shuts down: a close notice.
     Shutdown,
+    /// Idle for [`Config::max_idle_lease`](super::Config::max_idle_lease): a §4.1
+    /// expire notice, as for an expiry (DESIGN decision 101).
+    Idle,
+    /// Its owner's server bounced a notice with an error meaning the owner is gone
+    /// (DESIGN decision 100): no notice, it would bounce too.
+    OwnerGone,
 }

@@ -66,6 +66,15 @@ const MAX_OUTSTANDING_NOTICES: usize = 1024;
 ///   IP not advertised → 405; port not a lease → 404; another account's lease → 401
 ///   (any resource of the owning account may close, decision 6); else the lease ends
 ///   (in-flight connections dropped) and an empty query acknowledges it.
+/// - **Owner gone** (DESIGN decision 100). An incoming-connection notice
+///   answered with an error meaning its recipient is gone ([`owner_is_gone`]:
+///   service-unavailable, recipient-unavailable, item-not-found, gone; what an XMPP
+///   server bounces for an offline full JID, RFC 6120 §8.3.3 and §10.5.3.2) ends
+///   the lease as well as the session: port freed, no notice (it would bounce too),
+///   counted in [`Stats::leases_owner_gone`]. Any other error is a deny (§5.2).
+/// - **Idle** (DESIGN decision 101). A lease with no caller, no session and no
+///   `jabber:iq:pass` IQ from its account for [`Config::max_idle_lease`] ends with
+///   a §4.1 expire notice, counted in [`Stats::leases_idle`]; zero turns it off.
 /// - **Shutdown**. Every lease ends with a close notice
 ///   (`<query><close/><proxy port=P>IP</proxy></query>`, our choice: the spec has
 ///   no server-initiated close), every port is unlistened and pending connections
@@ -109,6 +118,8 @@ pub struct LeaseMachine {
     calls_throttled: u64,
     calls_busy: u64,
     calls_over_capacity: u64,
+    leases_owner_gone: u64,
+    leases_idle: u64,
     /// The shape of every lease's call bucket.
     call_rate: Rate,
     errors_sent: Vec<(u16, u64)>,
@@ -144,6 +155,8 @@ impl LeaseMachine {
             calls_throttled: 0,
             calls_busy: 0,
             calls_over_capacity: 0,
+            leases_owner_gone: 0,
+            leases_idle: 0,
             call_rate,
             errors_sent: Vec::new(),
             answer_latency: LatencyHistogram::default(),
@@ -182,6 +195,7 @@ impl LeaseMachine {
     /// with bad-request.
     pub fn handle_pass(&mut self, now: Instant, from: &Jid, iq: &Iq, msg: PassMessage) {
         self.advance(now);
+        self.touch_account(from);
         if matches!(iq.kind, IqType::Result | IqType::Error) {
             self.handle_answer(now, iq);
             return;
@@ -230,6 +244,14 @@ impl LeaseMachine {
             self.asked.remove(&n);
             if accepted {
                 self.accept(port);
+            } else if iq
+                .error
+                .as_ref()
+                .and_then(|e| e.condition)
+                .is_some_and(owner_is_gone)
+            {
+                self.leases_owner_gone += 1;
+                self.end_lease(port, End::OwnerGone);
             } else {
                 self.cancel_session(port, None);
             }
@@ -338,7 +360,9 @@ impl LeaseMachine {
             // The host reused a live id: leave the known connection alone.
             return;
         }
-        if let Some(lease) = self.leases.get(&local_port) {
+        if let Some(lease) = self.leases.get_mut(&local_port) {
+            // A caller, even one dropped below, is a sign of life (decision 101).
+            lease.active_at = now.max(lease.active_at);
             // Every caller dropped here is counted, by why (a lost caller must
             // show): DESIGN decision 50.
             if lease.session.is_some() || self.shut_down {
@@ -442,6 +466,7 @@ impl LeaseMachine {
             }
             self.sessions = self.sessions.saturating_sub(1);
             self.relays = self.relays.saturating_sub(1);
+            self.touch(lease_port);
             if oneshot {
                 self.end_lease(lease_port, End::Oneshot);
             }
@@ -480,6 +505,8 @@ impl LeaseMachine {
             calls_throttled: self.calls_throttled,
             calls_busy: self.calls_busy,
             calls_over_capacity: self.calls_over_capacity,
+            leases_owner_gone: self.leases_owner_gone,
+            leases_idle: self.leases_idle,
             errors_sent: self.errors_sent.clone(),
             answer_latency: self.answer_latency.clone(),
         }
@@ -575,6 +602,10 @@ impl LeaseMachine {
         if let Some(at) = expires_at {
             self.timers.insert((at, Timer::Expire(port)));
         }
+        let idle_check = self.idle_deadline(self.now);
+        if let Some(at) = idle_check {
+            self.timers.insert((at, Timer::Idle(port)));
+        }
         let servers = self
             .config
             .advertised
@@ -591,6 +622,8 @@ impl LeaseMachine {
                 owner: reg.owner,
                 oneshot: reg.oneshot,
                 expires_at,
+                active_at: self.now,
+                idle_check,
                 session: None,
                 calls: TokenBucket::full(self.call_rate, self.now),
             },
@@ -726,6 +759,7 @@ impl LeaseMachine {
         else {
             return;
         };
+        self.touch(lease_port);
         self.sessions = self.sessions.saturating_sub(1);
         match s.phase {
             Phase::Asking { id, deadline, .. } => {
@@ -782,12 +816,15 @@ impl LeaseMachine {
         if let Some(at) = lease.expires_at {
             self.timers.remove(&(at, Timer::Expire(port)));
         }
+        if let Some(at) = lease.idle_check {
+            self.timers.remove(&(at, Timer::Idle(port)));
+        }
         self.actions.push_back(Action::Unlisten { port });
         self.pool.release(port);
         self.forget_account_use(&lease.account);
         let proxy = SocketAddr::new(self.first_advertised(), port);
         let notice = match why {
-            End::Expired => Some(PassMessage::ExpireNotice { proxy }),
+            End::Expired | End::Idle => Some(PassMessage::ExpireNotice { proxy }),
             End::Oneshot => Some(PassMessage::OneshotNotice { proxy }),
             End::Shutdown => Some(PassMessage::Close {
                 proxy: Some(PassEntity {
@@ -795,7 +832,7 @@ impl LeaseMachine {
                     port: Some(port),
                 }),
             }),
-            End::Closed => None,
+            End::Closed | End::OwnerGone => None,
         };
         if let Some(msg) = notice {
             let (n, id) = self.ids.next();
@@ -836,8 +873,64 @@ impl LeaseMachine {
             self.timers.remove(&(at, timer));
             match timer {
                 Timer::Expire(port) => self.end_lease(port, End::Expired),
+                Timer::Idle(port) => self.idle_check(port),
                 // The answer timer or the proxy window ran out.
                 Timer::Session(port) => self.cancel_session(port, None),
+            }
+        }
+    }
+
+    /// When a lease last active at `active_at` is next checked for idleness;
+    /// `None` when [`Config::max_idle_lease`] is off.
+    fn idle_deadline(&self, active_at: Instant) -> Option<Instant> {
+        let idle = self.config.max_idle_lease;
+        (!idle.is_zero()).then(|| active_at + idle)
+    }
+
+    /// A sign of life on the lease at `port` (decision 101). The idle timer is not
+    /// moved: when it fires, [`LeaseMachine::idle_check`] re-arms it from here.
+    fn touch(&mut self, port: u16) {
+        let now = self.now;
+        if let Some(lease) = self.leases.get_mut(&port) {
+            lease.active_at = now;
+        }
+    }
+
+    /// A `jabber:iq:pass` IQ from `from`: a sign of life of its account's leases.
+    fn touch_account(&mut self, from: &Jid) {
+        let now = self.now;
+        for lease in self.leases.values_mut() {
+            if lease.account.same_account(from) {
+                lease.active_at = now;
+            }
+        }
+    }
+
+    /// The idle timer of the lease at `port` fired: end it if it had no sign of
+    /// life for [`Config::max_idle_lease`] and nothing is in flight on it, else
+    /// check again one idle period after its last sign of life.
+    fn idle_check(&mut self, port: u16) {
+        let now = self.now;
+        let Some(lease) = self.leases.get(&port) else {
+            return;
+        };
+        let active_at = if lease.session.is_some() {
+            now
+        } else {
+            lease.active_at
+        };
+        match self.idle_deadline(active_at) {
+            Some(at) if at <= now => {
+                self.leases_idle += 1;
+                self.end_lease(port, End::Idle);
+            }
+            next => {
+                if let Some(lease) = self.leases.get_mut(&port) {
+                    lease.idle_check = next;
+                }
+                if let Some(at) = next {
+                    self.timers.insert((at, Timer::Idle(port)));
+                }
             }
         }
     }
@@ -903,6 +996,22 @@ impl LeaseMachine {
         };
         self.send(iq);
     }
+}
+
+/// Whether an error answering a notice means its recipient is gone, not that it
+/// denied (DESIGN decision 100): what a server bounces for a full JID that is no
+/// longer online (RFC 6120 §10.5.3.2: service-unavailable; some servers send
+/// recipient-unavailable or item-not-found, §8.3.3) or that moved away (gone). A
+/// client that does not speak `jabber:iq:pass` answers service-unavailable too
+/// (§8.4): its lease cannot work either. The §5.2 deny is not-authorized.
+pub fn owner_is_gone(condition: Condition) -> bool {
+    matches!(
+        condition,
+        Condition::ServiceUnavailable
+            | Condition::RecipientUnavailable
+            | Condition::ItemNotFound
+            | Condition::Gone
+    )
 }
 
 /// What a message is, for error texts.

@@ -37,6 +37,13 @@ pub struct Stats {
     /// [`Config::max_relays`](super::Config::max_relays) sessions were in flight or
     /// no proxy port was free.
     pub calls_over_capacity: u64,
+    /// Leases ended since start because their owner's server bounced an
+    /// incoming-connection notice with an error meaning the owner is gone (DESIGN
+    /// decision 100).
+    pub leases_owner_gone: u64,
+    /// Leases ended since start because they were idle for
+    /// [`Config::max_idle_lease`](super::Config::max_idle_lease) (DESIGN decision 101).
+    pub leases_idle: u64,
     /// IQ errors sent since start, by legacy code (0 when an error had none),
     /// sorted by code.
     pub errors_sent: Vec<(u16, u64)>,

@@ -173,6 +173,9 @@ struct Lease {
     owner: Jid,
     oneshot: bool,
     deadline: Option<Instant>,
+    /// When it was asked for (its grant came then or later): it may end idle from
+    /// `max_idle_lease` later (DESIGN decision 101).
+    granted_at: Instant,
     /// A relay on it was bridged.
     bridged: bool,
     /// Proxy ports announced for it.
@@ -197,6 +200,7 @@ struct Model {
     per_account: usize,
     max_relays: usize,
     max_expire: Duration,
+    max_idle_lease: Duration,
     users: Vec<Jid>,
     requests: BTreeMap<String, Request>,
     answers: BTreeMap<String, usize>,
@@ -225,6 +229,7 @@ impl Model {
             config.max_relays,
             config.max_expire,
         );
+        let max_idle_lease = config.max_idle_lease;
         ensure!(
             config.advertised == [V4, V6],
             "the model expects the advertised addresses {V4} and {V6}"
@@ -252,6 +257,7 @@ impl Model {
             per_account,
             max_relays,
             max_expire,
+            max_idle_lease,
             users,
             requests: BTreeMap::new(),
             answers: BTreeMap::new(),
@@ -630,6 +636,7 @@ impl Model {
                     owner: from.clone(),
                     oneshot: *oneshot,
                     deadline,
+                    granted_at: *at,
                     bridged: false,
                     proxies: Vec::new(),
                 };
@@ -701,8 +708,11 @@ impl Model {
             }
             PassMessage::ExpireNotice { proxy } => {
                 let lease = self.end_lease(proxy.port(), &to, "expire")?;
+                // Or idle (decision 101): not before a whole idle period.
+                let idle =
+                    !self.max_idle_lease.is_zero() && lease.granted_at + self.max_idle_lease <= now;
                 ensure!(
-                    lease.deadline.is_some_and(|d| d <= now),
+                    lease.deadline.is_some_and(|d| d <= now) || idle,
                     "expire notice for port {} before its deadline",
                     proxy.port()
                 );

@@ -125,6 +125,10 @@ settings! {
         /// Longest `<expire/>` granted; longer requests are clamped
         #[arg(long, value_name = "SECS")]
         pub max_expire: Option<u64> = Some(CoreConfig::DEFAULT_MAX_EXPIRE.as_secs()),
+        /// Seconds a lease may go with no caller and no `jabber:iq:pass` IQ from its
+        /// account before it ends with an expire notice; 0 for no limit
+        #[arg(long, value_name = "SECS")]
+        pub max_idle_lease: Option<u64> = Some(CoreConfig::DEFAULT_MAX_IDLE_LEASE.as_secs()),
         /// How relays move bytes
         #[arg(long, value_enum, value_name = "MODE")]
         pub relay_mode: Option<RelayMode> = Some(RelayMode::default()),

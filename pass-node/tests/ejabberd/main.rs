@@ -43,6 +43,7 @@ async fn every_scenario_next_to_ejabberd() {
         "exhausted",
         "wrong-secret",
         "balanced",
+        "owner-gone",
     ];
     let domains: Vec<String> = names
         .iter()
@@ -74,6 +75,7 @@ async fn every_scenario_next_to_ejabberd() {
     bounded(scenarios::close_and_its_four_errors(&info(5))).await;
     bounded(scenarios::exhausted_pool_gets_502(&info(6))).await;
     bounded(scenarios::wrong_secret_is_refused(&info(7))).await;
+    bounded(scenarios::owner_gone_ends_the_lease(&info(9))).await;
     bounded(balancing::nodes_sharing_one_domain_each_serve_their_accounts(&info(8), 2, &users))
         .await;
 }

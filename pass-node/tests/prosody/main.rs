@@ -53,6 +53,12 @@ async fn owner_denies_incoming_connection() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owner_gone_ends_the_lease() {
+    let (_prosody, info) = prosody();
+    bounded(scenarios::owner_gone_ends_the_lease(&info)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expire_notice_closes_the_port() {
     let (_prosody, info) = prosody();
     bounded(scenarios::expire_notice_closes_the_port(&info)).await;

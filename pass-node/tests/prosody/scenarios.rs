@@ -365,6 +365,36 @@ pub async fn owner_denies_incoming_connection(server: &ServerInfo) {
     service_set(&f.service, &again);
 }
 
+/// DESIGN decision 100 against a real server: the owner logs off, a caller comes,
+/// Prosody bounces the notice to the gone full JID, and the node ends the lease.
+pub async fn owner_gone_ends_the_lease(server: &ServerInfo) {
+    let f = Fixture::start(server, 4, &[]).await;
+    let Fixture {
+        mut owner,
+        service,
+        node,
+        ..
+    } = f;
+    let lease = match owner.request(&service, Kind::Set, pass_query("")).await {
+        Iq::Result {
+            payload: Some(p), ..
+        } => entity(&p, "server"),
+        other => panic!("register: {other:?}"),
+    };
+    // The owner's session ends (its connection closes); give the server a moment
+    // to notice.
+    drop(owner);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut third = connect_eventually(lease).await;
+    assert_hung_up(&mut third, "caller of a gone owner").await;
+    assert_closed(lease).await;
+    let logs = node.logs();
+    assert!(
+        logs.contains("lease ended: its owner is gone"),
+        "no INFO line for the ended lease:\n{logs}"
+    );
+}
+
 pub async fn expire_notice_closes_the_port(server: &ServerInfo) {
     let mut f = Fixture::start(server, 4, &[]).await;
     let started = Instant::now();

@@ -45,6 +45,9 @@ fn config() -> Config {
     c.answer_timeout = Duration::from_secs(30);
     c.proxy_window = Duration::from_secs(10);
     c.quarantine = Duration::from_secs(60);
+    // Idle leases (DESIGN decision 101) are pass-core/tests/abandoned.rs's: here a
+    // lease without an expiry has no timer at all.
+    c.max_idle_lease = Duration::ZERO;
     c
 }
 
@@ -615,8 +618,10 @@ fn deny_before_the_owner_connects_unlistens_the_proxy() {
     assert_eq!(h.drain(), [Action::Drop { conn: ConnId(2) }]);
 }
 
+/// A bounce meaning the owner is gone ends the lease as well (DESIGN decision 100;
+/// every condition is in pass-core/tests/abandoned.rs).
 #[test]
-fn a_server_bounce_cancels_like_a_deny() {
+fn a_server_bounce_ends_the_lease() {
     let mut h = H::new();
     let lease = h.register(secs(0), OWNER, None, false);
     let (proxy, notice) = h.incoming(secs(1), lease, 1, peer4());
@@ -633,9 +638,11 @@ fn a_server_bounce_cancels_like_a_deny() {
         h.drain(),
         [
             Action::Drop { conn: ConnId(1) },
-            Action::Unlisten { port: proxy }
+            Action::Unlisten { port: proxy },
+            Action::Unlisten { port: lease }
         ]
     );
+    assert!(h.lease_ports().is_empty());
 }
 
 #[test]

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Builds the Debian package of pass-node (cargo-deb, a release build), installs it
+# with dpkg as root, checks what it installed, then removes and purges it and checks
+# that nothing is left (docs/DESIGN.md decision 102). scripts/test.sh runs it.
+#
+#   bash scripts/deb-test.sh            # needs root (dpkg -i), cargo-deb (scripts/setup.sh)
+#
+# Time: the release build of pass-node is most of it, about 2-3 minutes on 2 cores
+# from a cold target/release; the dpkg steps take seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+fail() { echo "deb-test: $*" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || fail "needs root (dpkg -i)"
+command -v cargo-deb >/dev/null || fail "cargo-deb is missing: bash scripts/setup.sh"
+if dpkg-query -W -f='${Status}' pass-node 2>/dev/null | grep -q installed; then
+  fail "pass-node is already installed here; this test installs and purges it"
+fi
+
+start=$(date +%s)
+rm -f target/debian/pass-node_*.deb
+cargo deb -p pass-node --quiet
+deb=$(ls target/debian/pass-node_*.deb 2>/dev/null | head -n 1)
+[ -n "$deb" ] || fail "cargo deb wrote no package"
+echo "deb-test: built $deb in $(( $(date +%s) - start )) s"
+# cargo-deb's maintainer scripts: stop the unit on remove, forget it on purge.
+dpkg-deb -I "$deb" prerm | grep -q 'stop pass-node.service' || fail "prerm does not stop the unit"
+dpkg-deb -I "$deb" postrm | grep -q 'purge pass-node.service' || fail "postrm does not purge the unit's state"
+
+# Whatever happens below, leave no package installed.
+trap 'dpkg -P pass-node >/dev/null 2>&1 || true' EXIT
+dpkg -i "$deb" >/dev/null
+files=$(dpkg -L pass-node)
+
+# Files, owners and modes.
+check_mode() { # PATH MODE
+  [ -e "$1" ] || fail "$1 not installed"
+  got=$(stat -c '%a %U:%G' "$1")
+  [ "$got" = "$2 root:root" ] || fail "$1 is $got, want $2 root:root"
+}
+unit=/lib/systemd/system/pass-node.service
+check_mode /usr/bin/pass-node 755
+check_mode /etc/pass-node/pass-node.toml 644
+check_mode "$unit" 644
+check_mode /usr/share/doc/pass-node/OPERATING.md 644
+check_mode /usr/share/doc/pass-node/pass-node-help.md 644
+grep -qx '/etc/pass-node/pass-node.toml' <(dpkg-query -W -f='${Conffiles}\n' pass-node | awk '{print $1}') ||
+  fail "/etc/pass-node/pass-node.toml is not a conffile"
+grep -q '^ExecStart=/usr/bin/pass-node ' "$unit" || fail "the unit does not start /usr/bin/pass-node"
+# The installed files are the repository's.
+cmp -s "$unit" pass-node/pass-node.service || fail "$unit differs from pass-node/pass-node.service"
+cmp -s /etc/pass-node/pass-node.toml pass-node/pass-node.example.toml ||
+  fail "the conffile differs from pass-node/pass-node.example.toml"
+# Installed, not enabled: the operator sets the domain and the secret first.
+[ ! -e /etc/systemd/system/multi-user.target.wants/pass-node.service ] || fail "the unit was enabled"
+
+# The unit as installed, against the installed binary.
+said=$(systemd-analyze verify --man=no "$unit" 2>&1) || fail "systemd-analyze verify: $said"
+if grep -q 'pass-node.service' <<<"$said"; then fail "systemd-analyze verify warns: $said"; fi
+# The config as installed.
+/usr/bin/pass-node check-config --config /etc/pass-node/pass-node.toml >/dev/null ||
+  fail "check-config refuses the installed config"
+/usr/bin/pass-node --version | grep -q '^pass-node ' || fail "pass-node --version"
+
+# Remove: the binary and the unit go, the conffile stays until the purge.
+dpkg -r pass-node >/dev/null
+[ ! -e /usr/bin/pass-node ] || fail "dpkg -r left /usr/bin/pass-node"
+[ ! -e "$unit" ] || fail "dpkg -r left the unit"
+[ -f /etc/pass-node/pass-node.toml ] || fail "dpkg -r removed the conffile (only a purge may)"
+dpkg -P pass-node >/dev/null
+trap - EXIT
+
+# Purge: every path the package had is gone, but the directories it shares.
+left=()
+while IFS= read -r f; do
+  [ -e "$f" ] || continue
+  case "$f" in
+  / | /etc | /usr | /usr/bin | /usr/lib | /lib | /lib/systemd | /lib/systemd/system | \
+    /usr/lib/systemd | /usr/lib/systemd/system | /usr/share | /usr/share/doc) ;;
+  *) left+=("$f") ;;
+  esac
+done <<<"$files"
+[ ${#left[@]} -eq 0 ] || fail "dpkg -P left: ${left[*]}"
+dpkg-query -W pass-node >/dev/null 2>&1 && fail "dpkg still knows pass-node"
+echo "deb-test: installed, verified, removed and purged; nothing left ($(( $(date +%s) - start )) s)"
