@@ -19,6 +19,19 @@ impl Reporter {
         let Some((human, value)) = describe(event) else {
             return;
         };
+        self.print(human, value);
+    }
+
+    /// Prints that the XMPP connection is back after an outage (the lease is kept:
+    /// DESIGN decision 92).
+    pub fn reconnected(&self, jid: &str) {
+        self.print(
+            format!("connected to the XMPP server again as {jid}"),
+            json!({"event": "reconnected", "jid": jid}),
+        );
+    }
+
+    fn print(&self, human: String, value: serde_json::Value) {
         let line = if self.json { value.to_string() } else { human };
         let mut out = std::io::stdout().lock();
         // stdout gone (a closed pipe): nothing useful to do about it.

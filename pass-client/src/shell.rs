@@ -71,6 +71,8 @@ pub struct Shell {
     reporter: Reporter,
     conns: HashMap<ConnId, Conn>,
     relays: usize,
+    /// The XMPP connection was lost and is not back yet.
+    suspended: bool,
     done_tx: mpsc::UnboundedSender<Done>,
     done_rx: mpsc::UnboundedReceiver<Done>,
 }
@@ -93,6 +95,7 @@ impl Shell {
             reporter,
             conns: HashMap::new(),
             relays: 0,
+            suspended: false,
             done_tx,
             done_rx,
         }
@@ -148,9 +151,13 @@ impl Shell {
                             tracing::warn!("logged in again as {jid}, not {}", self.client.config().jid);
                         }
                         tracing::info!("connected to the XMPP server as {jid}");
+                        if std::mem::take(&mut self.suspended) {
+                            self.reporter.reconnected(&jid);
+                        }
                     }
                     Some(LinkEvent::Suspended) => {
                         tracing::warn!("lost the XMPP connection; reconnecting (the lease is kept)");
+                        self.suspended = true;
                     }
                     Some(LinkEvent::Stanza(el)) => self.client.handle_stanza(self.clock.now(), &el),
                 },

@@ -187,8 +187,13 @@ pub struct Exposed {
 impl Exposed {
     /// The next JSON event on stdout.
     pub async fn event(&mut self) -> serde_json::Value {
+        self.event_within(STEP).await
+    }
+
+    /// The next JSON event on stdout, waiting at most `within`.
+    pub async fn event_within(&mut self, within: Duration) -> serde_json::Value {
         let mut line = String::new();
-        let n = tokio::time::timeout(STEP, self.stdout.read_line(&mut line))
+        let n = tokio::time::timeout(within, self.stdout.read_line(&mut line))
             .await
             .expect("no event in time")
             .expect("read stdout");
