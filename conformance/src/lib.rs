@@ -18,6 +18,7 @@
 //! - For implementers' CI: [`expect`] turns declared known failures into XFAIL
 //!   (`--expect`), [`baseline`] fails a run only on cases that passed in an earlier
 //!   report (`--baseline`).
+//! - [`transcript`]: what each case exchanged with the implementation, with times.
 
 pub mod baseline;
 pub mod cases;
@@ -32,6 +33,7 @@ pub mod report;
 pub mod runner;
 pub mod selftest;
 pub mod spec;
+pub mod transcript;
 pub mod wasm;
 pub mod xep0086;
 pub mod xmlfmt;

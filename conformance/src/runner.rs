@@ -6,6 +6,7 @@ use crate::ctx::{Ctx, Failure, Stop, DEFAULT_TIMING_TOLERANCE};
 use crate::expect::{Expectations, Expected, Stale};
 use crate::harness::Harness;
 use crate::spec::{self, SPEC_VERSION};
+use crate::transcript::Transcript;
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
@@ -109,6 +110,10 @@ pub struct Outcome {
     /// status is XFAIL, an unexpected pass when it is PASS.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expected: Option<Expected>,
+    /// Every stanza and TCP event of the case, with times since its start (empty when
+    /// the target records none).
+    #[serde(skip_serializing_if = "Transcript::is_empty")]
+    pub transcript: Transcript,
 }
 
 impl Outcome {
@@ -263,6 +268,7 @@ pub async fn run_suite(
             failure: None,
             duration_ms: 0,
             expected: None,
+            transcript: Transcript::default(),
         };
         if broken.is_none() {
             if let Err(e) = h.reset().await {

@@ -171,6 +171,7 @@ fn skip_passes_the_run_unless_strict() {
             failure: None,
             duration_ms: 0,
             expected: None,
+            transcript: Default::default(),
         }],
         impl_log_tail: None,
         stale_expectations: Vec::new(),
