@@ -244,3 +244,33 @@ fn conformance_doc_lists_the_declared_faults_verbatim() {
     let text = bin().args(["list", "--faults"]).output().unwrap();
     assert!(String::from_utf8_lossy(&text.stdout).contains("host-ignore-unlisten"));
 }
+
+#[test]
+fn verbose_shows_the_transcript_of_a_passing_case() {
+    let run = |verbose: bool| {
+        let mut cmd = bin();
+        cmd.args(["inproc", "--only", "pass/2/register-result"]);
+        if verbose {
+            cmd.arg("--verbose");
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let quiet = run(false);
+    assert!(!quiet.contains("transcript:"), "{quiet}");
+    assert!(!quiet.contains("+0.000s"), "{quiet}");
+    let verbose = run(true);
+    let details = verbose
+        .split("\nPASS pass/2/register-result [MUST] ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{verbose}"));
+    assert!(
+        details.contains("\n  transcript:\n    +0.000s  sent  <iq type='set'"),
+        "{verbose}"
+    );
+    assert!(
+        verbose.contains("+0.000s  recv  <iq type='result' id='c2-1' from='pass.localhost'"),
+        "{verbose}"
+    );
+}
