@@ -94,6 +94,8 @@ enum Format {
     Table,
     Json,
     Junit,
+    /// One self-contained HTML page (no script, nothing fetched).
+    Html,
 }
 
 #[derive(Args)]
@@ -200,6 +202,7 @@ fn emit(report: &SuiteReport, args: &ReportArgs) -> Result<(), String> {
         Format::Table => table(),
         Format::Json => report::json(report),
         Format::Junit => report::junit(report),
+        Format::Html => report::html(report),
     };
     match &args.output {
         Some(path) => {

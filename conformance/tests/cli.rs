@@ -274,3 +274,30 @@ fn verbose_shows_the_transcript_of_a_passing_case() {
         "{verbose}"
     );
 }
+
+#[test]
+fn format_html_writes_one_page_and_prints_the_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("report.html");
+    let out = bin()
+        .args([
+            "inproc",
+            "--only",
+            "pass/4.3/*",
+            "--format",
+            "html",
+            "--output",
+        ])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("pass/4.3/close-ack"), "{stdout}");
+    let page = std::fs::read_to_string(&path).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>"), "{page}");
+    assert!(
+        page.contains("data-case=\"pass/4.3/close-ack\" data-status=\"PASS\""),
+        "{page}"
+    );
+}

@@ -1,12 +1,14 @@
-//! Rendering a [`SuiteReport`]: a table for people, JSON and
-//! JUnit XML for machines, and the case list (plain or Markdown). Every renderer is a
+//! Rendering a [`SuiteReport`]: a table and a self-contained HTML page for people,
+//! JSON and JUnit XML for machines, and the case list (plain or Markdown). Every renderer is a
 //! function of the report alone, whatever target made it.
 
+mod html;
 mod junit;
 mod list;
 mod table;
 mod transcript_text;
 
+pub use html::html;
 pub use junit::junit;
 pub use list::{list_markdown, list_text};
 pub use table::{table, table_with, TableOptions};
