@@ -379,7 +379,16 @@ impl Harness for ComponentHarness {
         let mut buf = vec![0u8; 256 * 1024];
         match timeout(wait, s.read.read(&mut buf)).await {
             Err(_) => Ok(ReadEvent::Timeout),
-            Ok(Ok(0)) | Ok(Err(_)) => Ok(ReadEvent::Eof),
+            Ok(Ok(0)) => Ok(ReadEvent::Eof),
+            Ok(Err(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted
+                ) =>
+            {
+                Ok(ReadEvent::Reset)
+            }
+            Ok(Err(_)) => Ok(ReadEvent::Eof),
             Ok(Ok(n)) => {
                 buf.truncate(n);
                 Ok(ReadEvent::Data(buf))
@@ -537,4 +546,70 @@ pub async fn run(copts: &ComponentOptions, opts: &RunOptions) -> Result<SuiteRep
     }
     drop(harness);
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ctx::Ctx;
+    use crate::transcript::{Event, Side};
+
+    /// A peer that closes cleanly is a FIN in the transcript, one that aborts
+    /// (SO_LINGER 0) an RST (DESIGN decision 45).
+    #[tokio::test]
+    async fn fin_and_rst_from_the_peer_are_told_apart() {
+        let opts = ComponentOptions {
+            listen: "127.0.0.1:0".into(),
+            domain: "pass.localhost".into(),
+            secret: "s".into(),
+            spawn: None,
+            answer_wait: Duration::from_secs(5),
+            io_wait: Duration::from_secs(5),
+            impl_answer_timeout: Duration::from_secs(5),
+            connect_wait: Duration::from_secs(5),
+        };
+        let harness = ComponentHarness::start(&opts).await.expect("listens");
+        let peer = TcpListener::bind("127.0.0.1:0").await.expect("binds");
+        let addr = peer.local_addr().expect("has an address");
+        let mut c = Ctx::new(Box::new(harness), 1);
+        let wait = Duration::from_secs(5);
+        for abort in [false, true] {
+            let (s, _) = c.connect("a third party", addr).await.expect("connects");
+            let (stream, _) = timeout(wait, peer.accept())
+                .await
+                .expect("in time")
+                .expect("accepts");
+            if abort {
+                stream.set_zero_linger().expect("sets SO_LINGER");
+            }
+            drop(stream);
+            let ev = c.read_event(s, wait).await.expect("reads");
+            let want = if abort {
+                ReadEvent::Reset
+            } else {
+                ReadEvent::Eof
+            };
+            assert_eq!(ev, want);
+        }
+        let kinds: Vec<&Event> = c
+            .transcript()
+            .entries
+            .iter()
+            .map(|e| &e.event)
+            .filter(|e| !matches!(e, Event::Connect { .. }))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                &Event::Fin {
+                    conn: 1,
+                    by: Side::Implementation
+                },
+                &Event::Reset {
+                    conn: 2,
+                    by: Side::Implementation
+                }
+            ]
+        );
+    }
 }

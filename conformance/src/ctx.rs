@@ -3,8 +3,9 @@
 //! [`Failure`] (what was sent, what was expected, what came back).
 
 use crate::harness::{ConnectError, Harness, HarnessError, ReadEvent, SockId, TargetInfo};
+use crate::transcript::{Event, Recorder, Side, Transcript};
 use crate::xep0086;
-use crate::xmlfmt::to_xml;
+use crate::xmlfmt::{to_xml, to_xml_in};
 use pass_core::ns;
 use pass_core::stanza::ErrorType;
 use pass_core::xml::Element;
@@ -93,6 +94,19 @@ pub struct Ctx {
     leases: Vec<Lease>,
     socks: Vec<SockId>,
     tolerance: Duration,
+    rec: Recorder,
+    conns: Vec<ConnLog>,
+}
+
+/// What the transcript knows of one connection the case opened (DESIGN decision 44).
+struct ConnLog {
+    sock: SockId,
+    /// The connection's number in the transcript (1 for the case's first).
+    no: u64,
+    /// The implementation's FIN or RST was recorded (a read after it only repeats it).
+    impl_closed: bool,
+    /// The runner's close was recorded.
+    runner_closed: bool,
 }
 
 /// The bare part of a JID string.
@@ -150,7 +164,10 @@ pub fn entity_addr(parent: &Element, name: &str) -> Result<(SocketAddr, String),
 impl Ctx {
     /// A context for the case numbered `index` in this run.
     pub fn new(h: Box<dyn Harness>, index: usize) -> Ctx {
+        let rec = Recorder::new(h.clock());
         Ctx {
+            rec,
+            conns: Vec::new(),
             h,
             index,
             next_id: 0,
@@ -172,6 +189,110 @@ impl Ctx {
     /// How far a timed event may be from its due time either way (DESIGN decision 41).
     pub fn tolerance(&self) -> Duration {
         self.tolerance
+    }
+
+    /// The transcript so far: every stanza and TCP event of the case, times on the
+    /// target's clock since the context was made (DESIGN decision 44).
+    pub fn transcript(&self) -> &Transcript {
+        self.rec.transcript()
+    }
+
+    /// Takes the transcript recorded so far (the runner stores it in the outcome).
+    pub fn take_transcript(&mut self) -> Transcript {
+        let start_over = Recorder::new(self.h.clock());
+        std::mem::replace(&mut self.rec, start_over).finish()
+    }
+
+    /// Records a note in the transcript (something worth seeing in order).
+    pub fn record_note(&mut self, text: impl Into<String>) {
+        self.record(Event::Note { text: text.into() });
+    }
+
+    fn record(&mut self, event: Event) {
+        let now = self.h.clock();
+        self.rec.record(now, event);
+    }
+
+    /// The transcript's log of `s`, made on first sight.
+    fn conn_log(&mut self, s: SockId) -> &mut ConnLog {
+        let i = match self.conns.iter().position(|c| c.sock == s) {
+            Some(i) => i,
+            None => {
+                let no = self.conns.len() as u64 + 1;
+                self.conns.push(ConnLog {
+                    sock: s,
+                    no,
+                    impl_closed: false,
+                    runner_closed: false,
+                });
+                self.conns.len() - 1
+            }
+        };
+        &mut self.conns[i]
+    }
+
+    // The harness calls below record what they did; every TCP call of a case goes
+    // through them.
+
+    async fn h_connect(&mut self, addr: SocketAddr) -> Result<(SockId, SocketAddr), ConnectError> {
+        let r = self.h.connect(addr).await;
+        match &r {
+            Ok((s, local)) => {
+                let conn = self.conn_log(*s).no;
+                self.record(Event::Connect {
+                    conn,
+                    local: local.to_string(),
+                    remote: addr.to_string(),
+                });
+            }
+            Err(e) => self.record(Event::ConnectFailed {
+                remote: addr.to_string(),
+                error: e.to_string(),
+            }),
+        }
+        r
+    }
+
+    async fn h_read(&mut self, s: SockId, wait: Duration) -> Result<ReadEvent, HarnessError> {
+        let r = self.h.read(s, wait).await?;
+        let log = self.conn_log(s);
+        let conn = log.no;
+        let event = match &r {
+            ReadEvent::Data(d) => Some(Event::Bytes {
+                conn,
+                from: Side::Implementation,
+                len: d.len(),
+            }),
+            ReadEvent::Eof | ReadEvent::Reset if log.impl_closed => None,
+            ReadEvent::Eof => Some(Event::Fin {
+                conn,
+                by: Side::Implementation,
+            }),
+            ReadEvent::Reset => Some(Event::Reset {
+                conn,
+                by: Side::Implementation,
+            }),
+            ReadEvent::Timeout => None,
+        };
+        if matches!(r, ReadEvent::Eof | ReadEvent::Reset) {
+            log.impl_closed = true;
+        }
+        if let Some(e) = event {
+            self.record(e);
+        }
+        Ok(r)
+    }
+
+    async fn h_close(&mut self, s: SockId) {
+        self.h.close(s).await;
+        let log = self.conn_log(s);
+        if !std::mem::replace(&mut log.runner_closed, true) {
+            let conn = log.no;
+            self.record(Event::Close {
+                conn,
+                by: Side::Runner,
+            });
+        }
     }
 
     /// Gives the harness back, with the deviations noted.
@@ -236,6 +357,9 @@ impl Ctx {
     /// Sends a stanza as a user.
     pub async fn send(&mut self, stanza: &Element) -> Result<(), Stop> {
         self.last_sent = Some(to_xml(stanza));
+        self.record(Event::StanzaSent {
+            xml: to_xml_in(stanza, ns::COMPONENT),
+        });
         self.h.send_stanza(stanza).await?;
         Ok(())
     }
@@ -263,8 +387,17 @@ impl Ctx {
         // Bounded: a flood of unrelated stanzas cannot keep the case alive forever.
         for _ in 0..10_000 {
             let left = wait.saturating_sub(self.h.clock().saturating_duration_since(start));
-            match self.h.next_stanza(left).await? {
-                None => return Ok(None),
+            let next = self.h.next_stanza(left).await?;
+            if let Some(e) = &next {
+                self.record(Event::StanzaReceived {
+                    xml: to_xml_in(e, ns::COMPONENT),
+                });
+            }
+            match next {
+                None => {
+                    self.record_note(format!("no stanza to {to} within {} s", wait.as_secs_f32()));
+                    return Ok(None);
+                }
                 Some(e) if matches(&e) => return Ok(Some(e)),
                 Some(e) => {
                     self.inbox.push(e);
@@ -274,6 +407,7 @@ impl Ctx {
                 }
             }
             if self.h.clock().saturating_duration_since(start) >= wait {
+                self.record_note(format!("no stanza to {to} within {} s", wait.as_secs_f32()));
                 return Ok(None);
             }
         }
@@ -683,7 +817,7 @@ impl Ctx {
         who: &str,
         addr: SocketAddr,
     ) -> Result<(SockId, SocketAddr), Stop> {
-        match self.h.connect(addr).await {
+        match self.h_connect(addr).await {
             Ok((s, local)) => {
                 self.socks.push(s);
                 Ok((s, local))
@@ -702,10 +836,10 @@ impl Ctx {
     pub async fn expect_refused(&mut self, step: &str, addr: SocketAddr) -> Result<(), Stop> {
         let want = format!("connection to {addr} refused (port closed)");
         for attempt in 0..10 {
-            match self.h.connect(addr).await {
+            match self.h_connect(addr).await {
                 Err(ConnectError::Refused) => return Ok(()),
                 Ok((s, _)) => {
-                    self.h.close(s).await;
+                    self.h_close(s).await;
                     if attempt == 9 {
                         return Err(self.fail(
                             step,
@@ -724,18 +858,29 @@ impl Ctx {
     /// Writes bytes.
     pub async fn write(&mut self, s: SockId, data: &[u8]) -> Result<(), Stop> {
         self.h.write(s, data).await?;
+        let conn = self.conn_log(s).no;
+        self.record(Event::Bytes {
+            conn,
+            from: Side::Runner,
+            len: data.len(),
+        });
         Ok(())
     }
 
     /// Half-closes.
     pub async fn shutdown_write(&mut self, s: SockId) -> Result<(), Stop> {
         self.h.shutdown_write(s).await?;
+        let conn = self.conn_log(s).no;
+        self.record(Event::Fin {
+            conn,
+            by: Side::Runner,
+        });
         Ok(())
     }
 
     /// Closes.
     pub async fn close(&mut self, s: SockId) {
-        self.h.close(s).await;
+        self.h_close(s).await;
         self.socks.retain(|x| *x != s);
     }
 
@@ -744,13 +889,23 @@ impl Ctx {
         let mut buf = Vec::with_capacity(n);
         let wait = self.info().io_wait;
         while buf.len() < n {
-            match self.h.read(s, wait).await? {
+            match self.h_read(s, wait).await? {
                 ReadEvent::Data(d) => buf.extend_from_slice(&d),
                 ReadEvent::Eof => {
                     return Err(self.fail(
                         step,
                         format!("{n} bytes"),
                         Some(format!("{} bytes, then the connection closed", buf.len())),
+                    ))
+                }
+                ReadEvent::Reset => {
+                    return Err(self.fail(
+                        step,
+                        format!("{n} bytes"),
+                        Some(format!(
+                            "{} bytes, then the connection was reset",
+                            buf.len()
+                        )),
                     ))
                 }
                 ReadEvent::Timeout => {
@@ -810,8 +965,9 @@ impl Ctx {
     /// Fails unless the service closes the connection within `wait`, with no bytes
     /// before the EOF (nothing is relayed to a connection that is being dropped).
     pub async fn expect_eof(&mut self, step: &str, s: SockId, wait: Duration) -> Result<(), Stop> {
-        match self.h.read(s, wait).await? {
-            ReadEvent::Eof => Ok(()),
+        match self.h_read(s, wait).await? {
+            // A reset closes the connection too (the transcript says which it was).
+            ReadEvent::Eof | ReadEvent::Reset => Ok(()),
             ReadEvent::Data(d) => Err(self.fail(
                 step,
                 "the service closes this connection (EOF, no bytes)",
@@ -831,12 +987,12 @@ impl Ctx {
 
     /// One raw read (data, EOF or nothing within `wait`).
     pub async fn read_event(&mut self, s: SockId, wait: Duration) -> Result<ReadEvent, Stop> {
-        Ok(self.h.read(s, wait).await?)
+        Ok(self.h_read(s, wait).await?)
     }
 
     /// Opens a connection if the service accepts one; `None` when it refuses.
     pub async fn try_connect(&mut self, addr: SocketAddr) -> Option<SockId> {
-        match self.h.connect(addr).await {
+        match self.h_connect(addr).await {
             Ok((s, _)) => {
                 self.socks.push(s);
                 Some(s)
@@ -847,7 +1003,7 @@ impl Ctx {
 
     /// Fails unless the connection stays open (no EOF) for `wait`.
     pub async fn expect_open(&mut self, step: &str, s: SockId, wait: Duration) -> Result<(), Stop> {
-        match self.h.read(s, wait).await? {
+        match self.h_read(s, wait).await? {
             ReadEvent::Timeout => Ok(()),
             ReadEvent::Data(d) => Err(self.fail(
                 step,
@@ -858,6 +1014,11 @@ impl Ctx {
                 step,
                 "the connection stays open",
                 Some("the service closed it".into()),
+            )),
+            ReadEvent::Reset => Err(self.fail(
+                step,
+                "the connection stays open",
+                Some("the service reset it".into()),
             )),
         }
     }
@@ -898,7 +1059,7 @@ impl Ctx {
     /// Ends the case: closes what it left open (best effort).
     pub async fn cleanup(&mut self) {
         for s in std::mem::take(&mut self.socks) {
-            self.h.close(s).await;
+            self.h_close(s).await;
         }
         for lease in std::mem::take(&mut self.leases) {
             if let Ok(id) = self

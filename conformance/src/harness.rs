@@ -16,8 +16,12 @@ pub struct SockId(pub u64);
 pub enum ReadEvent {
     /// Bytes (at least one).
     Data(Vec<u8>),
-    /// The peer closed its side (FIN or reset).
+    /// The peer closed its side (FIN), or the connection is gone.
     Eof,
+    /// The peer reset the connection (RST). Cases treat it as an [`ReadEvent::Eof`];
+    /// the transcript tells them apart (DESIGN decision 45). The simulated host has
+    /// no resets, so only network targets give it.
+    Reset,
     /// Nothing within the wait.
     Timeout,
 }

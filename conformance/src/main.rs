@@ -94,6 +94,8 @@ enum Format {
     Table,
     Json,
     Junit,
+    /// One self-contained HTML page (no script, nothing fetched).
+    Html,
 }
 
 #[derive(Args)]
@@ -104,6 +106,10 @@ struct ReportArgs {
     /// Write the report here instead of stdout (a table still goes to stdout).
     #[arg(long)]
     output: Option<PathBuf>,
+    /// In the table, show the details and transcript of passing cases too (those of
+    /// every other case are always shown).
+    #[arg(long)]
+    verbose: bool,
     /// Run only cases whose id matches this glob (repeatable).
     #[arg(long)]
     only: Vec<String>,
@@ -191,17 +197,19 @@ fn run_options(r: &ReportArgs) -> Result<RunOptions, String> {
 }
 
 fn emit(report: &SuiteReport, args: &ReportArgs) -> Result<(), String> {
+    let table = || report::table_with(report, report::TableOptions::verbose(args.verbose));
     let text = match args.format {
-        Format::Table => report::table(report),
+        Format::Table => table(),
         Format::Json => report::json(report),
         Format::Junit => report::junit(report),
+        Format::Html => report::html(report),
     };
     match &args.output {
         Some(path) => {
             std::fs::write(path, &text)
                 .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
             if !matches!(args.format, Format::Table) {
-                print!("{}", report::table(report));
+                print!("{}", table());
             }
         }
         None => print!("{text}"),

@@ -291,6 +291,7 @@ pub async fn run_suite(
         let mut ctx = Ctx::new(h, index + 1).with_tolerance(opts.timing_tolerance);
         let result = (case.run)(&mut ctx).await;
         ctx.cleanup().await;
+        out.transcript = ctx.take_transcript();
         let (back, warnings) = ctx.into_parts();
         h = back;
         out.duration_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
