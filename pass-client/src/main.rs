@@ -16,6 +16,7 @@ use cli::{Account, Cli, Command, LogFormat, Tls};
 use exit::Fatal;
 use pass_core::client::ClientConfig;
 use pass_core::{Client, Jid};
+use std::io::IsTerminal as _;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs as _};
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
@@ -50,8 +51,13 @@ fn fail(f: &Fatal) -> ExitCode {
 
 fn init_logs(format: LogFormat, level: &str) {
     let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colour only on a terminal, and never with NO_COLOR set (as pass-node does, DESIGN
+    // decision 72): a file, a pipe or the journal would keep the escapes as text.
+    let ansi = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Human => logs.init(),
