@@ -19,11 +19,17 @@ const MAX_LEASES: usize = 8;
 /// Where `pass-node` should be: beside `exe`, or one level up when `exe` is a test
 /// binary in `target/<profile>/deps`.
 pub fn locate_node(exe: &Path) -> Option<PathBuf> {
+    locate_beside(exe, "pass-node")
+}
+
+/// Where the executable `name` should be: beside `exe`, or one level up when `exe`
+/// is a test binary in `target/<profile>/deps`.
+pub fn locate_beside(exe: &Path, name: &str) -> Option<PathBuf> {
     let dir = exe.parent()?;
-    let mut candidates = vec![dir.join("pass-node")];
+    let mut candidates = vec![dir.join(name)];
     if dir.file_name().is_some_and(|n| n == "deps") {
         if let Some(up) = dir.parent() {
-            candidates.push(up.join("pass-node"));
+            candidates.push(up.join(name));
         }
     }
     candidates.into_iter().find(|p| p.is_file())

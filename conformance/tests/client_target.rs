@@ -1,0 +1,100 @@
+//! The client target against the reference pass-client: its c2s endpoint lets the
+//! real client log in (plain and STARTTLS).
+//!
+//! Needs `pass-client` built in the same target directory and profile as this test
+//! (`cargo test --workspace` builds it for pass-client's own tests; with
+//! `cargo test -p pass-conformance` alone, `cargo build -p pass-client` first).
+
+use pass_conformance::client::{C2sServer, Inbound};
+use pass_conformance::selftest::locate_beside;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+fn pass_client() -> PathBuf {
+    let exe = std::env::current_exe().expect("own path");
+    locate_beside(&exe, "pass-client").unwrap_or_else(|| {
+        panic!(
+            "pass-client not found next to {}: build it first with `cargo build -p pass-client`",
+            exe.display()
+        )
+    })
+}
+
+/// Starts `pass-client answer` against the server and waits for it to bind.
+async fn logs_in(server: &mut C2sServer, tls: &[&str]) -> String {
+    let mut child = tokio::process::Command::new(pass_client())
+        .args(["answer", "--jid", "alice@localhost", "--server"])
+        .arg(server.addr().to_string())
+        .args(tls)
+        .env("PASS_CLIENT_PASSWORD", "s3cret")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn pass-client");
+    let mut seen = Vec::new();
+    let jid = loop {
+        match server.next(Duration::from_secs(10)).await {
+            Some(Inbound::Online(jid)) => break jid,
+            Some(other) => seen.push(format!("{other:?}")),
+            None => {
+                let _ = child.kill().await;
+                let out = child.wait_with_output().await.expect("output");
+                panic!(
+                    "pass-client did not log in within 10 s; saw {seen:?}; its stderr: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        }
+    };
+    let _ = child.kill().await;
+    jid
+}
+
+#[tokio::test]
+async fn pass_client_logs_in_over_plain_tcp_and_starttls() {
+    let mut server = C2sServer::start("127.0.0.1:0", "localhost", "pass.localhost", "s3cret")
+        .await
+        .expect("server starts");
+    let jid = logs_in(&mut server, &["--tls", "none"]).await;
+    assert!(jid.starts_with("alice@localhost/"), "{jid}");
+    let ca = server.ca_path().to_path_buf();
+    let ca = ca.to_string_lossy().to_string();
+    let jid = logs_in(&mut server, &["--tls", "starttls", "--tls-ca", &ca]).await;
+    assert!(jid.starts_with("alice@localhost/"), "{jid}");
+}
+
+#[tokio::test]
+async fn a_wrong_password_is_refused() {
+    let mut server = C2sServer::start("127.0.0.1:0", "localhost", "pass.localhost", "other")
+        .await
+        .expect("server starts");
+    let out = tokio::process::Command::new(pass_client())
+        .args([
+            "answer",
+            "--jid",
+            "alice@localhost",
+            "--tls",
+            "none",
+            "--server",
+        ])
+        .arg(server.addr().to_string())
+        .env("PASS_CLIENT_PASSWORD", "s3cret")
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(20), out)
+        .await
+        .expect("pass-client ends")
+        .expect("runs");
+    // docs/CLIENT.md: exit 4, the server refused the login.
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(server
+        .next(Duration::from_millis(100))
+        .await
+        .is_none_or(|e| !matches!(e, Inbound::Online(_))));
+}
