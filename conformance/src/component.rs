@@ -437,9 +437,16 @@ pub struct Spawned {
 impl Spawned {
     /// Starts `sh -c command` in its own process group.
     pub fn start(command: &str) -> Result<Spawned, RunError> {
+        Spawned::start_with(command, &[])
+    }
+
+    /// Starts `sh -c command` in its own process group, with `env` added to the
+    /// environment.
+    pub fn start_with(command: &str, env: &[(String, String)]) -> Result<Spawned, RunError> {
         let mut cmd = tokio::process::Command::new("sh");
         cmd.arg("-c")
             .arg(command)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -466,14 +473,34 @@ impl Spawned {
             .unwrap_or_default()
     }
 
-    /// Stops the process group (TERM, then KILL after 2 s) and waits for it.
-    pub async fn stop(mut self) -> String {
+    /// The exit status, once the process has exited; `None` while it runs.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// Waits up to `wait` for the process to exit.
+    pub async fn wait_exit(&mut self, wait: Duration) -> Option<std::process::ExitStatus> {
+        timeout(wait, self.child.wait())
+            .await
+            .ok()
+            .and_then(|r| r.ok())
+    }
+
+    /// Sends SIGTERM to the process group (the shell and what it started).
+    pub fn terminate(&self) {
         if let Some(pid) = self.child.id() {
             let _ = std::process::Command::new("kill")
                 .arg("-TERM")
                 .arg("--")
                 .arg(format!("-{pid}"))
                 .status();
+        }
+    }
+
+    /// Stops the process group (TERM, then KILL after 2 s) and waits for it.
+    pub async fn stop(mut self) -> String {
+        if let Some(pid) = self.child.id() {
+            self.terminate();
             if timeout(Duration::from_secs(2), self.child.wait())
                 .await
                 .is_err()

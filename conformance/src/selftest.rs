@@ -109,3 +109,52 @@ pub async fn run_with_node(node: &Path, opts: &RunOptions) -> Result<SuiteReport
     copts.secret = secret;
     component::run(&copts, opts).await
 }
+
+/// The shim that maps the client target's environment to pass-client's flags
+/// (`conformance/shims/pass-client.sh`), built in so that `client-self-test` needs
+/// nothing but the two executables.
+pub const PASS_CLIENT_SHIM: &str = include_str!("../shims/pass-client.sh");
+
+/// `client-self-test`: the client cases against the `pass-client` beside the current
+/// executable, through its shim.
+pub async fn run_client(opts: &RunOptions) -> Result<SuiteReport, RunError> {
+    let exe = std::env::current_exe()
+        .map_err(|e| RunError::Spawn(format!("cannot find my own executable: {e}")))?;
+    let client = locate_beside(&exe, "pass-client").ok_or_else(|| {
+        RunError::Spawn(format!(
+            "pass-client not found next to {}: build it: cargo build --release -p pass-client \
+             (or cargo build -p pass-client for a debug run)",
+            exe.display()
+        ))
+    })?;
+    run_client_with(&client, opts).await
+}
+
+/// The client cases against the `pass-client` binary at `client`, through its shim.
+pub async fn run_client_with(client: &Path, opts: &RunOptions) -> Result<SuiteReport, RunError> {
+    let shim = shim_file()?;
+    let copts = crate::client::ClientOptions::new(&shim_command(client, shim.path()));
+    crate::client::run(&copts, opts).await
+}
+
+/// The `--exec` command that runs pass-client at `client` through the shim at `shim`.
+pub fn shim_command(client: &Path, shim: &Path) -> String {
+    format!(
+        "PASS_CLIENT='{}' exec sh '{}'",
+        client.display(),
+        shim.display()
+    )
+}
+
+/// The built-in shim, written to a temporary file.
+pub fn shim_file() -> Result<tempfile::NamedTempFile, RunError> {
+    let mut file = tempfile::Builder::new()
+        .prefix("pass-client-shim-")
+        .suffix(".sh")
+        .tempfile()
+        .map_err(|e| RunError::Spawn(format!("cannot write the shim: {e}")))?;
+    file.write_all(PASS_CLIENT_SHIM.as_bytes())
+        .and_then(|()| file.flush())
+        .map_err(|e| RunError::Spawn(format!("cannot write the shim: {e}")))?;
+    Ok(file)
+}

@@ -98,3 +98,83 @@ async fn a_wrong_password_is_refused() {
         .await
         .is_none_or(|e| !matches!(e, Inbound::Online(_))));
 }
+
+/// The reference passes every client case with --strict: every case PASS, no WARN,
+/// no SKIP (issue 12's "Done when"). It goes through the built-in shim, as
+/// `client-self-test` does.
+#[tokio::test(flavor = "current_thread")]
+async fn the_reference_client_passes_every_case_strictly() {
+    let opts = pass_conformance::RunOptions {
+        strict: true,
+        ..Default::default()
+    };
+    let report = pass_conformance::selftest::run_client_with(&pass_client(), &opts)
+        .await
+        .expect("the run happens");
+    let not_passed: Vec<String> = report
+        .outcomes
+        .iter()
+        .filter(|o| o.status != pass_conformance::Status::Pass)
+        .map(|o| format!("{} {}: {:?} {:?}", o.status, o.id, o.failure, o.notes))
+        .collect();
+    assert!(
+        not_passed.is_empty(),
+        "{not_passed:#?}\n{:?}",
+        report.impl_log_tail
+    );
+    assert_eq!(
+        report.outcomes.len(),
+        pass_conformance::client::client_catalogue().len()
+    );
+    assert_eq!(report.exit_code(), 0);
+    // Every case recorded what it exchanged.
+    assert!(report.outcomes.iter().all(|o| !o.transcript.is_empty()));
+    // The "promptly" SHOULD reports the delay it measured.
+    let prompt = report
+        .outcomes
+        .iter()
+        .find(|o| o.id == "pass/client/3/proxy-promptly")
+        .expect("the case ran");
+    assert!(
+        prompt
+            .notes
+            .iter()
+            .any(|n| n.contains("ms after its accept")),
+        "{:?}",
+        prompt.notes
+    );
+}
+
+#[test]
+fn client_self_test_and_list_work_from_the_command_line() {
+    let bin = env!("CARGO_BIN_EXE_pass-conformance");
+    let list = std::process::Command::new(bin)
+        .args(["list", "--target", "client"])
+        .output()
+        .expect("runs");
+    assert!(list.status.success());
+    let text = String::from_utf8_lossy(&list.stdout);
+    for c in pass_conformance::client::client_catalogue() {
+        assert!(text.contains(c.id), "{} missing from the list", c.id);
+    }
+    // The runner finds pass-client beside itself (both are in target/<profile>/).
+    let run = std::process::Command::new(bin)
+        .args([
+            "client-self-test",
+            "--strict",
+            "--format",
+            "json",
+            "--only",
+            "pass/client/2/*",
+        ])
+        .output()
+        .expect("runs");
+    let json: serde_json::Value =
+        serde_json::from_slice(&run.stdout).expect("a JSON report on stdout");
+    assert_eq!(run.status.code(), Some(0), "{json:#}");
+    assert_eq!(
+        json["outcomes"].as_array().map(Vec::len),
+        Some(3),
+        "{json:#}"
+    );
+}
