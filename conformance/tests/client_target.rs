@@ -178,3 +178,56 @@ fn client_self_test_and_list_work_from_the_command_line() {
         "{json:#}"
     );
 }
+
+/// Exit 89 is "unsupported": every case is SKIP (which --strict counts), and the
+/// reason says so; any other early exit is a FAIL.
+#[tokio::test(flavor = "current_thread")]
+async fn exit_89_skips_and_another_exit_fails() {
+    use pass_conformance::client::{self, ClientOptions};
+    let lenient = pass_conformance::RunOptions::default();
+    let only = |g: &str| pass_conformance::RunOptions {
+        only: vec![glob::Pattern::new(g).expect("a glob")],
+        ..lenient.clone()
+    };
+    let r = client::run(&ClientOptions::new("exit 89"), &only("pass/client/2/*"))
+        .await
+        .expect("runs");
+    assert_eq!(r.outcomes.len(), 3);
+    for o in &r.outcomes {
+        assert_eq!(o.status, pass_conformance::Status::Skip, "{}", o.id);
+        assert!(
+            o.notes.iter().any(|n| n.contains("unsupported")),
+            "{:?}",
+            o.notes
+        );
+    }
+    assert_eq!(r.exit_code(), 0);
+    let r = client::run(
+        &ClientOptions::new("echo broken >&2; exit 1"),
+        &only("pass/client/3/accept-listing-4"),
+    )
+    .await
+    .expect("runs");
+    assert_eq!(r.outcomes[0].status, pass_conformance::Status::Fail);
+    let got = r.outcomes[0].failure_text().unwrap_or_default();
+    assert!(got.contains("exit status: 1"), "{got}");
+    assert_eq!(r.exit_code(), 1);
+}
+
+/// --case-timeout ends a case that hangs, and the client with it.
+#[tokio::test(flavor = "current_thread")]
+async fn a_case_that_outlives_case_timeout_fails() {
+    use pass_conformance::client::{self, ClientOptions};
+    let mut copts = ClientOptions::new("sleep 30");
+    copts.case_timeout = Duration::from_secs(1);
+    let opts = pass_conformance::RunOptions {
+        only: vec![glob::Pattern::new("pass/client/2/register-listing-1").expect("a glob")],
+        ..Default::default()
+    };
+    let started = std::time::Instant::now();
+    let r = client::run(&copts, &opts).await.expect("runs");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(r.outcomes[0].status, pass_conformance::Status::Fail);
+    let got = r.outcomes[0].failure_text().unwrap_or_default();
+    assert!(got.contains("--case-timeout"), "{got}");
+}
