@@ -133,9 +133,28 @@ impl ClientCtx {
         for r in self.relays.drain(..) {
             r.abort();
         }
-        if let Some(child) = self.child.take() {
-            let tail = child.stop().await;
-            self.log_tail = tail;
+        if let Some(mut child) = self.child.take() {
+            // SIGTERM, and as the service acknowledge the close it may send (§4.3),
+            // so that a client that closes on exit is not waited for in vain.
+            self.record(Event::Note {
+                text: "end of the case: SIGTERM to the client's process group".into(),
+            });
+            child.terminate();
+            let deadline = Instant::now() + Duration::from_secs(2);
+            while child.exited().is_none() && Instant::now() < deadline {
+                if let Some(Inbound::Stanza(e)) = self.server.next(Duration::from_millis(50)).await
+                {
+                    self.record(Event::StanzaReceived { xml: to_xml(&e) });
+                    let is_close = e.attr("type") == Some("set")
+                        && pass_query(&e).is_some_and(|q| q.get_child("close", ns::PASS).is_some());
+                    if is_close {
+                        let id = e.attr("id").unwrap_or("").to_string();
+                        let ack = self.reply("result", None, &id, Some(query()));
+                        let _ = self.send(&ack).await;
+                    }
+                }
+            }
+            self.log_tail = child.stop().await;
         }
         self.server.reset();
         (
