@@ -44,6 +44,23 @@ pub enum Stop {
     Harness(HarnessError),
 }
 
+impl Failure {
+    /// A [`Stop::Fail`] at `step`, after `sent`.
+    pub fn stop(
+        step: &str,
+        sent: Option<String>,
+        expected: impl Into<String>,
+        got: Option<String>,
+    ) -> Stop {
+        Stop::Fail(Failure {
+            step: step.to_string(),
+            sent,
+            expected: expected.into(),
+            got,
+        })
+    }
+}
+
 impl From<Failure> for Stop {
     fn from(f: Failure) -> Stop {
         Stop::Fail(f)
@@ -205,12 +222,7 @@ impl Ctx {
 
     /// A failure at `step`, quoting the last thing sent.
     pub fn fail(&self, step: &str, expected: impl Into<String>, got: Option<String>) -> Stop {
-        Stop::Fail(Failure {
-            step: step.to_string(),
-            sent: self.last_sent.clone(),
-            expected: expected.into(),
-            got,
-        })
+        Failure::stop(step, self.last_sent.clone(), expected, got)
     }
 
     /// Same, with a stanza as what came back.

@@ -84,16 +84,20 @@ pub fn options(node: &Path, secret_file: &Path) -> Result<ComponentOptions, RunE
 
 /// Runs the self-test with the `pass-node` beside the current executable.
 pub async fn run(opts: &RunOptions) -> Result<SuiteReport, RunError> {
+    run_with_node(&beside_me("pass-node")?, opts).await
+}
+
+/// The executable `name` beside the current one, or an error saying how to build it.
+fn beside_me(name: &str) -> Result<PathBuf, RunError> {
     let exe = std::env::current_exe()
         .map_err(|e| RunError::Spawn(format!("cannot find my own executable: {e}")))?;
-    let node = locate_node(&exe).ok_or_else(|| {
+    locate_beside(&exe, name).ok_or_else(|| {
         RunError::Spawn(format!(
-            "pass-node not found next to {}: build it: cargo build --release -p pass-node \
-             (or cargo build -p pass-node for a debug run)",
+            "{name} not found next to {}: build it: cargo build --release -p {name} \
+             (or cargo build -p {name} for a debug run)",
             exe.display()
         ))
-    })?;
-    run_with_node(&node, opts).await
+    })
 }
 
 /// Runs the self-test against the `pass-node` binary at `node`.
@@ -118,16 +122,7 @@ pub const PASS_CLIENT_SHIM: &str = include_str!("../shims/pass-client.sh");
 /// `client-self-test`: the client cases against the `pass-client` beside the current
 /// executable, through its shim.
 pub async fn run_client(opts: &RunOptions) -> Result<SuiteReport, RunError> {
-    let exe = std::env::current_exe()
-        .map_err(|e| RunError::Spawn(format!("cannot find my own executable: {e}")))?;
-    let client = locate_beside(&exe, "pass-client").ok_or_else(|| {
-        RunError::Spawn(format!(
-            "pass-client not found next to {}: build it: cargo build --release -p pass-client \
-             (or cargo build -p pass-client for a debug run)",
-            exe.display()
-        ))
-    })?;
-    run_client_with(&client, opts).await
+    run_client_with(&beside_me("pass-client")?, opts).await
 }
 
 /// The client cases against the `pass-client` binary at `client`, through its shim.

@@ -209,12 +209,7 @@ impl ClientCtx {
 
     /// A failure at `step`, quoting the last stanza sent.
     pub fn fail(&self, step: &str, expected: impl Into<String>, got: Option<String>) -> Stop {
-        Stop::Fail(Failure {
-            step: step.to_string(),
-            sent: self.last_sent.clone(),
-            expected: expected.into(),
-            got,
-        })
+        Failure::stop(step, self.last_sent.clone(), expected, got)
     }
 
     /// Same, with a stanza as what came.
