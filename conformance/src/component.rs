@@ -431,6 +431,9 @@ impl Harness for ComponentHarness {
 /// The implementation as a child process, with the tail of its output kept.
 pub struct Spawned {
     child: tokio::process::Child,
+    /// The process group's id (the shell's pid): kept, since the child's own id is
+    /// gone once it has been reaped, while what it started may live on.
+    pgid: Option<u32>,
     tail: Arc<Mutex<VecDeque<String>>>,
 }
 
@@ -456,13 +459,14 @@ impl Spawned {
             .spawn()
             .map_err(|e| RunError::Spawn(format!("sh -c {command:?}: {e}")))?;
         let tail = Arc::new(Mutex::new(VecDeque::new()));
+        let pgid = child.id();
         if let Some(out) = child.stdout.take() {
             keep_tail(out, tail.clone());
         }
         if let Some(err) = child.stderr.take() {
             keep_tail(err, tail.clone());
         }
-        Ok(Spawned { child, tail })
+        Ok(Spawned { child, pgid, tail })
     }
 
     /// The last lines the implementation wrote.
@@ -488,30 +492,26 @@ impl Spawned {
 
     /// Sends SIGTERM to the process group (the shell and what it started).
     pub fn terminate(&self) {
-        if let Some(pid) = self.child.id() {
+        self.signal("-TERM");
+    }
+
+    fn signal(&self, which: &str) {
+        if let Some(pgid) = self.pgid {
             let _ = std::process::Command::new("kill")
-                .arg("-TERM")
+                .arg(which)
                 .arg("--")
-                .arg(format!("-{pid}"))
+                .arg(format!("-{pgid}"))
+                .stderr(std::process::Stdio::null())
                 .status();
         }
     }
 
-    /// Stops the process group (TERM, then KILL after 2 s) and waits for it.
+    /// Stops the process group (TERM, then KILL after 2 s) and waits for it; what is
+    /// left of the group after the shell ends is killed too.
     pub async fn stop(mut self) -> String {
-        if let Some(pid) = self.child.id() {
-            self.terminate();
-            if timeout(Duration::from_secs(2), self.child.wait())
-                .await
-                .is_err()
-            {
-                let _ = std::process::Command::new("kill")
-                    .arg("-KILL")
-                    .arg("--")
-                    .arg(format!("-{pid}"))
-                    .status();
-            }
-        }
+        self.terminate();
+        let _ = timeout(Duration::from_secs(2), self.child.wait()).await;
+        self.signal("-KILL");
         let _ = self.child.kill().await;
         self.tail()
     }

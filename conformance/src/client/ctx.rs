@@ -100,6 +100,8 @@ pub struct ClientCtx {
     warnings: Vec<String>,
     info: Vec<String>,
     relays: Vec<JoinHandle<()>>,
+    /// The client's exit, once seen (the process group may outlive it).
+    exit: Option<std::process::ExitStatus>,
     log_tail: String,
 }
 
@@ -122,6 +124,7 @@ impl ClientCtx {
             warnings: Vec::new(),
             info: Vec::new(),
             relays: Vec::new(),
+            exit: None,
             log_tail: String::new(),
         }
     }
@@ -141,7 +144,7 @@ impl ClientCtx {
             });
             child.terminate();
             let deadline = Instant::now() + Duration::from_secs(2);
-            while child.exited().is_none() && Instant::now() < deadline {
+            while self.exit.is_none() && child.exited().is_none() && Instant::now() < deadline {
                 if let Some(Inbound::Stanza(e)) = self.server.next(Duration::from_millis(50)).await
                 {
                     self.record(Event::StanzaReceived { xml: to_xml(&e) });
@@ -311,22 +314,26 @@ impl ClientCtx {
                 }
                 return Ok(Some(ev));
             }
-            if let Some(status) = self.child.as_mut().and_then(|c| c.exited()) {
+            let exited = match (&self.exit, self.child.as_mut()) {
+                (None, Some(c)) => c.exited(),
+                _ => None,
+            };
+            if let Some(status) = exited {
+                self.exit = Some(status);
                 self.record(Event::Note {
                     text: format!("the client exited: {status}"),
                 });
-                let tail = self.child.take().map(|c| c.tail()).unwrap_or_default();
+                let tail = self.output();
                 if status.code() == Some(EXIT_UNSUPPORTED) {
                     return Err(Stop::Skip(format!(
                         "unsupported: the client exited with {EXIT_UNSUPPORTED}{}",
                         last_line(&tail)
                     )));
                 }
-                self.log_tail = tail;
                 return Err(self.fail(
                     "wait for the client",
                     "the client keeps running until its role is done",
-                    Some(format!("it exited: {status}{}", last_line(&self.log_tail))),
+                    Some(format!("it exited: {status}{}", last_line(&tail))),
                 ));
             }
             if Instant::now() >= deadline {
@@ -751,29 +758,29 @@ impl ClientCtx {
     /// Waits up to `wait` for the client to exit; its exit code (`None`: still
     /// running, or killed by a signal, which the text says).
     pub async fn exit_within(&mut self, wait: Duration) -> Result<Option<i32>, String> {
-        let Some(child) = self.child.as_mut() else {
-            return Err("the client is not running".into());
-        };
-        match child.wait_exit(wait).await {
-            None => Ok(None),
-            Some(status) => {
-                self.record(Event::Note {
-                    text: format!("the client exited: {status}"),
-                });
-                if let Some(c) = self.child.take() {
-                    self.log_tail = c.tail();
+        let status = match (self.exit, self.child.as_mut()) {
+            (Some(status), _) => status,
+            (None, None) => return Err("the client is not running".into()),
+            (None, Some(child)) => match child.wait_exit(wait).await {
+                None => return Ok(None),
+                Some(status) => {
+                    self.exit = Some(status);
+                    self.record(Event::Note {
+                        text: format!("the client exited: {status}"),
+                    });
+                    status
                 }
-                status
-                    .code()
-                    .map(Some)
-                    .ok_or_else(|| format!("the client was killed: {status}"))
-            }
-        }
+            },
+        };
+        status
+            .code()
+            .map(Some)
+            .ok_or_else(|| format!("the client was killed: {status}"))
     }
 
     /// Whether the client is still running.
     pub fn running(&mut self) -> bool {
-        self.child.as_mut().is_some_and(|c| c.exited().is_none())
+        self.exit.is_none() && self.child.as_mut().is_some_and(|c| c.exited().is_none())
     }
 
     /// Sends SIGTERM to the client's process group.
@@ -788,10 +795,7 @@ impl ClientCtx {
 
     /// The client's output so far (its last lines).
     pub fn output(&self) -> String {
-        match &self.child {
-            Some(c) => c.tail(),
-            None => self.log_tail.clone(),
-        }
+        self.child.as_ref().map(Spawned::tail).unwrap_or_default()
     }
 }
 
