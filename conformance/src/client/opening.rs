@@ -197,6 +197,8 @@ impl Opening {
             features = features.with_child(mechs);
         }
         let mut out = header.to_open_tag();
+        // pass-core's writer declares a namespace rather than use the header's
+        // `stream:` prefix; features are the one element that needs the prefix.
         out.push_str(
             &features
                 .to_xml()
@@ -335,4 +337,102 @@ fn decode(text: &str) -> Option<Vec<u8>> {
         return Some(Vec::new());
     }
     B64.decode(t).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pass_core::xml::{Limits, StreamFramer};
+
+    const HEADER: &str = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' \
+        xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>";
+
+    /// Feeds `text` as one chunk; every step the opening took.
+    fn feed(o: &mut Opening, f: &mut StreamFramer, text: &str) -> Vec<Step> {
+        f.feed(text.as_bytes());
+        let mut steps = Vec::new();
+        while let Some(ev) = f.next_event() {
+            steps.extend(o.handle(ev.expect("well-formed")).expect("accepted"));
+        }
+        steps
+    }
+
+    fn sent(steps: &[Step]) -> String {
+        steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Send(t) => Some(t.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn plain(user: &str, password: &str) -> String {
+        let body = B64.encode(format!("\0{user}\0{password}"));
+        format!("<auth xmlns='{NS_SASL}' mechanism='PLAIN'>{body}</auth>")
+    }
+
+    #[test]
+    fn starttls_is_offered_then_plain_login_and_binding_open_the_session() {
+        let mut o = Opening::new("localhost", Accounts::new("pw"), true);
+        let mut f = StreamFramer::new(Limits::default());
+        let first = sent(&feed(&mut o, &mut f, HEADER));
+        assert!(first.contains("<stream:features>"), "{first}");
+        assert!(first.contains(NS_TLS) && first.contains("<mechanism>PLAIN</mechanism>"));
+        // STARTTLS is not required: a login in clear text goes on.
+        let steps = feed(&mut o, &mut f, &plain("alice", "pw"));
+        assert!(sent(&steps).contains("<success"), "{steps:?}");
+        assert_eq!(steps.last(), Some(&Step::Restart));
+        let mut f = StreamFramer::new(Limits::default());
+        let second = sent(&feed(&mut o, &mut f, HEADER));
+        assert!(
+            second.contains(NS_BIND) && !second.contains(NS_TLS),
+            "{second}"
+        );
+        let bind = format!(
+            "<iq type='set' id='b1'><bind xmlns='{NS_BIND}'><resource>r1</resource></bind></iq>"
+        );
+        let steps = feed(&mut o, &mut f, &bind);
+        assert_eq!(
+            steps.last(),
+            Some(&Step::Bound("alice@localhost/r1".into()))
+        );
+        assert!(sent(&steps).contains("<jid>alice@localhost/r1</jid>"));
+        assert!(o.is_open());
+    }
+
+    #[test]
+    fn a_wrong_password_fails_and_may_be_retried() {
+        let mut o = Opening::new("localhost", Accounts::new("pw"), false);
+        let mut f = StreamFramer::new(Limits::default());
+        let first = sent(&feed(&mut o, &mut f, HEADER));
+        assert!(!first.contains(NS_TLS), "no TLS configured: {first}");
+        let steps = feed(&mut o, &mut f, &plain("alice", "nope"));
+        assert!(sent(&steps).contains("<not-authorized/>"), "{steps:?}");
+        let steps = feed(&mut o, &mut f, &plain("alice", "pw"));
+        assert_eq!(steps.last(), Some(&Step::Restart));
+    }
+
+    #[test]
+    fn starttls_asks_for_the_handshake_and_a_new_stream() {
+        let mut o = Opening::new("localhost", Accounts::new("pw"), true);
+        let mut f = StreamFramer::new(Limits::default());
+        feed(&mut o, &mut f, HEADER);
+        let steps = feed(&mut o, &mut f, &format!("<starttls xmlns='{NS_TLS}'/>"));
+        assert!(sent(&steps).contains("<proceed"));
+        assert_eq!(steps.last(), Some(&Step::StartTls));
+        let mut f = StreamFramer::new(Limits::default());
+        let again = sent(&feed(&mut o, &mut f, HEADER));
+        assert!(!again.contains(NS_TLS), "offered once: {again}");
+    }
+
+    #[test]
+    fn a_stanza_before_login_ends_the_opening() {
+        let mut o = Opening::new("localhost", Accounts::new("pw"), true);
+        let mut f = StreamFramer::new(Limits::default());
+        feed(&mut o, &mut f, HEADER);
+        f.feed(b"<iq type='get' id='x'><query xmlns='jabber:iq:roster'/></iq>");
+        let ev = f.next_event().expect("an event").expect("well-formed");
+        assert!(matches!(o.handle(ev), Err(OpeningError::Unexpected(_))));
+    }
 }
