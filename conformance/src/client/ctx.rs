@@ -562,6 +562,9 @@ impl ClientCtx {
     /// Relays the caller's connection (the service's side of it) and the client's
     /// proxy connection, as the service would, until either ends.
     pub fn relay(&mut self, service_side: TcpStream, mut proxy: TcpStream) {
+        self.record(Event::Note {
+            text: "the runner, as the service, relays the caller and the proxy connection".into(),
+        });
         let mut a = service_side;
         self.relays.push(tokio::spawn(async move {
             let _ = tokio::io::copy_bidirectional(&mut a, &mut proxy).await;
