@@ -5,7 +5,7 @@
 
 use super::server::{bare, C2sServer, Inbound};
 use crate::component::Spawned;
-use crate::ctx::{entity, pass_query, query, Failure, Stop};
+use crate::ctx::{bytes_differ, entity, pass_query, query, Failure, Stop};
 use crate::transcript::{Event, Recorder, Side, Transcript};
 use crate::xmlfmt::to_xml;
 use pass_core::ns;
@@ -710,25 +710,8 @@ impl ClientCtx {
             });
             got.extend_from_slice(&buf[..n]);
         }
-        if got != want {
-            let at = got
-                .iter()
-                .zip(want)
-                .position(|(a, b)| a != b)
-                .unwrap_or(want.len());
-            return Err(self.fail(
-                step,
-                format!(
-                    "the {} bytes written on the other side, unchanged",
-                    want.len()
-                ),
-                Some(format!(
-                    "{} bytes differing from offset {at} (got {:?}, expected {:?})",
-                    got.len(),
-                    got.get(at),
-                    want.get(at)
-                )),
-            ));
+        if let Some((expected, got)) = bytes_differ(&got, want) {
+            return Err(self.fail(step, expected, Some(got)));
         }
         Ok(())
     }
