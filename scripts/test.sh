@@ -74,6 +74,11 @@ free_debug_build() {
     echo "PASS_LOW_DISK: removing target/debug ($(du -sh target/debug | cut -f1))"
     rm -rf target/debug
   fi
+  # pass-client's faults build (conformance/tests/client_faults.rs builds it there).
+  if [ "${PASS_LOW_DISK:-0}" = 1 ] && [ -d target/client-faults ]; then
+    echo "PASS_LOW_DISK: removing target/client-faults ($(du -sh target/client-faults | cut -f1))"
+    rm -rf target/client-faults
+  fi
 }
 free_debug_build # clippy's check build
 
@@ -96,8 +101,10 @@ if [ "${PASS_LOW_DISK:-0}" = 1 ] && [ -d target/release ]; then
 fi
 
 step "cargo test --workspace"
-# The conformance tests run the pass-node binary found beside them: cargo builds it
-# for pass-node's own integration tests.
+# The conformance tests run the pass-node and pass-client binaries found beside them:
+# cargo builds them for their own integration tests. The client target's proof
+# (conformance/tests/client_faults.rs) builds pass-client with --features faults into
+# target/client-faults.
 cargo test --workspace
 free_debug_build
 

@@ -440,15 +440,25 @@ impl Harness for ComponentHarness {
 /// The implementation as a child process, with the tail of its output kept.
 pub struct Spawned {
     child: tokio::process::Child,
+    /// The process group's id (the shell's pid): kept, since the child's own id is
+    /// gone once it has been reaped, while what it started may live on.
+    pgid: Option<u32>,
     tail: Arc<Mutex<VecDeque<String>>>,
 }
 
 impl Spawned {
     /// Starts `sh -c command` in its own process group.
     pub fn start(command: &str) -> Result<Spawned, RunError> {
+        Spawned::start_with(command, &[])
+    }
+
+    /// Starts `sh -c command` in its own process group, with `env` added to the
+    /// environment.
+    pub fn start_with(command: &str, env: &[(String, String)]) -> Result<Spawned, RunError> {
         let mut cmd = tokio::process::Command::new("sh");
         cmd.arg("-c")
             .arg(command)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -458,13 +468,14 @@ impl Spawned {
             .spawn()
             .map_err(|e| RunError::Spawn(format!("sh -c {command:?}: {e}")))?;
         let tail = Arc::new(Mutex::new(VecDeque::new()));
+        let pgid = child.id();
         if let Some(out) = child.stdout.take() {
             keep_tail(out, tail.clone());
         }
         if let Some(err) = child.stderr.take() {
             keep_tail(err, tail.clone());
         }
-        Ok(Spawned { child, tail })
+        Ok(Spawned { child, pgid, tail })
     }
 
     /// The last lines the implementation wrote.
@@ -475,25 +486,41 @@ impl Spawned {
             .unwrap_or_default()
     }
 
-    /// Stops the process group (TERM, then KILL after 2 s) and waits for it.
-    pub async fn stop(mut self) -> String {
-        if let Some(pid) = self.child.id() {
+    /// The exit status, once the process has exited; `None` while it runs.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// Waits up to `wait` for the process to exit.
+    pub async fn wait_exit(&mut self, wait: Duration) -> Option<std::process::ExitStatus> {
+        timeout(wait, self.child.wait())
+            .await
+            .ok()
+            .and_then(|r| r.ok())
+    }
+
+    /// Sends SIGTERM to the process group (the shell and what it started).
+    pub fn terminate(&self) {
+        self.signal("-TERM");
+    }
+
+    fn signal(&self, which: &str) {
+        if let Some(pgid) = self.pgid {
             let _ = std::process::Command::new("kill")
-                .arg("-TERM")
+                .arg(which)
                 .arg("--")
-                .arg(format!("-{pid}"))
+                .arg(format!("-{pgid}"))
+                .stderr(std::process::Stdio::null())
                 .status();
-            if timeout(Duration::from_secs(2), self.child.wait())
-                .await
-                .is_err()
-            {
-                let _ = std::process::Command::new("kill")
-                    .arg("-KILL")
-                    .arg("--")
-                    .arg(format!("-{pid}"))
-                    .status();
-            }
         }
+    }
+
+    /// Stops the process group (TERM, then KILL after 2 s) and waits for it; what is
+    /// left of the group after the shell ends is killed too.
+    pub async fn stop(mut self) -> String {
+        self.terminate();
+        let _ = timeout(Duration::from_secs(2), self.child.wait()).await;
+        self.signal("-KILL");
         let _ = self.child.kill().await;
         self.tail()
     }

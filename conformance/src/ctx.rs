@@ -45,6 +45,23 @@ pub enum Stop {
     Harness(HarnessError),
 }
 
+impl Failure {
+    /// A [`Stop::Fail`] at `step`, after `sent`.
+    pub fn stop(
+        step: &str,
+        sent: Option<String>,
+        expected: impl Into<String>,
+        got: Option<String>,
+    ) -> Stop {
+        Stop::Fail(Failure {
+            step: step.to_string(),
+            sent,
+            expected: expected.into(),
+            got,
+        })
+    }
+}
+
 impl From<Failure> for Stop {
     fn from(f: Failure) -> Stop {
         Stop::Fail(f)
@@ -139,6 +156,35 @@ pub fn entity(name: &str, host: &str, port: u16) -> Element {
     pass_el(name)
         .with_attr("port", &port.to_string())
         .with_text(host)
+}
+
+/// How `got` differs from the `want` written on the other side of a relay, as
+/// (expected, got) for a [`Failure`]; `None` when they are equal.
+pub fn bytes_differ(got: &[u8], want: &[u8]) -> Option<(String, String)> {
+    let expected = format!(
+        "the {} bytes written on the other side, unchanged",
+        want.len()
+    );
+    if got.len() > want.len() {
+        let more = got.len() - want.len();
+        return Some((expected, format!("{more} bytes more than were written")));
+    }
+    if got == want {
+        return None;
+    }
+    let at = got
+        .iter()
+        .zip(want)
+        .position(|(a, b)| a != b)
+        .unwrap_or(got.len());
+    Some((
+        expected,
+        format!(
+            "bytes differ from offset {at} (got {:?}, expected {:?})",
+            got.get(at),
+            want.get(at)
+        ),
+    ))
 }
 
 /// Reads a PassEntity child as an address; the error says what is wrong.
@@ -326,12 +372,7 @@ impl Ctx {
 
     /// A failure at `step`, quoting the last thing sent.
     pub fn fail(&self, step: &str, expected: impl Into<String>, got: Option<String>) -> Stop {
-        Stop::Fail(Failure {
-            step: step.to_string(),
-            sent: self.last_sent.clone(),
-            expected: expected.into(),
-            got,
-        })
+        Failure::stop(step, self.last_sent.clone(), expected, got)
     }
 
     /// Same, with a stanza as what came back.
@@ -927,39 +968,10 @@ impl Ctx {
     /// Reads exactly `want.len()` bytes and fails unless they equal `want`.
     pub async fn expect_bytes(&mut self, step: &str, s: SockId, want: &[u8]) -> Result<(), Stop> {
         let got = self.read_exact(step, s, want.len()).await?;
-        if got.len() > want.len() {
-            return Err(self.fail(
-                step,
-                format!(
-                    "the {} bytes written on the other side, unchanged",
-                    want.len()
-                ),
-                Some(format!(
-                    "{} bytes more than were written",
-                    got.len() - want.len()
-                )),
-            ));
+        match bytes_differ(&got, want) {
+            Some((expected, got)) => Err(self.fail(step, expected, Some(got))),
+            None => Ok(()),
         }
-        if got[..want.len()] != *want {
-            let at = got
-                .iter()
-                .zip(want)
-                .position(|(a, b)| a != b)
-                .unwrap_or(want.len());
-            return Err(self.fail(
-                step,
-                format!(
-                    "the {} bytes written on the other side, unchanged",
-                    want.len()
-                ),
-                Some(format!(
-                    "bytes differ from offset {at} (got {:?}, expected {:?})",
-                    got.get(at),
-                    want.get(at)
-                )),
-            ));
-        }
-        Ok(())
     }
 
     /// Fails unless the service closes the connection within `wait`, with no bytes

@@ -23,6 +23,7 @@
 pub mod baseline;
 pub mod cases;
 pub mod catalogue;
+pub mod client;
 pub mod component;
 pub mod ctx;
 pub mod expect;

@@ -14,7 +14,7 @@ use pass_conformance::expect::Expectations;
 use pass_conformance::faults::{self, KnownFault};
 use pass_conformance::inproc::reference_host;
 use pass_conformance::runner::{run_suite, RunOptions, SuiteReport};
-use pass_conformance::{catalogue, report, selftest};
+use pass_conformance::{catalogue, client, report, selftest};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -43,10 +43,14 @@ enum Command {
         /// text or markdown.
         #[arg(long, value_enum, default_value_t = ListFormat::Text)]
         format: ListFormat,
-        /// List the deliberate faults (`inproc --fault NAME`) and the cases declared
-        /// to catch each, instead of the cases.
+        /// List the deliberate faults (`inproc --fault NAME`, or with `--target
+        /// client` pass-client's PASS_CLIENT_FAULT values) and the cases declared to
+        /// catch each, instead of the cases.
         #[arg(long)]
         faults: bool,
+        /// Which catalogue: the service cases or the client cases.
+        #[arg(long, value_enum, default_value_t = ListTarget::Service)]
+        target: ListTarget,
     },
     /// Run the suite against the in-process reference service (simulated network, virtual time).
     Inproc {
@@ -81,6 +85,48 @@ enum Command {
         #[command(flatten)]
         report: ReportArgs,
     },
+    /// Check a PASS client: play its XMPP server, the PASS service, a peer and the
+    /// callers, and run `sh -c COMMAND` per case with the PASS_* environment.
+    Client {
+        #[command(flatten)]
+        target: ClientArgs,
+        #[command(flatten)]
+        report: ReportArgs,
+    },
+    /// Run the client cases against the pass-client next to this executable, through
+    /// its shim.
+    ClientSelfTest {
+        #[command(flatten)]
+        report: ReportArgs,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ListTarget {
+    /// The cases run against a PASS service (inproc, component, wasm, self-test).
+    Service,
+    /// The cases run against a PASS client (client, client-self-test).
+    Client,
+}
+
+#[derive(Args)]
+struct ClientArgs {
+    /// The client to check, started with `sh -c COMMAND` for each case (own process
+    /// group, killed at the case's end); exit 89 means "unsupported" (SKIP).
+    #[arg(long, value_name = "COMMAND")]
+    exec: String,
+    /// Where the runner's XMPP server (c2s) listens; port 0 picks a free port.
+    #[arg(long, value_name = "IP:PORT", default_value = "127.0.0.1:0")]
+    listen: String,
+    /// The XMPP domain of the accounts (PASS_JID is user@DOMAIN).
+    #[arg(long, default_value = "localhost")]
+    domain: String,
+    /// The PASS service's JID (default: pass.DOMAIN).
+    #[arg(long, value_name = "JID")]
+    service: Option<String>,
+    /// Seconds one case may take; the client is killed then.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    case_timeout: f64,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -250,13 +296,31 @@ fn main() {
     };
     let result: Result<(SuiteReport, ReportArgs), String> = runtime.block_on(async {
         match cli.command {
-            Command::List { format, faults } => {
+            Command::List {
+                format,
+                faults,
+                target: ListTarget::Service,
+            } => {
                 let cases = catalogue();
                 match (format, faults) {
                     (ListFormat::Text, false) => print!("{}", report::list_text(&cases)),
                     (ListFormat::Markdown, false) => print!("{}", report::list_markdown(&cases)),
                     (ListFormat::Text, true) => print!("{}", faults::list_text()),
                     (ListFormat::Markdown, true) => print!("{}", faults::list_markdown()),
+                }
+                std::process::exit(0);
+            }
+            Command::List {
+                format,
+                faults,
+                target: ListTarget::Client,
+            } => {
+                let cases = client::client_catalogue();
+                match (format, faults) {
+                    (ListFormat::Text, false) => print!("{}", report::list_text(&cases)),
+                    (ListFormat::Markdown, false) => print!("{}", report::list_markdown(&cases)),
+                    (ListFormat::Text, true) => print!("{}", client::faults::list_text()),
+                    (ListFormat::Markdown, true) => print!("{}", client::faults::list_markdown()),
                 }
                 std::process::exit(0);
             }
@@ -306,6 +370,34 @@ fn main() {
             Command::SelfTest { report } => {
                 let opts = run_options(&report)?;
                 let r = selftest::run(&opts).await.map_err(|e| e.to_string())?;
+                Ok((r, report))
+            }
+            Command::Client { target, report } => {
+                let opts = run_options(&report)?;
+                let copts = client::ClientOptions {
+                    listen: target.listen,
+                    domain: target.domain,
+                    service: target.service,
+                    case_timeout: Duration::try_from_secs_f64(target.case_timeout).map_err(
+                        |_| {
+                            format!(
+                                "--case-timeout {}: not a number of seconds",
+                                target.case_timeout
+                            )
+                        },
+                    )?,
+                    ..client::ClientOptions::new(&target.exec)
+                };
+                let r = client::run(&copts, &opts)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok((r, report))
+            }
+            Command::ClientSelfTest { report } => {
+                let opts = run_options(&report)?;
+                let r = selftest::run_client(&opts)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 Ok((r, report))
             }
         }

@@ -301,3 +301,24 @@ fn format_html_writes_one_page_and_prints_the_table() {
         "{page}"
     );
 }
+
+#[test]
+fn conformance_doc_holds_the_client_cases_and_faults_verbatim() {
+    let doc = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/CONFORMANCE.md");
+    let doc = std::fs::read_to_string(doc).unwrap();
+    for args in [
+        &["list", "--target", "client", "--format", "markdown"][..],
+        &[
+            "list", "--target", "client", "--faults", "--format", "markdown",
+        ][..],
+    ] {
+        let out = bin().args(args).output().unwrap();
+        assert!(out.status.success());
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            doc.contains(&text),
+            "docs/CONFORMANCE.md does not hold the output of `pass-conformance {}`; paste it in:\n{text}",
+            args.join(" ")
+        );
+    }
+}

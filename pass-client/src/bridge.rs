@@ -6,16 +6,17 @@
 //! machine (docs/DESIGN.md decision 50); a client bridging one caller to its own
 //! service needs none of it (docs/DESIGN.md decision 91).
 
-use tokio::io::{AsyncWriteExt as _, ReadHalf, WriteHalf};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
 
 /// Relays until both directions are done (EOF each way) or one fails; both
-/// connections are closed when it returns.
-pub async fn relay(proxy: TcpStream, local: TcpStream) {
+/// connections are closed when it returns. `corrupt` is the CorruptForward fault's
+/// (DESIGN decision 114): false outside a `faults` build.
+pub async fn relay(proxy: TcpStream, local: TcpStream, corrupt: bool) {
     let (pr, pw) = tokio::io::split(proxy);
     let (lr, lw) = tokio::io::split(local);
-    let up = one_way(pr, lw);
-    let down = one_way(lr, pw);
+    let up = one_way(pr, lw, corrupt);
+    let down = one_way(lr, pw, false);
     let (a, b) = tokio::join!(up, down);
     if let Err(e) = a.and(b) {
         tracing::debug!("relay ended with an error: {e}");
@@ -26,8 +27,17 @@ pub async fn relay(proxy: TcpStream, local: TcpStream) {
 async fn one_way(
     mut from: ReadHalf<TcpStream>,
     mut to: WriteHalf<TcpStream>,
+    corrupt_first: bool,
 ) -> std::io::Result<u64> {
-    let n = tokio::io::copy(&mut from, &mut to).await?;
+    let mut n = 0;
+    if corrupt_first {
+        let mut buf = [0u8; 4096];
+        let k = from.read(&mut buf).await?;
+        crate::faults::corrupt(&mut buf[..k]);
+        to.write_all(&buf[..k]).await?;
+        n += k as u64;
+    }
+    n += tokio::io::copy(&mut from, &mut to).await?;
     to.shutdown().await?;
     Ok(n)
 }

@@ -6,6 +6,7 @@ mod bridge;
 mod cli;
 mod discover;
 mod exit;
+mod faults;
 mod report;
 mod shell;
 mod tls;
@@ -66,6 +67,7 @@ fn init_logs(format: LogFormat, level: &str) {
 }
 
 async fn run(cli: Cli) -> Result<(), Fatal> {
+    let fault = faults::current().map_err(|e| Fatal::new(exit::SETUP, e))?;
     match cli.command {
         Command::Expose(args) => {
             let (login, _) = login(&args.account)?;
@@ -75,16 +77,20 @@ async fn run(cli: Cli) -> Result<(), Fatal> {
                 Some(s) => parse_jid(s, "--service")?,
                 None => discover::find_service(&mut link, &me, me.domain()).await?,
             };
-            let allow_jids = args
+            let mut allow_jids = args
                 .allow_jid
                 .iter()
                 .map(|j| parse_jid(j, "--allow-jid"))
                 .collect::<Result<Vec<_>, _>>()?;
+            if fault == Some(faults::Fault::NoPeerCheck) {
+                allow_jids.clear();
+            }
             let mut config =
                 ClientConfig::new(me, service).with_policy(shell::policy(&args.allow, &allow_jids));
             config.id_seed = fastrand::u64(..);
             let reporter = report::Reporter { json: args.json };
-            let shell = shell::Shell::new(Client::new(config), link, args.local, reporter);
+            let shell = shell::Shell::new(Client::new(config), link, args.local, reporter)
+                .with_fault(fault);
             shell
                 .expose(shell::Lease {
                     expire: args.expire,
@@ -107,7 +113,8 @@ async fn run(cli: Cli) -> Result<(), Fatal> {
             let mut config = ClientConfig::new(me, domain).with_answer_ip(ip);
             config.id_seed = fastrand::u64(..);
             let reporter = report::Reporter { json: false };
-            let shell = shell::Shell::new(Client::new(config), link, String::new(), reporter);
+            let shell = shell::Shell::new(Client::new(config), link, String::new(), reporter)
+                .with_fault(fault);
             shell.answer().await
         }
     }
