@@ -30,6 +30,11 @@ pub struct World {
 impl World {
     /// Starts the node as `info.service` and waits until the server routes to it.
     pub async fn start(info: ServerInfo) -> World {
+        World::start_with(info, &[]).await
+    }
+
+    /// [`World::start`] with `extra` pass-node flags (the benches lift the call rate).
+    pub async fn start_with(info: ServerInfo, extra: &[&str]) -> World {
         // The in-process node's log, shown when a test fails.
         let _ = tracing_subscriber::fmt()
             .with_env_filter("pass_node=debug")
@@ -41,23 +46,27 @@ impl World {
         std::fs::write(dir.path().join("owner-pw"), USERS[0].1).expect("password file");
         std::fs::write(dir.path().join("other-pw"), USERS[1].1).expect("password file");
         let (first, last) = ports::free_range(8);
-        let cli = pass_node::config::Cli::parse_args_from([
-            "pass-node".to_owned(),
-            "--server".into(),
-            info.component.to_string(),
-            "--domain".into(),
-            info.service.clone(),
-            "--secret-file".into(),
-            secret_file.display().to_string(),
-            "--public-ip".into(),
-            "127.0.0.1".into(),
-            "--bind".into(),
-            "127.0.0.1".into(),
-            "--ports".into(),
-            format!("{first}-{last}"),
-            "--metrics".into(),
-            "off".into(),
-        ])
+        let cli = pass_node::config::Cli::parse_args_from(
+            [
+                "pass-node".to_owned(),
+                "--server".into(),
+                info.component.to_string(),
+                "--domain".into(),
+                info.service.clone(),
+                "--secret-file".into(),
+                secret_file.display().to_string(),
+                "--public-ip".into(),
+                "127.0.0.1".into(),
+                "--bind".into(),
+                "127.0.0.1".into(),
+                "--ports".into(),
+                format!("{first}-{last}"),
+                "--metrics".into(),
+                "off".into(),
+            ]
+            .into_iter()
+            .chain(extra.iter().map(|s| s.to_string())),
+        )
         .expect("node flags");
         let config = pass_node::config::resolve(
             &cli.settings,
