@@ -24,8 +24,11 @@ mod server;
 mod support;
 
 mod common;
+#[path = "../../pass-node/benches/support/measure.rs"]
+mod measure;
 
-use common::{quantile, SERVICE};
+use common::SERVICE;
+use measure::quantile;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -106,10 +109,11 @@ fn ms(d: Duration) -> f64 {
 }
 
 fn main() {
-    let n = common::env_u64("PASS_BENCH_CALLS", 200) as usize;
+    let n = measure::env_u64("PASS_BENCH_CALLS", 200) as usize;
+    common::quiet_logs();
     let rt = common::runtime();
     println!("call_latency: {n} calls, caller connect → first byte at the local service");
-    println!("machine: {}", common::machine());
+    println!("machine: {}", measure::machine());
     rt.block_on(async {
         let (_prosody, info) = server::Prosody::with_component(SERVICE);
         // The benchmark calls faster than the default per-lease call rate allows.
@@ -119,7 +123,7 @@ fn main() {
         )
         .await;
         let (local, mut arrivals) = first_byte_service().await;
-        let mut exposed = world.expose(local, &["--service", SERVICE]);
+        let mut exposed = world.expose(local, common::EXPOSE);
         let public = exposed.registered().await;
         // Warm both paths (first connections, the client's first session).
         calls(local, 5, &mut arrivals).await;

@@ -24,70 +24,30 @@ mod server;
 mod support;
 
 mod common;
+#[path = "../../pass-node/benches/support/measure.rs"]
+mod measure;
 
 use client::{Kind, XmppClient};
 use common::{median, SERVICE};
-use std::io::{Read as _, Write as _};
-use std::net::{IpAddr, Shutdown, SocketAddr};
-use std::time::{Duration, Instant};
+use measure::{gbit_per_s, pump};
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::iq::Iq;
 
-const CHUNK: usize = 1 << 20;
 const PASS: &str = "jabber:iq:pass";
 
-/// Drains `dst` until `total` bytes came; the instant the last one did.
-fn drain(mut dst: std::net::TcpStream, total: u64) -> Instant {
-    let mut buf = vec![0u8; CHUNK];
-    let mut got = 0u64;
-    while got < total {
-        let n = dst.read(&mut buf).expect("sink read");
-        assert!(n > 0, "closed after {got} of {total} bytes");
-        got += n as u64;
-    }
-    Instant::now()
+/// A local service (a listener the pass-client bridge or a direct caller reaches).
+fn service() -> std::net::TcpListener {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind")
 }
 
-/// Writes `total` bytes into `src` while `sink` (another thread) drains the far end;
-/// Gbit/s from the first write to the last byte's arrival.
-fn pump(mut src: std::net::TcpStream, sink: std::thread::JoinHandle<Instant>, total: u64) -> f64 {
-    let start = Instant::now();
-    let buf = vec![0xa5u8; CHUNK];
-    let mut sent = 0u64;
-    while sent < total {
-        let n = (total - sent).min(CHUNK as u64) as usize;
-        src.write_all(&buf[..n]).expect("source write");
-        sent += n as u64;
-    }
-    let end = sink.join().expect("sink thread");
-    let _ = src.shutdown(Shutdown::Both);
-    total as f64 * 8.0 / (end - start).as_secs_f64() / 1e9
-}
-
-/// A local service that drains each connection: its address, and the sink of the
-/// next connection (joined by [`pump`]).
-struct Service {
-    listener: std::net::TcpListener,
-}
-
-impl Service {
-    fn start() -> Service {
-        Service {
-            listener: std::net::TcpListener::bind("127.0.0.1:0").expect("bind"),
-        }
-    }
-
-    fn addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("addr")
-    }
-
-    fn next_sink(&self, total: u64) -> std::thread::JoinHandle<Instant> {
-        let listener = self.listener.try_clone().expect("clone listener");
-        std::thread::spawn(move || {
-            let (sock, _) = listener.accept().expect("accept");
-            drain(sock, total)
-        })
-    }
+/// Connects to `addr`, accepts the connection that arrives at `local` because of it
+/// (directly or bridged), and pumps `total` bytes across: Gbit/s.
+fn transfer(addr: SocketAddr, local: &std::net::TcpListener, total: u64) -> f64 {
+    let src = connect(addr);
+    let (dst, _) = local.accept().expect("accept at the local service");
+    gbit_per_s(total, pump(src, dst, total))
 }
 
 fn connect(addr: SocketAddr) -> std::net::TcpStream {
@@ -130,24 +90,25 @@ async fn through_node(owner: &mut XmppClient, lease: SocketAddr, total: u64) -> 
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let owner_side = owner_side.expect("proxy connection");
-    let sink = std::thread::spawn(move || drain(owner_side, total));
-    tokio::task::spawn_blocking(move || pump(caller, sink, total))
+    tokio::task::spawn_blocking(move || gbit_per_s(total, pump(caller, owner_side, total)))
         .await
         .expect("pump")
 }
 
 fn main() {
-    let mib = common::env_u64("PASS_BENCH_MIB", 1024);
-    let rounds = common::env_u64("PASS_BENCH_ROUNDS", 3);
+    let mib = measure::env_u64("PASS_BENCH_MIB", 1024);
+    let rounds = measure::env_u64("PASS_BENCH_ROUNDS", 3);
     let total = mib << 20;
+    common::quiet_logs();
     let rt = common::runtime();
     println!("throughput: {mib} MiB caller → local service, {rounds} rounds (median)");
-    println!("machine: {}", common::machine());
+    println!("machine: {}", measure::machine());
     rt.block_on(async {
         let (_prosody, info) = server::Prosody::with_component(SERVICE);
         let world = support::World::start(info).await;
-        let service = Service::start();
-        let mut exposed = world.expose(service.addr(), &["--service", SERVICE]);
+        let local = std::sync::Arc::new(service());
+        let local_addr = local.local_addr().expect("addr");
+        let mut exposed = world.expose(local_addr, common::EXPOSE);
         let public = exposed.registered().await;
         let (name, pw) = info::USERS[1];
         let mut owner = XmppClient::connect(world.info.c2s, name, &world.info.host, pw).await;
@@ -159,17 +120,15 @@ fn main() {
         };
         let (mut direct, mut node, mut both) = (Vec::new(), Vec::new(), Vec::new());
         for round in 0..rounds {
-            let sink = service.next_sink(total);
-            let src = connect(service.addr());
-            let d = tokio::task::spawn_blocking(move || pump(src, sink, total))
+            let l = local.clone();
+            let d = tokio::task::spawn_blocking(move || transfer(local_addr, &l, total))
                 .await
-                .expect("pump");
+                .expect("direct");
             let n = through_node(&mut owner, lease, total).await;
-            let sink = service.next_sink(total);
-            let src = connect(public);
-            let c = tokio::task::spawn_blocking(move || pump(src, sink, total))
+            let l = local.clone();
+            let c = tokio::task::spawn_blocking(move || transfer(public, &l, total))
                 .await
-                .expect("pump");
+                .expect("through pass-client");
             println!("round {round}: direct {d:.1}, pass-node {n:.1}, pass-node + pass-client {c:.1} Gbit/s");
             direct.push(d);
             node.push(n);
