@@ -426,6 +426,23 @@ impl Harness for ComponentHarness {
         }
         Ok(())
     }
+
+    async fn cut_stream(&mut self) -> Result<(), HarnessError> {
+        if let Some(mut l) = self.link.take() {
+            let _ = l.writer.shutdown().await;
+            l.reader.abort();
+        }
+        let link = accept_link(
+            &self.listener,
+            &self.info.service,
+            &self.secret,
+            self.connect_wait,
+        )
+        .await
+        .map_err(|e| HarnessError(format!("the stream was cut and not re-established: {e}")))?;
+        self.link = Some(link);
+        Ok(())
+    }
 }
 
 /// The implementation as a child process, with the tail of its output kept.
