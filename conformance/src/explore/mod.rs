@@ -202,8 +202,8 @@ fn mismatch_text(e: &StepError) -> String {
     }
 }
 
-/// Shrinks a failing sequence: removes chunks (halves, then quarters, ... single
-/// operations) while a fresh run still fails, cuts each failing run after its
+/// Shrinks a failing sequence: removes every operation of one kind at once, then
+/// chunks (halves, then quarters, ... single operations) while a fresh run still fails, cuts each failing run after its
 /// failing operation, and finally drops operations that were skipped. Gives the
 /// shortest failing sequence found and its run.
 async fn shrink(
@@ -218,6 +218,21 @@ async fn shrink(
     };
     ops.truncate(at + 1);
     let mut left = tries;
+    // First whole kinds of operation at once (waits, malformed requests, ...): one
+    // try each removes most of the noise of a long sequence.
+    for name in Op::NAMES {
+        if left == 0 || !ops.iter().any(|o| o.name() == name) {
+            continue;
+        }
+        let candidate: Vec<Op> = ops.iter().copied().filter(|o| o.name() != name).collect();
+        left -= 1;
+        let run = run_ops(target, &candidate, accounts).await?;
+        if let Some((at, _)) = run.failure {
+            ops = candidate;
+            ops.truncate(at + 1);
+            best = run;
+        }
+    }
     let mut chunk = ops.len().div_ceil(2).max(1);
     loop {
         let mut i = 0;

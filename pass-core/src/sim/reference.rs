@@ -379,7 +379,16 @@ impl Reference {
 
     /// A connection to `port` was refused.
     pub fn refused(&mut self, now: u64, port: u16) -> Result<(), Mismatch> {
-        let _ = now;
+        // A lease at the end of its life may close its port just before its notice
+        // reaches us.
+        let tol = self.config.tolerance_ms;
+        let ending = self
+            .leases
+            .get(&port)
+            .is_some_and(|l| l.deadline.is_some_and(|d| now + tol >= d) || l.oneshot_due.is_some());
+        if ending {
+            return Ok(());
+        }
         ensure!(
             !self.is_listening(port),
             "a connection to port {port} was refused, but it is {}",
