@@ -137,7 +137,8 @@ impl Target for Component {
 
     fn timing(&self) -> Timing {
         Timing {
-            settle: Duration::from_millis(300),
+            // Long enough for a stanza over loopback, short enough for many steps.
+            settle: Duration::from_millis(150),
             io_wait: self.io_wait,
         }
     }
