@@ -218,42 +218,50 @@ async fn shrink(
     };
     ops.truncate(at + 1);
     let mut left = tries;
-    // First whole kinds of operation at once (waits, malformed requests, ...): one
-    // try each removes most of the noise of a long sequence.
-    for name in Op::NAMES {
-        if left == 0 || !ops.iter().any(|o| o.name() == name) {
-            continue;
-        }
-        let candidate: Vec<Op> = ops.iter().copied().filter(|o| o.name() != name).collect();
-        left -= 1;
-        let run = run_ops(target, &candidate, accounts).await?;
-        if let Some((at, _)) = run.failure {
-            ops = candidate;
-            ops.truncate(at + 1);
-            best = run;
-        }
-    }
-    let mut chunk = ops.len().div_ceil(2).max(1);
+    // Rounds until one removes nothing (or the tries run out): a removal can make
+    // another one possible.
     loop {
-        let mut i = 0;
-        while i < ops.len() && left > 0 {
-            let mut candidate = ops.clone();
-            let end = (i + chunk).min(candidate.len());
-            candidate.drain(i..end);
+        let before = ops.len();
+        // First whole kinds of operation at once (waits, malformed requests, ...):
+        // one try each removes most of the noise of a long sequence.
+        for name in Op::NAMES {
+            if left == 0 || !ops.iter().any(|o| o.name() == name) {
+                continue;
+            }
+            let candidate: Vec<Op> = ops.iter().copied().filter(|o| o.name() != name).collect();
             left -= 1;
             let run = run_ops(target, &candidate, accounts).await?;
             if let Some((at, _)) = run.failure {
-                candidate.truncate(at + 1);
                 ops = candidate;
+                ops.truncate(at + 1);
                 best = run;
-            } else {
-                i += chunk;
             }
         }
-        if chunk == 1 || left == 0 {
+        let mut chunk = ops.len().div_ceil(2).max(1);
+        loop {
+            let mut i = 0;
+            while i < ops.len() && left > 0 {
+                let mut candidate = ops.clone();
+                let end = (i + chunk).min(candidate.len());
+                candidate.drain(i..end);
+                left -= 1;
+                let run = run_ops(target, &candidate, accounts).await?;
+                if let Some((at, _)) = run.failure {
+                    candidate.truncate(at + 1);
+                    ops = candidate;
+                    best = run;
+                } else {
+                    i += chunk;
+                }
+            }
+            if chunk == 1 || left == 0 {
+                break;
+            }
+            chunk = chunk.div_ceil(2);
+        }
+        if ops.len() == before || left == 0 {
             break;
         }
-        chunk = chunk.div_ceil(2);
     }
     // Skipped operations acted on nothing: without them the run is the same.
     let kept: Vec<Op> = ops
