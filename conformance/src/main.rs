@@ -158,6 +158,9 @@ struct ExploreArgs {
     /// Most fresh runs shrinking may try.
     #[arg(long, default_value_t = 300)]
     shrink_tries: usize,
+    /// Most seconds shrinking may take (the shortest sequence so far is printed).
+    #[arg(long, value_name = "SECS", default_value_t = 120.0)]
+    shrink_time: f64,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -398,6 +401,12 @@ async fn explore_main(target: ExploreTarget) -> Result<i32, String> {
         },
         accounts: args.accounts,
         shrink_tries: args.shrink_tries,
+        shrink_time: Duration::try_from_secs_f64(args.shrink_time).map_err(|_| {
+            format!(
+                "--shrink-time {}: not a number of seconds",
+                args.shrink_time
+            )
+        })?,
     };
     eprintln!("explore: seed {seed} (rerun with --seed {seed})");
     let outcome = explore::explore(t.as_mut(), &opts).await;

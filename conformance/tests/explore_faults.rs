@@ -139,3 +139,33 @@ fn the_replay_of_a_sequence_fault_reproduces_from_the_command_line() {
     let (code, clean) = run(&["inproc", "--replay", file]);
     assert_eq!(code, Some(0), "{clean}");
 }
+
+#[test]
+fn the_documented_replay_file_is_what_explore_writes() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pass-conformance"))
+        .args([
+            "explore",
+            "inproc",
+            "--fault",
+            "stale-expire-timer",
+            "--seed",
+            "5",
+            "--pool-size",
+            "64",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let replay = String::from_utf8(out.stdout).unwrap();
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/CONFORMANCE.md"
+    ))
+    .unwrap();
+    assert!(
+        doc.contains(&replay),
+        "docs/CONFORMANCE.md (\"Reading a replay file\") no longer shows what \
+         `explore inproc --fault stale-expire-timer --seed 5 --pool-size 64` writes; \
+         paste it in:\n{replay}"
+    );
+}

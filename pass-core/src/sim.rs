@@ -18,7 +18,7 @@
 //! checks the lease invariants after every event; `Script::decode` makes scripts
 //! from bytes, for quickcheck on stable and cargo-fuzz on nightly alike.
 //!
-//! [`reference`] is the model of the protocol as seen from outside, which
+//! [`mod@reference`] is the model of the protocol as seen from outside, which
 //! `pass-conformance explore` checks any implementation against (decision 130).
 //!
 //! Built with the `sim` feature (and for pass-core's own tests); no_std + alloc.

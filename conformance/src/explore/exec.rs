@@ -203,9 +203,10 @@ impl Explorer {
     /// operation had nothing to act on and was skipped.
     pub async fn apply(&mut self, op: Op) -> Result<bool, StepError> {
         self.step += 1;
+        self.note(format!("op {}: {op}", self.step));
         let done = self.perform(op).await?;
-        if done {
-            self.note(format!("op {}: {op}", self.step));
+        if !done {
+            self.note("(nothing to act on: skipped)".into());
         }
         let settle = self.timing.settle;
         self.pump(settle).await?;
@@ -753,6 +754,7 @@ impl Explorer {
             .leases()
             .map(|(p, o, _)| (p, o.to_string()))
             .collect();
+        let mut waiting = Vec::new();
         for (port, owner) in leases {
             let ip = self
                 .model
@@ -769,9 +771,26 @@ impl Explorer {
                         .with_text(&ip.to_string()),
                 );
             let iq = self.iq("set", &id, &owner).with_child(q);
-            let _ = self.h.send_stanza(&iq).await;
+            if self.h.send_stanza(&iq).await.is_ok() {
+                waiting.push(id);
+            }
         }
-        let _ = self.h.next_stanza(Duration::from_millis(100)).await;
+        // The answers, and whatever else is still on its way, belong to this run: a
+        // network target's next run must not see them (bounded by the answer wait).
+        let start = self.h.clock();
+        let wait = self.h.info().answer_wait;
+        for _ in 0..10_000 {
+            let spent = self.h.clock().saturating_duration_since(start);
+            let left = if waiting.is_empty() {
+                self.timing.settle.saturating_sub(spent)
+            } else {
+                wait.saturating_sub(spent)
+            };
+            match self.h.next_stanza(left).await {
+                Ok(Some(el)) => waiting.retain(|id| el.attr("id") != Some(id.as_str())),
+                Ok(None) | Err(_) => break,
+            }
+        }
         let _ = self.h.reset().await;
     }
 

@@ -4,9 +4,9 @@
 //! Each run starts from a fresh target, draws operations from the reference model's
 //! state ([`op::generate`], documented weights) and checks every observation
 //! against pass-core's model of the protocol seen from outside
-//! ([`pass_core::sim::reference`]). The first mismatch is shrunk ([`shrink`]) to a
+//! ([`pass_core::sim::reference`]). The first mismatch is shrunk to a
 //! minimal operation sequence that still fails on a fresh run, and written as a
-//! [`replay`] file. In process (inproc, wasm) time is virtual and the run is a
+//! [`mod@replay`] file. In process (inproc, wasm) time is virtual and the run is a
 //! function of `--seed`: run `r` draws from the seed `seed + r`.
 
 pub mod exec;
@@ -117,6 +117,9 @@ pub struct ExploreOptions {
     pub accounts: u8,
     /// Most fresh runs shrinking may try.
     pub shrink_tries: usize,
+    /// Longest shrinking may take (each try reruns from fresh: on a network target
+    /// with real waits that adds up); the shortest sequence so far is the result.
+    pub shrink_time: Duration,
 }
 
 impl Default for ExploreOptions {
@@ -128,6 +131,7 @@ impl Default for ExploreOptions {
             time_budget: None,
             accounts: 2,
             shrink_tries: 300,
+            shrink_time: Duration::from_secs(120),
         }
     }
 }
@@ -211,7 +215,11 @@ async fn shrink(
     mut ops: Vec<Op>,
     accounts: u8,
     tries: usize,
+    time: Duration,
 ) -> Result<(Vec<Op>, SeqRun), String> {
+    let started = Instant::now();
+    let out_of_time = || started.elapsed() >= time;
+    let settle = target.timing().settle;
     let mut best = run_ops(target, &ops, accounts).await?;
     let Some((at, _)) = best.failure else {
         return Err("the failing sequence passed when run again (not deterministic?)".into());
@@ -225,6 +233,9 @@ async fn shrink(
         // First whole kinds of operation at once (waits, malformed requests, ...):
         // one try each removes most of the noise of a long sequence.
         for name in Op::NAMES {
+            if out_of_time() {
+                left = 0;
+            }
             if left == 0 || !ops.iter().any(|o| o.name() == name) {
                 continue;
             }
@@ -240,12 +251,24 @@ async fn shrink(
         let mut chunk = ops.len().div_ceil(2).max(1);
         loop {
             let mut i = 0;
-            while i < ops.len() && left > 0 {
+            while i < ops.len() && left > 0 && !out_of_time() {
                 let mut candidate = ops.clone();
                 let end = (i + chunk).min(candidate.len());
-                candidate.drain(i..end);
+                let removed: Vec<Op> = candidate.drain(i..end).collect();
                 left -= 1;
-                let run = run_ops(target, &candidate, accounts).await?;
+                let mut run = run_ops(target, &candidate, accounts).await?;
+                // A fault that needs time to pass (a timer) needs the time the
+                // removed operations took: try again with one wait as long.
+                let wait = time_taken(&removed, settle);
+                if run.failure.is_none()
+                    && left > 0
+                    && removed.iter().any(|o| o.name() != "wait")
+                    && wait > 0
+                {
+                    candidate.insert(i, Op::Wait { ms: wait });
+                    left -= 1;
+                    run = run_ops(target, &candidate, accounts).await?;
+                }
                 if let Some((at, _)) = run.failure {
                     candidate.truncate(at + 1);
                     ops = candidate;
@@ -254,12 +277,12 @@ async fn shrink(
                     i += chunk;
                 }
             }
-            if chunk == 1 || left == 0 {
+            if chunk == 1 || left == 0 || out_of_time() {
                 break;
             }
             chunk = chunk.div_ceil(2);
         }
-        if ops.len() == before || left == 0 {
+        if ops.len() == before || left == 0 || out_of_time() {
             break;
         }
     }
@@ -277,6 +300,18 @@ async fn shrink(
         }
     }
     Ok((ops, best))
+}
+
+/// How long `ops` take on the explorer's clock at least (their waits and settles),
+/// in milliseconds.
+fn time_taken(ops: &[Op], settle: Duration) -> u32 {
+    let settle = u32::try_from(settle.as_millis()).unwrap_or(u32::MAX);
+    ops.iter()
+        .map(|o| match o {
+            Op::Wait { ms } => ms.saturating_add(settle),
+            _ => settle,
+        })
+        .fold(0u32, u32::saturating_add)
 }
 
 /// Explores `target` as `opts` says.
@@ -329,7 +364,14 @@ pub async fn explore(target: &mut dyn Target, opts: &ExploreOptions) -> Result<O
         ex.cleanup().await;
         target.done(ex.into_harness()).await;
         if let Some((step, first)) = failure {
-            let (ops, run_result) = shrink(target, ops, opts.accounts, opts.shrink_tries).await?;
+            let (ops, run_result) = shrink(
+                target,
+                ops,
+                opts.accounts,
+                opts.shrink_tries,
+                opts.shrink_time,
+            )
+            .await?;
             let mismatch = run_result
                 .failure
                 .as_ref()
