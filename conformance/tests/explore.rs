@@ -2,28 +2,14 @@
 //! of random steps with no mismatch, a run is a function of its seed, and the
 //! command line reports what it covered (issue 14, DESIGN decisions 130–134).
 
-use pass_conformance::explore::targets::{self, Settings};
+mod explore_support;
+
+use explore_support::{block_on, explore_cmd, settings};
+use pass_conformance::explore::targets;
 use pass_conformance::explore::{explore, ExploreOptions, Outcome, Summary};
-use std::process::Command;
-use std::time::Duration;
-
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
-}
-
-fn settings() -> Settings {
-    Settings {
-        pool_size: Some(64),
-        tolerance: Duration::from_secs(1),
-    }
-}
 
 fn passes(seed: u64, steps: usize, runs: usize) -> Summary {
-    let mut t = targets::inproc(None, settings());
+    let mut t = targets::inproc(None, settings(Some(64)));
     let opts = ExploreOptions {
         seed,
         steps,
@@ -73,33 +59,14 @@ fn a_run_is_a_function_of_its_seed() {
 
 #[test]
 fn the_command_prints_the_seed_and_what_it_covered() {
-    let out = Command::new(env!("CARGO_BIN_EXE_pass-conformance"))
-        .args([
-            "explore", "inproc", "--seed", "42", "--steps", "300", "--runs", "2",
-        ])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let (code, stdout, stderr) =
+        explore_cmd(&["inproc", "--seed", "42", "--steps", "300", "--runs", "2"]);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
     assert!(stderr.contains("seed 42"), "{stderr}");
     assert!(stdout.contains("no mismatch in 600 steps"), "{stdout}");
     assert!(stdout.contains("seed: 42"), "{stdout}");
     assert!(stdout.contains("operations: register "), "{stdout}");
     assert!(stdout.contains("states reached"), "{stdout}");
-}
-
-fn explore_cmd(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_pass-conformance"))
-        .arg("explore")
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[test]

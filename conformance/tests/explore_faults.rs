@@ -4,27 +4,13 @@
 //! (docs/BENCHMARKS.md, "Steps to find"), with a fixed seed, and the shrunk replay
 //! fails again on a fresh run with the fault and passes on the reference.
 
-use pass_conformance::explore::targets::{self, Settings};
+mod explore_support;
+
+use explore_support::{block_on, explore_cmd, settings};
+use pass_conformance::explore::targets;
 use pass_conformance::explore::{explore, replay, ExploreOptions, Outcome};
 use pass_conformance::faults::KnownFault;
 use pass_faults::Fault;
-use std::time::Duration;
-
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
-}
-
-fn settings() -> Settings {
-    Settings {
-        // The in-process reference's pool: with it, a 502 is judged.
-        pool_size: Some(64),
-        tolerance: Duration::from_secs(1),
-    }
-}
 
 /// Each sequence fault, the seed the test uses, the most steps explore may take to
 /// find it, and what the mismatch says.
@@ -52,7 +38,7 @@ fn explore_finds_every_sequence_fault_within_its_budget() {
     let mut report = Vec::new();
     for (fault, seed, budget, says) in BUDGETS {
         let known = KnownFault::Engine(fault);
-        let mut t = targets::inproc(Some(known), settings());
+        let mut t = targets::inproc(Some(known), settings(Some(64)));
         let opts = ExploreOptions {
             seed,
             steps: 1000,
@@ -86,7 +72,7 @@ fn explore_finds_every_sequence_fault_within_its_budget() {
         let again = block_on(pass_conformance::explore::replay(&mut t, &ops, 2)).unwrap();
         assert!(again.is_some(), "{}: the replay passed", fault.name());
         // ... and passes on the reference: it is the fault that fails it.
-        let mut reference = targets::inproc(None, settings());
+        let mut reference = targets::inproc(None, settings(Some(64)));
         let clean = block_on(pass_conformance::explore::replay(&mut reference, &ops, 2)).unwrap();
         assert!(
             clean.is_none(),
@@ -108,17 +94,9 @@ fn explore_finds_every_sequence_fault_within_its_budget() {
 #[test]
 fn the_replay_of_a_sequence_fault_reproduces_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
-    let exe = env!("CARGO_BIN_EXE_pass-conformance");
     let run = |args: &[&str]| {
-        let out = std::process::Command::new(exe)
-            .arg("explore")
-            .args(args)
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-        )
+        let (code, stdout, _) = explore_cmd(args);
+        (code, stdout)
     };
     let save = dir.path().to_str().unwrap();
     let (code, found) = run(&[
@@ -142,21 +120,16 @@ fn the_replay_of_a_sequence_fault_reproduces_from_the_command_line() {
 
 #[test]
 fn the_documented_replay_file_is_what_explore_writes() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pass-conformance"))
-        .args([
-            "explore",
-            "inproc",
-            "--fault",
-            "stale-expire-timer",
-            "--seed",
-            "5",
-            "--pool-size",
-            "64",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let replay = String::from_utf8(out.stdout).unwrap();
+    let (code, replay, _) = explore_cmd(&[
+        "inproc",
+        "--fault",
+        "stale-expire-timer",
+        "--seed",
+        "5",
+        "--pool-size",
+        "64",
+    ]);
+    assert_eq!(code, Some(1));
     let doc = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../docs/CONFORMANCE.md"

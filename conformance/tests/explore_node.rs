@@ -5,20 +5,15 @@
 //! Needs `pass-node` built in the same target directory and profile as this test
 //! (`cargo build -p pass-node` first when running `cargo test -p pass-conformance`).
 
+mod explore_support;
+
+use explore_support::{block_on, settings};
 use pass_conformance::explore::op::{How, Op, Side};
-use pass_conformance::explore::targets::{self, Component, Settings};
+use pass_conformance::explore::targets::{self, Component};
 use pass_conformance::explore::{explore, replay, ExploreOptions, Outcome, Target};
 use pass_conformance::selftest;
 use std::io::Write;
 use std::time::Duration;
-
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
-}
 
 /// The node spawned as the self-test spawns it (2 s answer timeout and proxy
 /// window), behind the component target. The secret file lives as long as the run.
@@ -35,14 +30,10 @@ async fn node() -> (Component, tempfile::NamedTempFile) {
     file.write_all(secret.as_bytes()).unwrap();
     let mut copts = selftest::options(&node, file.path()).unwrap();
     copts.secret = secret.to_string();
-    let settings = Settings {
-        pool_size: None,
-        tolerance: Duration::from_secs(1),
-    };
     let t = targets::component(
         copts,
         Duration::from_secs(selftest::NODE_TIMEOUT_SECS),
-        settings,
+        settings(None),
     )
     .await
     .unwrap();

@@ -4,7 +4,7 @@
 //! sent, checks that callers due to be dropped were, and that everything due by now
 //! happened. The first mismatch ends the run.
 
-use super::op::{By, Choices, How, Op, Side};
+use super::op::{Choices, How, Op, Side};
 use crate::harness::{ConnectError, Harness, HarnessError, ReadEvent, SockId};
 use crate::transcript::{self, Event, Recorder, Transcript};
 use crate::xmlfmt::to_xml;
@@ -336,15 +336,8 @@ impl Explorer {
                 }
             }
             Op::Bytes { session, from, len } => {
-                let Some((caller, call)) = self.relaying(session) else {
+                let Some((caller, w, r)) = self.relay_sides(session, from) else {
                     return Ok(false);
-                };
-                let Some(owner) = call.owner else {
-                    return Ok(false);
-                };
-                let (w, r) = match from {
-                    Side::Caller => (call.caller, owner),
-                    Side::Owner => (owner, call.caller),
                 };
                 let data = pattern(self.step, len);
                 self.record(Event::Bytes {
@@ -387,15 +380,8 @@ impl Explorer {
                 }
             }
             Op::HalfClose { session, side } => {
-                let Some((caller, call)) = self.relaying(session) else {
+                let Some((caller, w, r)) = self.relay_sides(session, side) else {
                     return Ok(false);
-                };
-                let Some(owner) = call.owner else {
-                    return Ok(false);
-                };
-                let (w, r) = match side {
-                    Side::Caller => (call.caller, owner),
-                    Side::Owner => (owner, call.caller),
                 };
                 self.record(Event::Fin {
                     conn: w.0,
@@ -410,8 +396,8 @@ impl Explorer {
                 self.calls.remove(&caller);
                 let now = self.now();
                 self.model.session_ended(now, caller);
-                self.h.close(call.caller).await;
-                self.h.close(owner).await;
+                self.h.close(w).await;
+                self.h.close(r).await;
             }
             Op::Close { lease, by } => {
                 let owned: Vec<(u16, String)> = self
@@ -426,7 +412,7 @@ impl Explorer {
                     .collect();
                 let (port, owner) = match pick(&owned, lease) {
                     Some(x) => x,
-                    None if matches!(by, By::UnknownPort | By::MissingProxy) => {
+                    None if matches!(by, Closer::UnknownPort | Closer::MissingProxy) => {
                         (0, self.user(0, 0))
                     }
                     None => return Ok(false),
@@ -438,25 +424,20 @@ impl Explorer {
                     .copied()
                     .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
                 let (account, resource) = parse_user(&owner);
-                let (from, port, ip, closer) = match by {
-                    By::Owner => (owner.clone(), Some(port), ip, Closer::Owner),
-                    By::OtherResource => (
-                        self.user(account, resource + 1),
-                        Some(port),
-                        ip,
-                        Closer::OtherResource,
-                    ),
-                    By::OtherAccount => {
+                let (from, port, ip) = match by {
+                    Closer::Owner => (owner.clone(), Some(port), ip),
+                    Closer::OtherResource => (self.user(account, resource + 1), Some(port), ip),
+                    Closer::OtherAccount => {
                         let other = if self.accounts > 1 {
                             self.user(account + 1, resource)
                         } else {
                             format!("intruder@{}/x", self.domain)
                         };
-                        (other, Some(port), ip, Closer::OtherAccount)
+                        (other, Some(port), ip)
                     }
-                    By::WrongIp => (owner.clone(), Some(port), UNADVERTISED, Closer::WrongIp),
-                    By::UnknownPort => (owner.clone(), Some(9), ip, Closer::UnknownPort),
-                    By::MissingProxy => (owner.clone(), None, ip, Closer::MissingProxy),
+                    Closer::WrongIp => (owner.clone(), Some(port), UNADVERTISED),
+                    Closer::UnknownPort => (owner.clone(), Some(9), ip),
+                    Closer::MissingProxy => (owner.clone(), None, ip),
                 };
                 let id = self.next_id();
                 let mut q =
@@ -470,7 +451,7 @@ impl Explorer {
                 }
                 let iq = self.iq("set", &id, &from).with_child(q);
                 let now = self.now();
-                self.model.close_sent(now, &id, &from, port, closer);
+                self.model.close_sent(now, &id, &from, port, by);
                 self.send(&iq).await?;
             }
             Op::Malformed { kind } => {
@@ -540,10 +521,17 @@ impl Explorer {
             .or(self.last_ip)
     }
 
-    fn relaying(&self, session: u8) -> Option<(u64, Call)> {
+    /// A relaying session by position: its caller, the connection `side` writes on
+    /// and the one the other side reads on.
+    fn relay_sides(&self, session: u8, side: Side) -> Option<(u64, SockId, SockId)> {
         let relaying = self.sessions_where(|v| *v == SessionView::Relaying);
         let (caller, _) = pick(&relaying, session)?;
-        self.calls.get(&caller).map(|c| (caller, *c))
+        let call = self.calls.get(&caller)?;
+        let owner = call.owner?;
+        Some(match side {
+            Side::Caller => (caller, call.caller, owner),
+            Side::Owner => (caller, owner, call.caller),
+        })
     }
 
     async fn connect(
@@ -644,10 +632,7 @@ impl Explorer {
             .collect();
         for c in orphans {
             if let Some(call) = self.calls.remove(&c) {
-                self.h.close(call.caller).await;
-                if let Some(o) = call.owner {
-                    self.h.close(o).await;
-                }
+                self.hang_up(call).await;
             }
         }
         let waiting: Vec<(u64, SockId)> = self
@@ -688,10 +673,7 @@ impl Explorer {
                     let now = self.now();
                     self.model.caller_dropped(now, caller)?;
                     self.calls.remove(&caller);
-                    self.h.close(call.caller).await;
-                    if let Some(o) = call.owner {
-                        self.h.close(o).await;
-                    }
+                    self.hang_up(call).await;
                 }
                 other => {
                     return Err(StepError::Mismatch(format!(
@@ -740,14 +722,19 @@ impl Explorer {
         Ok(())
     }
 
+    /// Closes both connections of a session.
+    async fn hang_up(&mut self, call: Call) {
+        self.h.close(call.caller).await;
+        if let Some(o) = call.owner {
+            self.h.close(o).await;
+        }
+    }
+
     /// Ends the run: closes every connection and every lease (best effort; a network
     /// target is reused by the next run).
     pub async fn cleanup(&mut self) {
         for (_, call) in std::mem::take(&mut self.calls) {
-            self.h.close(call.caller).await;
-            if let Some(o) = call.owner {
-                self.h.close(o).await;
-            }
+            self.hang_up(call).await;
         }
         let leases: Vec<(u16, String)> = self
             .model

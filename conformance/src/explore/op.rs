@@ -7,6 +7,7 @@
 //! between implementations); positions survive shrinking, and an operation whose
 //! target does not exist (any more) is skipped, not failed.
 
+pub use pass_core::sim::reference::Closer;
 use rand::Rng;
 use std::fmt;
 use std::str::FromStr;
@@ -31,23 +32,6 @@ pub enum How {
     Error,
     /// No answer at all (the service's answer timeout drops the caller).
     Silent,
-}
-
-/// Who sends a close, and how (see [`pass_core::sim::reference::Closer`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum By {
-    /// The owner.
-    Owner,
-    /// Another resource of the owner's account.
-    OtherResource,
-    /// Another account.
-    OtherAccount,
-    /// The owner with an address that is not advertised.
-    WrongIp,
-    /// The owner with a port no lease holds.
-    UnknownPort,
-    /// The owner without `<proxy/>`.
-    MissingProxy,
 }
 
 /// One operation.
@@ -109,7 +93,7 @@ pub enum Op {
         /// Which live lease.
         lease: u8,
         /// Who, and how.
-        by: By,
+        by: Closer,
     },
     /// A malformed request (0: a non-numeric expire, 1: an unknown child, 2: a
     /// register with two `<expire/>`s).
@@ -188,14 +172,14 @@ fn how_str(h: How) -> &'static str {
     }
 }
 
-fn by_str(b: By) -> &'static str {
+fn by_str(b: Closer) -> &'static str {
     match b {
-        By::Owner => "owner",
-        By::OtherResource => "other-resource",
-        By::OtherAccount => "other-account",
-        By::WrongIp => "wrong-ip",
-        By::UnknownPort => "unknown-port",
-        By::MissingProxy => "missing-proxy",
+        Closer::Owner => "owner",
+        Closer::OtherResource => "other-resource",
+        Closer::OtherAccount => "other-account",
+        Closer::WrongIp => "wrong-ip",
+        Closer::UnknownPort => "unknown-port",
+        Closer::MissingProxy => "missing-proxy",
     }
 }
 
@@ -345,12 +329,12 @@ impl FromStr for Op {
                 by: f.pick(
                     "by",
                     &[
-                        ("owner", By::Owner),
-                        ("other-resource", By::OtherResource),
-                        ("other-account", By::OtherAccount),
-                        ("wrong-ip", By::WrongIp),
-                        ("unknown-port", By::UnknownPort),
-                        ("missing-proxy", By::MissingProxy),
+                        ("owner", Closer::Owner),
+                        ("other-resource", Closer::OtherResource),
+                        ("other-account", Closer::OtherAccount),
+                        ("wrong-ip", Closer::WrongIp),
+                        ("unknown-port", Closer::UnknownPort),
+                        ("missing-proxy", Closer::MissingProxy),
                     ],
                 )?,
             },
@@ -478,12 +462,12 @@ pub fn generate<R: Rng>(rng: &mut R, c: &Choices) -> Op {
             // owner 50 %, another resource 10 %, another account 15 %, a wrong IP
             // 10 %, an unknown port 10 %, no proxy 5 %.
             by: match rng.random_range(0..100) {
-                0..50 => By::Owner,
-                50..60 => By::OtherResource,
-                60..75 => By::OtherAccount,
-                75..85 => By::WrongIp,
-                85..95 => By::UnknownPort,
-                _ => By::MissingProxy,
+                0..50 => Closer::Owner,
+                50..60 => Closer::OtherResource,
+                60..75 => Closer::OtherAccount,
+                75..85 => Closer::WrongIp,
+                85..95 => Closer::UnknownPort,
+                _ => Closer::MissingProxy,
             },
         },
         8 => Op::Malformed {

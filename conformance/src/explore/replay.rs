@@ -122,7 +122,7 @@ pub fn render_transcript(t: &Transcript) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::explore::op::By;
+    use crate::explore::op::Closer;
 
     #[test]
     fn a_rendered_replay_parses_back_to_its_operations() {
@@ -136,7 +136,7 @@ mod tests {
                 Op::Wait { ms: 100 },
                 Op::Close {
                     lease: 0,
-                    by: By::Owner,
+                    by: Closer::Owner,
                 },
             ],
             transcript: Transcript::default(),

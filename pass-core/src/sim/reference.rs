@@ -312,6 +312,11 @@ impl Reference {
             })
     }
 
+    fn sent(&mut self, now: u64, id: &str, request: Request) {
+        self.requests
+            .insert(id.to_string(), Pending { request, at: now });
+    }
+
     /// A register was sent.
     pub fn register_sent(
         &mut self,
@@ -321,13 +326,16 @@ impl Reference {
         expire: Option<u64>,
         oneshot: bool,
     ) {
-        let request = Request::Register {
-            from: from.to_string(),
-            expire,
-            oneshot,
-        };
-        self.requests
-            .insert(id.to_string(), Pending { request, at: now });
+        let from = from.to_string();
+        self.sent(
+            now,
+            id,
+            Request::Register {
+                from,
+                expire,
+                oneshot,
+            },
+        );
     }
 
     /// A close was sent.
@@ -339,22 +347,14 @@ impl Reference {
         port: Option<u16>,
         closer: Closer,
     ) {
-        let request = Request::Close {
-            from: from.to_string(),
-            port,
-            closer,
-        };
-        self.requests
-            .insert(id.to_string(), Pending { request, at: now });
+        let from = from.to_string();
+        self.sent(now, id, Request::Close { from, port, closer });
     }
 
     /// A request that deserves an error was sent (malformed, another namespace).
     pub fn invalid_sent(&mut self, now: u64, id: &str, from: &str) {
-        let request = Request::Invalid {
-            from: from.to_string(),
-        };
-        self.requests
-            .insert(id.to_string(), Pending { request, at: now });
+        let from = from.to_string();
+        self.sent(now, id, Request::Invalid { from });
     }
 
     /// A caller's connection to the live lease on `port` was accepted; `client` is
