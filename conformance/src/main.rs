@@ -155,7 +155,7 @@ struct ExploreArgs {
     /// Seconds a timed event may be early or late.
     #[arg(long, value_name = "SECS", default_value_t = pass_conformance::ctx::DEFAULT_TIMING_TOLERANCE.as_secs_f64())]
     timing_tolerance: f64,
-    /// Most fresh runs shrinking may try.
+    /// Most fresh runs shrinking may try (0: no shrinking, the run as it went).
     #[arg(long, default_value_t = 300)]
     shrink_tries: usize,
     /// Most seconds shrinking may take (the shortest sequence so far is printed).

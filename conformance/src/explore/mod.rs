@@ -361,9 +361,24 @@ pub async fn explore(target: &mut dyn Target, opts: &ExploreOptions) -> Result<O
             }
         }
         summary.states.extend(ex.model().states().iter().cloned());
+        let transcript = ex.transcript().clone();
         ex.cleanup().await;
         target.done(ex.into_harness()).await;
         if let Some((step, first)) = failure {
+            if opts.shrink_tries == 0 {
+                // Not shrunk: the run as it went.
+                summary.seconds = started.elapsed().as_secs_f64();
+                let replay = Replay {
+                    target: target.describe(),
+                    seed: opts.seed,
+                    run,
+                    found_at: step + 1,
+                    mismatch: mismatch_text(&first),
+                    ops,
+                    transcript,
+                };
+                return Ok(Outcome::Found(Box::new(replay), summary));
+            }
             let (ops, run_result) = shrink(
                 target,
                 ops,
