@@ -86,6 +86,15 @@ free_debug_build # clippy's check build
 step "README main job: the conformance suite against the reference node (--strict: every case must PASS)"
 cargo build --quiet -p pass-node -p pass-conformance
 ./target/debug/pass-conformance self-test --strict
+
+# Random operation sequences checked against the reference model (issue 14), a
+# fresh seed each run: a mismatch exits 1 with its shrunk replay; the seed printed
+# here reproduces the run (docs/CONFORMANCE.md, "Exploring").
+step "explore: the in-process reference for ${EXPLORE_SECONDS:-20} s with a fresh seed"
+explore_seed=$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')
+echo "explore seed: $explore_seed (rerun: pass-conformance explore inproc --seed $explore_seed --pool-size 64 --steps 1000)"
+./target/debug/pass-conformance explore inproc --seed "$explore_seed" --pool-size 64 \
+  --steps 1000 --runs 1000000 --time-budget "${EXPLORE_SECONDS:-20}" --save-dir target/explore
 # `cargo test` builds these crates again, with the dev-dependencies' features added.
 free_debug_build
 

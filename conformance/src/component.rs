@@ -279,6 +279,20 @@ impl ComponentHarness {
         HarnessError(why.to_string())
     }
 
+    /// Waits for the implementation to connect again; `why` prefixes the error.
+    async fn accept_again(&mut self, why: &str) -> Result<(), HarnessError> {
+        let link = accept_link(
+            &self.listener,
+            &self.info.service,
+            &self.secret,
+            self.connect_wait,
+        )
+        .await
+        .map_err(|e| HarnessError(format!("{why}: {e}")))?;
+        self.link = Some(link);
+        Ok(())
+    }
+
     fn disconnected() -> HarnessError {
         HarnessError("implementation disconnected".into())
     }
@@ -419,21 +433,19 @@ impl Harness for ComponentHarness {
             }
         }
         if self.link.is_none() {
-            let link = accept_link(
-                &self.listener,
-                &self.info.service,
-                &self.secret,
-                self.connect_wait,
-            )
-            .await
-            .map_err(|e| {
-                HarnessError(format!(
-                    "implementation disconnected and did not reconnect: {e}"
-                ))
-            })?;
-            self.link = Some(link);
+            self.accept_again("implementation disconnected and did not reconnect")
+                .await?;
         }
         Ok(())
+    }
+
+    async fn cut_stream(&mut self) -> Result<(), HarnessError> {
+        if let Some(mut l) = self.link.take() {
+            let _ = l.writer.shutdown().await;
+            l.reader.abort();
+        }
+        self.accept_again("the stream was cut and not re-established")
+            .await
     }
 }
 

@@ -115,4 +115,11 @@ pub trait Harness {
     /// Between cases: closes every connection the last case left open and makes sure
     /// the service is reachable again (a component target waits for a reconnect).
     async fn reset(&mut self) -> Result<(), HarnessError>;
+
+    /// The nemesis of `explore` (network targets): cuts the XMPP stream to the
+    /// service; the service must re-establish it and keep its leases. Targets with
+    /// no stream to cut refuse.
+    async fn cut_stream(&mut self) -> Result<(), HarnessError> {
+        Err(HarnessError("this target has no XMPP stream to cut".into()))
+    }
 }

@@ -99,6 +99,13 @@ enum Command {
         #[command(flatten)]
         report: ReportArgs,
     },
+    /// Drive an implementation with random operation sequences checked against the
+    /// reference model; shrink a mismatch to a replay file (exit 1), or report what
+    /// was covered (exit 0).
+    Explore {
+        #[command(subcommand)]
+        target: ExploreTarget,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -127,6 +134,85 @@ struct ClientArgs {
     /// Seconds one case may take; the client is killed then.
     #[arg(long, value_name = "SECS", default_value_t = 30.0)]
     case_timeout: f64,
+}
+
+#[derive(Subcommand)]
+enum ExploreTarget {
+    /// The in-process reference service (virtual time; deterministic given --seed).
+    Inproc {
+        /// Switch a fault on (`pass-conformance list --faults`).
+        #[arg(long)]
+        fault: Option<String>,
+        #[command(flatten)]
+        explore: ExploreArgs,
+    },
+    /// A PASS engine compiled to a WASI module (virtual time; deterministic given --seed).
+    Wasm {
+        /// The module (docs/ENGINE-ABI.md).
+        module: PathBuf,
+        /// A fault of a module built with pass-wasi's `faults` feature.
+        #[arg(long)]
+        fault: Option<String>,
+        #[command(flatten)]
+        explore: ExploreArgs,
+    },
+    /// An implementation that connects as an XEP-0114 component (real time).
+    Component {
+        #[command(flatten)]
+        target: ComponentArgs,
+        /// Seconds the implementation keeps a proxy port open for the owner.
+        #[arg(long, default_value_t = 30.0)]
+        proxy_window: f64,
+        #[command(flatten)]
+        explore: ExploreArgs,
+    },
+}
+
+#[derive(Args)]
+struct ExploreArgs {
+    /// The seed (default: a fresh random one, printed). Run r draws from seed + r.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Operations per run.
+    #[arg(long, default_value_t = 200)]
+    steps: usize,
+    /// Runs, each from a fresh target.
+    #[arg(long, default_value_t = 10)]
+    runs: usize,
+    /// Stop after this many seconds (wall clock); the steps so far count.
+    #[arg(long, value_name = "SECS")]
+    time_budget: Option<f64>,
+    /// The implementation's pool size: with it, a 502 while fewer ports are in use
+    /// is a mismatch (without it, 502 is never judged).
+    #[arg(long)]
+    pool_size: Option<usize>,
+    /// Accounts the operations act as (each with two resources).
+    #[arg(long, default_value_t = 2)]
+    accounts: u8,
+    /// Rerun the operations of a replay file instead of exploring.
+    #[arg(long, value_name = "FILE")]
+    replay: Option<PathBuf>,
+    /// Write the replay file of a mismatch into this directory.
+    #[arg(long, value_name = "DIR")]
+    save_dir: Option<PathBuf>,
+    /// Output format of the summary.
+    #[arg(long, value_enum, default_value_t = ExploreFormat::Text)]
+    format: ExploreFormat,
+    /// Seconds a timed event may be early or late.
+    #[arg(long, value_name = "SECS", default_value_t = pass_conformance::ctx::DEFAULT_TIMING_TOLERANCE.as_secs_f64())]
+    timing_tolerance: f64,
+    /// Most fresh runs shrinking may try (0: no shrinking, the run as it went).
+    #[arg(long, default_value_t = 300)]
+    shrink_tries: usize,
+    /// Most seconds shrinking may take (the shortest sequence so far is printed).
+    #[arg(long, value_name = "SECS", default_value_t = 120.0)]
+    shrink_time: f64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ExploreFormat {
+    Text,
+    Json,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -282,6 +368,161 @@ async fn run_inproc(fault: Option<&str>, opts: &RunOptions) -> Result<SuiteRepor
     Ok(report)
 }
 
+/// `pass-conformance explore`: the exit code (0 no mismatch, 1 a mismatch).
+async fn explore_main(target: ExploreTarget) -> Result<i32, String> {
+    use pass_conformance::explore::targets::{self, Settings};
+    use pass_conformance::explore::{self, replay, ExploreOptions, Outcome};
+    let settings = |a: &ExploreArgs| -> Result<Settings, String> {
+        Ok(Settings {
+            pool_size: a.pool_size,
+            tolerance: Duration::try_from_secs_f64(a.timing_tolerance).map_err(|_| {
+                format!(
+                    "--timing-tolerance {}: not a number of seconds",
+                    a.timing_tolerance
+                )
+            })?,
+        })
+    };
+    let (mut t, args): (Box<dyn explore::Target>, ExploreArgs) = match target {
+        ExploreTarget::Inproc { fault, explore } => {
+            let fault = match fault {
+                Some(name) => Some(KnownFault::from_name(&name).ok_or_else(|| {
+                    let names: Vec<&str> = KnownFault::all().map(|f| f.name()).collect();
+                    format!("unknown fault {name:?}; known: {}", names.join(", "))
+                })?),
+                None => None,
+            };
+            let t = targets::inproc(fault, settings(&explore)?);
+            (Box::new(t), explore)
+        }
+        ExploreTarget::Wasm {
+            module,
+            fault,
+            explore,
+        } => {
+            let m = pass_conformance::wasm::WasmModule::load(
+                &module,
+                pass_conformance::wasm::GuestLimits::default(),
+            )
+            .map_err(|e| e.to_string())?;
+            let label = module.display().to_string();
+            let t = targets::wasm(m, &label, fault, settings(&explore)?);
+            (Box::new(t), explore)
+        }
+        ExploreTarget::Component {
+            target,
+            proxy_window,
+            explore,
+        } => {
+            let copts = component_options(&target)?;
+            let t = targets::component(copts, secs(proxy_window), settings(&explore)?).await?;
+            (Box::new(t), explore)
+        }
+    };
+    if let Some(path) = &args.replay {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let ops = replay::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let found = explore::replay(t.as_mut(), &ops, args.accounts).await;
+        t.finish().await;
+        return match found? {
+            Some(r) => {
+                print!("{}", r.render());
+                Ok(1)
+            }
+            None => {
+                println!(
+                    "explore: the {} operations of {} pass on {}",
+                    ops.len(),
+                    path.display(),
+                    t.describe()
+                );
+                Ok(0)
+            }
+        };
+    }
+    let seed = args.seed.unwrap_or_else(rand::random);
+    let opts = ExploreOptions {
+        seed,
+        steps: args.steps,
+        runs: args.runs,
+        time_budget: match args.time_budget {
+            Some(s) => Some(
+                Duration::try_from_secs_f64(s)
+                    .map_err(|_| format!("--time-budget {s}: not a number of seconds"))?,
+            ),
+            None => None,
+        },
+        accounts: args.accounts,
+        shrink_tries: args.shrink_tries,
+        shrink_time: Duration::try_from_secs_f64(args.shrink_time).map_err(|_| {
+            format!(
+                "--shrink-time {}: not a number of seconds",
+                args.shrink_time
+            )
+        })?,
+    };
+    eprintln!("explore: seed {seed} (rerun with --seed {seed})");
+    let outcome = explore::explore(t.as_mut(), &opts).await;
+    t.finish().await;
+    let outcome = outcome?;
+    match outcome {
+        Outcome::Passed(summary) => {
+            match args.format {
+                ExploreFormat::Text => print!("{}", explore::summary_text(&summary)),
+                ExploreFormat::Json => println!(
+                    "{}",
+                    serde_json::json!({ "result": "pass", "summary": summary })
+                ),
+            }
+            Ok(0)
+        }
+        Outcome::Found(replay, summary) => {
+            let text = replay.render();
+            if let Some(dir) = &args.save_dir {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+                let path = dir.join(format!("explore-seed{}-run{}.replay", seed, replay.run));
+                std::fs::write(&path, &text)
+                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                eprintln!("explore: replay file written to {}", path.display());
+            }
+            match args.format {
+                ExploreFormat::Text => print!("{text}"),
+                ExploreFormat::Json => println!(
+                    "{}",
+                    serde_json::json!({
+                        "result": "mismatch",
+                        "mismatch": replay.mismatch,
+                        "replay": text,
+                        "summary": summary,
+                    })
+                ),
+            }
+            Ok(1)
+        }
+    }
+}
+
+fn component_options(target: &ComponentArgs) -> Result<ComponentOptions, String> {
+    let secret = std::fs::read_to_string(&target.secret_file).map_err(|e| {
+        format!(
+            "cannot read the secret file {}: {e}",
+            target.secret_file.display()
+        )
+    })?;
+    Ok(ComponentOptions {
+        listen: target.listen.clone(),
+        domain: target.domain.clone(),
+        secret: secret.trim().to_string(),
+        spawn: target.spawn.clone(),
+        answer_wait: secs(target.answer_wait),
+        io_wait: secs(target.connect_timeout),
+        impl_answer_timeout: secs(target.impl_answer_timeout),
+        connect_wait: secs(target.connect_wait),
+    })
+}
+
 fn main() {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -330,22 +571,7 @@ fn main() {
             }
             Command::Component { target, report } => {
                 let opts = run_options(&report)?;
-                let secret = std::fs::read_to_string(&target.secret_file).map_err(|e| {
-                    format!(
-                        "cannot read the secret file {}: {e}",
-                        target.secret_file.display()
-                    )
-                })?;
-                let copts = ComponentOptions {
-                    listen: target.listen,
-                    domain: target.domain,
-                    secret: secret.trim().to_string(),
-                    spawn: target.spawn,
-                    answer_wait: secs(target.answer_wait),
-                    io_wait: secs(target.connect_timeout),
-                    impl_answer_timeout: secs(target.impl_answer_timeout),
-                    connect_wait: secs(target.connect_wait),
-                };
+                let copts = component_options(&target)?;
                 let r = component::run(&copts, &opts)
                     .await
                     .map_err(|e| e.to_string())?;
@@ -366,6 +592,10 @@ fn main() {
                     .await
                     .map_err(|e| e.to_string())?;
                 Ok((r, report))
+            }
+            Command::Explore { target } => {
+                let code = explore_main(target).await?;
+                std::process::exit(code);
             }
             Command::SelfTest { report } => {
                 let opts = run_options(&report)?;

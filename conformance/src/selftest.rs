@@ -36,7 +36,7 @@ pub fn locate_beside(exe: &Path, name: &str) -> Option<PathBuf> {
 }
 
 /// A free TCP port on 127.0.0.1 (the OS picks it).
-fn free_port() -> Result<u16, RunError> {
+pub fn free_port() -> Result<u16, RunError> {
     let l = TcpListener::bind("127.0.0.1:0")
         .map_err(|e| RunError::Listen(format!("cannot find a free port: {e}")))?;
     l.local_addr()
@@ -45,7 +45,7 @@ fn free_port() -> Result<u16, RunError> {
 }
 
 /// `POOL` consecutive free ports, as `A-B`.
-fn free_range() -> Result<(u16, u16), RunError> {
+pub fn free_range() -> Result<(u16, u16), RunError> {
     for _ in 0..50 {
         let base = 20000 + rand::random::<u16>() % 30000;
         let all_free = (base..base + POOL).all(|p| TcpListener::bind(("127.0.0.1", p)).is_ok());
