@@ -86,24 +86,7 @@ impl World {
 
     /// Until the node is connected, Prosody bounces stanzas for it.
     pub async fn wait_for_component(&self) {
-        let (name, pw) = USERS[1];
-        let mut other = XmppClient::connect(self.info.c2s, name, &self.info.host, pw).await;
-        let deadline = tokio::time::Instant::now() + STEP;
-        loop {
-            let query: tokio_xmpp::minidom::Element =
-                "<query xmlns='http://jabber.org/protocol/disco#info'/>"
-                    .parse()
-                    .expect("xml");
-            let answer = other.request(&self.info.service, Kind::Get, query).await;
-            if matches!(answer, tokio_xmpp::parsers::iq::Iq::Result { .. }) {
-                return;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "pass-node did not come up"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        wait_for_component(&self.info, USERS[1], STEP).await;
     }
 
     /// A folder for the test's files (kept until the world drops).
@@ -119,27 +102,13 @@ impl World {
     /// The `pass-client` binary as `user` (`owner` or `other`): plain TCP to Prosody,
     /// the user's password file, stdout piped, `args` after the subcommand's.
     pub fn pass_client(&self, user: &str, args: &[&str]) -> (Child, BufReader<ChildStdout>) {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_pass-client"))
-            .args(args)
-            .args(["--jid", &format!("{user}@localhost")])
-            .args(if args.contains(&"--tls") {
-                &[][..]
-            } else {
-                &["--tls", "none"][..]
-            })
-            .arg("--server")
-            .arg(self.info.c2s.to_string())
-            .arg("--password-file")
-            .arg(self.dir.path().join(format!("{user}-pw")))
-            .env_remove("PASS_CLIENT_PASSWORD")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("spawn pass-client");
-        let stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        (child, stdout)
+        spawn_pass_client(
+            self.info.c2s,
+            &format!("{user}@localhost"),
+            &self.dir.path().join(format!("{user}-pw")),
+            args,
+            Stdio::inherit(),
+        )
     }
 
     /// `pass-client expose LOCAL --json` as `owner`, plus `extra`.
@@ -167,6 +136,62 @@ impl World {
             .to_owned();
         (child, jid)
     }
+}
+
+/// Waits (at most `within`) until the server routes to `info.service`: until the
+/// node is connected, Prosody bounces stanzas for it. Asks as `user` (name, password).
+pub async fn wait_for_component(info: &ServerInfo, user: (&str, &str), within: Duration) {
+    let (name, pw) = user;
+    let mut asker = XmppClient::connect(info.c2s, name, &info.host, pw).await;
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let query: tokio_xmpp::minidom::Element =
+            "<query xmlns='http://jabber.org/protocol/disco#info'/>"
+                .parse()
+                .expect("xml");
+        let answer = asker.request(&info.service, Kind::Get, query).await;
+        if matches!(answer, tokio_xmpp::parsers::iq::Iq::Result { .. }) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "pass-node did not come up within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The `pass-client` binary as `jid` through the c2s port `c2s` with the password in
+/// `password_file`: plain TCP unless `args` ask for `--tls`, stdout piped, its log to
+/// `stderr`, `args` (the subcommand and its own flags) first.
+pub fn spawn_pass_client(
+    c2s: SocketAddr,
+    jid: &str,
+    password_file: &std::path::Path,
+    args: &[&str],
+    stderr: Stdio,
+) -> (Child, BufReader<ChildStdout>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pass-client"))
+        .args(args)
+        .args(["--jid", jid])
+        .args(if args.contains(&"--tls") {
+            &[][..]
+        } else {
+            &["--tls", "none"][..]
+        })
+        .arg("--server")
+        .arg(c2s.to_string())
+        .arg("--password-file")
+        .arg(password_file)
+        .env_remove("PASS_CLIENT_PASSWORD")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn pass-client");
+    let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    (child, stdout)
 }
 
 impl Drop for World {

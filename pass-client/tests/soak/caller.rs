@@ -1,0 +1,137 @@
+//! One caller session: connect to a lease's public port, send the session's header and
+//! upstream, check the downstream byte by byte and in order, until the service's EOF.
+
+use crate::service::CHUNK;
+use crate::stream::{self, Header};
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+use tokio::sync::OwnedRwLockReadGuard;
+use tokio::time::Instant;
+
+/// Longest a session may take (its bytes take well under a second on loopback).
+pub const LIMIT: Duration = Duration::from_secs(30);
+
+/// How a session ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum End {
+    /// Every byte both ways, in order, and the service's EOF after them.
+    Complete,
+    /// Cut short (connect refused, dropped, reset, timed out): `why`, with every
+    /// byte received before that matching the stream.
+    Failed(String),
+    /// A downstream byte differed from the stream, or came past its end.
+    Corrupt(u64),
+}
+
+/// One session's record.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub id: u64,
+    pub lease: SocketAddr,
+    pub started: Instant,
+    pub ended: Instant,
+    pub up: u32,
+    pub down: u32,
+    /// Downstream bytes received and checked.
+    pub received: u64,
+    pub end: End,
+}
+
+/// Runs session `h` against `lease`. `setup` (a gate the nemesis may hold) is
+/// released once the first downstream byte arrives, i.e. once the session is bridged.
+pub async fn run(
+    lease: SocketAddr,
+    run_seed: u64,
+    h: Header,
+    setup: Option<OwnedRwLockReadGuard<()>>,
+) -> Session {
+    let started = Instant::now();
+    let mut received = 0;
+    let mut corrupt = None;
+    let outcome = tokio::time::timeout(
+        LIMIT,
+        exchange(lease, run_seed, h, setup, &mut received, &mut corrupt),
+    )
+    .await;
+    let end = match (corrupt, outcome) {
+        (Some(at), _) => End::Corrupt(at),
+        (None, Ok(end)) => end,
+        (None, Err(_)) => End::Failed(format!("no end within {LIMIT:?}")),
+    };
+    Session {
+        id: h.session,
+        lease,
+        started,
+        ended: Instant::now(),
+        up: h.up,
+        down: h.down,
+        received,
+        end,
+    }
+}
+
+async fn exchange(
+    lease: SocketAddr,
+    run_seed: u64,
+    h: Header,
+    mut setup: Option<OwnedRwLockReadGuard<()>>,
+    received: &mut u64,
+    corrupt: &mut Option<u64>,
+) -> End {
+    let sock = match TcpStream::connect(lease).await {
+        Ok(s) => s,
+        Err(e) => return End::Failed(format!("connect: {e}")),
+    };
+    let (mut r, mut w) = sock.into_split();
+    let up_seed = stream::seed(run_seed, h.session, 0);
+    // Both directions in one future, so that the timeout drops both.
+    let write = async move {
+        w.write_all(&h.encode()).await?;
+        let mut buf = vec![0; CHUNK];
+        let mut sent = 0u64;
+        while sent < u64::from(h.up) {
+            let n = CHUNK.min((u64::from(h.up) - sent) as usize);
+            stream::fill(up_seed, sent, &mut buf[..n]);
+            w.write_all(&buf[..n]).await?;
+            sent += n as u64;
+        }
+        // Half-close: the service learns the upstream is whole.
+        w.shutdown().await
+    };
+    let down_seed = stream::seed(run_seed, h.session, 1);
+    let read = async {
+        let mut buf = vec![0; CHUNK];
+        loop {
+            let n = match r.read(&mut buf).await {
+                Ok(0) => return Ok(()),
+                Ok(n) => n,
+                Err(e) => return Err(Err(format!("read after {received} bytes: {e}"))),
+            };
+            setup.take();
+            let bad = if *received + n as u64 > u64::from(h.down) {
+                Some(u64::from(h.down))
+            } else {
+                stream::first_mismatch(down_seed, *received, &buf[..n])
+            };
+            if let Some(at) = bad {
+                *corrupt = Some(at);
+                return Err(Ok(at));
+            }
+            *received += n as u64;
+        }
+    };
+    let (wrote, read_end) = tokio::join!(write, read);
+    let read_end = match read_end {
+        Ok(()) => None,
+        Err(Ok(corrupt_at)) => return End::Corrupt(corrupt_at),
+        Err(Err(e)) => Some(e),
+    };
+    let wrote = wrote.err().map(|e| format!("write: {e}"));
+    match (read_end, wrote) {
+        (Some(e), _) | (None, Some(e)) => End::Failed(e),
+        (None, None) if *received == u64::from(h.down) => End::Complete,
+        (None, None) => End::Failed(format!("EOF after {received} of {} bytes", h.down)),
+    }
+}
