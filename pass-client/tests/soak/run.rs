@@ -154,9 +154,12 @@ impl fmt::Display for Report {
             .map(|s| u64::from(s.up) + u64::from(s.down))
             .sum();
         let mut cut: BTreeMap<Fault, usize> = BTreeMap::new();
+        let mut across: BTreeMap<Fault, usize> = BTreeMap::new();
         for s in &self.sessions {
-            if let (End::Failed(_), Some(fault)) = (&s.end, self.fault_during(s)) {
-                *cut.entry(fault).or_default() += 1;
+            match (&s.end, self.fault_during(s)) {
+                (End::Failed(_), Some(fault)) => *cut.entry(fault).or_default() += 1,
+                (End::Complete, Some(fault)) => *across.entry(fault).or_default() += 1,
+                _ => {}
             }
         }
         let mut faults: BTreeMap<Fault, usize> = BTreeMap::new();
@@ -183,9 +186,12 @@ impl fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "sessions: {} started, {} completed byte-exact, {} cut by a fault in flight {:?}",
+            "sessions: {} started, {} completed byte-exact ({} of them during a fault {:?}), \
+             {} cut by a fault in flight {:?}",
             self.sessions.len(),
             complete.len(),
+            across.values().sum::<usize>(),
+            across,
             cut.values().sum::<usize>(),
             cut
         )?;
@@ -642,5 +648,57 @@ async fn check_ledger(shared: &Shared, ledger: &Ledger, problems: &mut Vec<Strin
                 s.id
             )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(id: u64, started: Instant, secs: u64, end: End) -> Session {
+        Session {
+            id,
+            lease: "127.0.0.1:1".parse().expect("address"),
+            started,
+            ended: started + Duration::from_secs(secs),
+            up: 1,
+            down: 1,
+            received: 0,
+            end,
+        }
+    }
+
+    #[test]
+    fn a_failure_counts_as_lost_unless_it_overlaps_a_fault_and_corruption_always_does() {
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let report = Report {
+            seed: 0,
+            secs: 60,
+            took: Duration::ZERO,
+            sessions: vec![
+                session(1, at(0), 1, End::Complete),
+                session(2, at(9), 2, End::Failed("reset".into())),
+                session(3, at(20), 1, End::Failed("reset".into())),
+                session(4, at(10), 1, End::Corrupt(5)),
+            ],
+            windows: vec![Window {
+                fault: Fault::NodeKill,
+                start: at(10),
+                end: at(12),
+            }],
+            probes: 0,
+            lease_checks: 0,
+            notices: 0,
+            baseline: None,
+            end_usage: None,
+            problems: vec!["a lease moved".into()],
+        };
+        let lost = report.lost();
+        assert_eq!(lost.len(), 3, "{lost:?}");
+        assert!(lost[0].contains("a lease moved"));
+        assert!(lost[1].contains("session 3 ") && lost[1].contains("outside any fault"));
+        assert!(lost[2].contains("session 4 ") && lost[2].contains("differs at byte 5"));
+        assert!(report.to_string().ends_with("lost: 3"));
     }
 }
