@@ -96,8 +96,9 @@ if [ "${PASS_LOW_DISK:-0}" = 1 ] && [ -d target/release ]; then
 fi
 
 step "cargo test --workspace"
-# The conformance tests run the pass-node binary found beside them: cargo builds it
-# for pass-node's own integration tests.
+# The conformance tests and pass-client's chaos soak run the pass-node binary found
+# beside them: cargo builds it for pass-node's own integration tests. The soak
+# (pass-client/tests/soak) runs about 3 minutes (PASS_SOAK_SECS, docs/OPERATING.md).
 cargo test --workspace
 free_debug_build
 
