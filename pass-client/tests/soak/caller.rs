@@ -1,8 +1,7 @@
 //! One caller session: connect to a lease's public port, send the session's header and
 //! upstream, check the downstream byte by byte and in order, until the service's EOF.
 
-use crate::service::CHUNK;
-use crate::stream::{self, Header};
+use crate::stream::{self, Check, Header, CHUNK};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -89,18 +88,11 @@ async fn exchange(
     // Both directions in one future, so that the timeout drops both.
     let write = async move {
         w.write_all(&h.encode()).await?;
-        let mut buf = vec![0; CHUNK];
-        let mut sent = 0u64;
-        while sent < u64::from(h.up) {
-            let n = CHUNK.min((u64::from(h.up) - sent) as usize);
-            stream::fill(up_seed, sent, &mut buf[..n]);
-            w.write_all(&buf[..n]).await?;
-            sent += n as u64;
-        }
+        stream::send(&mut w, up_seed, h.up).await?;
         // Half-close: the service learns the upstream is whole.
         w.shutdown().await
     };
-    let down_seed = stream::seed(run_seed, h.session, 1);
+    let mut check = Check::new(stream::seed(run_seed, h.session, 1), h.down);
     let read = async {
         let mut buf = vec![0; CHUNK];
         loop {
@@ -110,16 +102,11 @@ async fn exchange(
                 Err(e) => return Err(Err(format!("read after {received} bytes: {e}"))),
             };
             setup.take();
-            let bad = if *received + n as u64 > u64::from(h.down) {
-                Some(u64::from(h.down))
-            } else {
-                stream::first_mismatch(down_seed, *received, &buf[..n])
-            };
-            if let Some(at) = bad {
+            if let Err(at) = check.take(&buf[..n]) {
                 *corrupt = Some(at);
                 return Err(Ok(at));
             }
-            *received += n as u64;
+            *received = check.received;
         }
     };
     let (wrote, read_end) = tokio::join!(write, read);

@@ -2,8 +2,8 @@
 //! the same flags (ports, state directory), and whose memory and descriptors are read
 //! from /proc.
 
+use crate::info::ServerInfo;
 use std::fs::OpenOptions;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
@@ -47,36 +47,13 @@ pub struct Usage {
 }
 
 impl Node {
-    /// Starts the node: component of `server` as `domain`, the pool `ports`, `extra`
-    /// flags; its output appended to `dir/node.log`.
-    pub fn start(
-        dir: &Path,
-        server: SocketAddr,
-        domain: &str,
-        secret: &str,
-        ports: (u16, u16),
-        extra: &[String],
-    ) -> Node {
+    /// Starts the node as the component of `info` with the pool `ports` and `extra`
+    /// flags; its files (secret, log) in `dir`, its output appended to the log.
+    pub fn start(dir: &Path, info: &ServerInfo, ports: (u16, u16), extra: &[String]) -> Node {
         let secret_file = dir.join("node-secret");
-        std::fs::write(&secret_file, secret).expect("write secret");
-        let mut args: Vec<String> = vec![
-            "--server".into(),
-            server.to_string(),
-            "--domain".into(),
-            domain.into(),
-            "--secret-file".into(),
-            secret_file.display().to_string(),
-            "--public-ip".into(),
-            "127.0.0.1".into(),
-            "--bind".into(),
-            "127.0.0.1".into(),
-            "--ports".into(),
-            format!("{}-{}", ports.0, ports.1),
-            "--metrics".into(),
-            "off".into(),
-            "--log-level".into(),
-            "debug".into(),
-        ];
+        std::fs::write(&secret_file, &info.secret).expect("write secret");
+        let mut args = crate::support::node_flags(info, &secret_file, ports);
+        args.extend(["--log-level".into(), "debug".into()]);
         args.extend_from_slice(extra);
         let mut node = Node {
             bin: binary(),
@@ -97,6 +74,7 @@ impl Node {
         let err = out.try_clone().expect("node log");
         let child = Command::new(&self.bin)
             .args(&self.args)
+            .current_dir(self.log.parent().expect("log in a folder"))
             .env_remove("PASS_NODE_SECRET")
             .stdin(Stdio::null())
             .stdout(Stdio::from(out))

@@ -285,7 +285,7 @@ pub async fn soak(plan: &Plan) -> Report {
     } else {
         Vec::new()
     };
-    let mut node = Node::start(dir.path(), info.component, SERVICE, &secret, pool, &extra);
+    let mut node = Node::start(dir.path(), &info, pool, &extra);
     back_in_service(&info).await;
 
     // Owners, each in front of its own checking service.

@@ -2,7 +2,7 @@
 //! which session it is, sends that session's upstream, which is checked byte by byte
 //! and in order, and gets its downstream back. What each end saw goes in a ledger.
 
-use crate::stream::{self, Header};
+use crate::stream::{self, Check, Header, CHUNK};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -10,8 +10,6 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 
-/// A chunk of stream, each way.
-pub const CHUNK: usize = 16 * 1024;
 /// Longest a connection may take before the service gives up on it.
 const LIMIT: Duration = Duration::from_secs(90);
 
@@ -71,38 +69,25 @@ async fn serve(sock: TcpStream, run_seed: u64, ledger: Ledger) {
     update(&|s| s.expected = u64::from(h.up));
     let down_seed = stream::seed(run_seed, h.session, 1);
     let writer = tokio::spawn(async move {
-        let mut buf = vec![0; CHUNK];
-        let mut sent = 0u64;
-        while sent < u64::from(h.down) {
-            let n = CHUNK.min((u64::from(h.down) - sent) as usize);
-            stream::fill(down_seed, sent, &mut buf[..n]);
-            w.write_all(&buf[..n]).await?;
-            sent += n as u64;
-        }
+        stream::send(&mut w, down_seed, h.down).await?;
         w.shutdown().await
     });
-    let up_seed = stream::seed(run_seed, h.session, 0);
+    let mut check = Check::new(stream::seed(run_seed, h.session, 0), h.up);
     let mut buf = vec![0; CHUNK];
-    let mut received = 0u64;
     let clean_eof = loop {
         let n = match r.read(&mut buf).await {
             Ok(0) => break true,
             Ok(n) => n,
             Err(_) => break false,
         };
-        let bad = if received + n as u64 > u64::from(h.up) {
-            Some(u64::from(h.up))
-        } else {
-            stream::first_mismatch(up_seed, received, &buf[..n])
-        };
-        if let Some(at) = bad {
+        if let Err(at) = check.take(&buf[..n]) {
             update(&|s| s.corrupt_at = Some(at));
             return;
         }
-        received += n as u64;
+        let received = check.received;
         update(&|s| s.received = received);
     };
     let wrote = matches!(writer.await, Ok(Ok(())));
-    let complete = clean_eof && wrote && received == u64::from(h.up);
+    let complete = clean_eof && wrote && check.whole();
     update(&|s| s.complete = complete);
 }

@@ -34,6 +34,62 @@ pub fn first_mismatch(seed: u64, offset: u64, got: &[u8]) -> Option<u64> {
         .map(|k| offset + k as u64)
 }
 
+/// Writes `len` bytes of stream `seed` to `w`.
+pub async fn send<W: tokio::io::AsyncWrite + Unpin>(
+    w: &mut W,
+    seed: u64,
+    len: u32,
+) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt as _;
+    let mut buf = vec![0; CHUNK];
+    let mut sent = 0u64;
+    while sent < u64::from(len) {
+        let n = CHUNK.min((u64::from(len) - sent) as usize);
+        fill(seed, sent, &mut buf[..n]);
+        w.write_all(&buf[..n]).await?;
+        sent += n as u64;
+    }
+    Ok(())
+}
+
+/// A chunk of stream, each way.
+pub const CHUNK: usize = 16 * 1024;
+
+/// The receiving end of a stream of known length: takes what arrives, in order.
+pub struct Check {
+    seed: u64,
+    len: u64,
+    /// Bytes taken so far, all matching.
+    pub received: u64,
+}
+
+impl Check {
+    pub fn new(seed: u64, len: u32) -> Check {
+        Check {
+            seed,
+            len: u64::from(len),
+            received: 0,
+        }
+    }
+
+    /// Takes the next bytes; on a mismatch or a byte past the end, its offset.
+    pub fn take(&mut self, got: &[u8]) -> Result<(), u64> {
+        if self.received + got.len() as u64 > self.len {
+            return Err(self.len);
+        }
+        if let Some(at) = first_mismatch(self.seed, self.received, got) {
+            return Err(at);
+        }
+        self.received += got.len() as u64;
+        Ok(())
+    }
+
+    /// Every byte arrived.
+    pub fn whole(&self) -> bool {
+        self.received == self.len
+    }
+}
+
 /// What a caller sends first: which session, and how many bytes each way.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Header {
@@ -79,6 +135,14 @@ fn any_chunking_gives_the_same_stream_and_a_flipped_byte_is_found() {
     whole[500] ^= 1;
     assert_eq!(first_mismatch(7, 0, &whole), Some(500));
     assert_ne!(seed(1, 2, 0), seed(1, 2, 1));
+    let mut check = Check::new(7, 1000);
+    assert_eq!(check.take(&parts[..600]), Ok(()));
+    assert!(!check.whole());
+    assert_eq!(check.take(&whole[600..]), Ok(()), "after the flipped byte");
+    assert!(check.whole());
+    assert_eq!(check.take(&[0]), Err(1000), "a byte past the end");
+    let mut check = Check::new(7, 1000);
+    assert_eq!(check.take(&whole), Err(500));
     let h = Header {
         session: 9,
         up: 10,

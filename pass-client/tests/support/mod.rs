@@ -7,7 +7,7 @@ use crate::client::{Kind, XmppClient};
 use crate::info::{ServerInfo, USERS};
 use crate::ports;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
@@ -40,24 +40,10 @@ impl World {
         std::fs::write(&secret_file, &info.secret).expect("secret file");
         std::fs::write(dir.path().join("owner-pw"), USERS[0].1).expect("password file");
         std::fs::write(dir.path().join("other-pw"), USERS[1].1).expect("password file");
-        let (first, last) = ports::free_range(8);
-        let cli = pass_node::config::Cli::parse_args_from([
-            "pass-node".to_owned(),
-            "--server".into(),
-            info.component.to_string(),
-            "--domain".into(),
-            info.service.clone(),
-            "--secret-file".into(),
-            secret_file.display().to_string(),
-            "--public-ip".into(),
-            "127.0.0.1".into(),
-            "--bind".into(),
-            "127.0.0.1".into(),
-            "--ports".into(),
-            format!("{first}-{last}"),
-            "--metrics".into(),
-            "off".into(),
-        ])
+        let flags = node_flags(&info, &secret_file, ports::free_range(8));
+        let cli = pass_node::config::Cli::parse_args_from(
+            std::iter::once("pass-node".to_owned()).chain(flags),
+        )
         .expect("node flags");
         let config = pass_node::config::resolve(
             &cli.settings,
@@ -138,6 +124,27 @@ impl World {
     }
 }
 
+/// pass-node's flags as the component `info.service` of the server `info`, its secret
+/// in `secret_file`, loopback addresses, the pool `first..=last`, no metrics endpoint.
+pub fn node_flags(info: &ServerInfo, secret_file: &Path, (first, last): (u16, u16)) -> Vec<String> {
+    vec![
+        "--server".into(),
+        info.component.to_string(),
+        "--domain".into(),
+        info.service.clone(),
+        "--secret-file".into(),
+        secret_file.display().to_string(),
+        "--public-ip".into(),
+        "127.0.0.1".into(),
+        "--bind".into(),
+        "127.0.0.1".into(),
+        "--ports".into(),
+        format!("{first}-{last}"),
+        "--metrics".into(),
+        "off".into(),
+    ]
+}
+
 /// Waits (at most `within`) until the server routes to `info.service`: until the
 /// node is connected, Prosody bounces stanzas for it. Asks as `user` (name, password).
 pub async fn wait_for_component(info: &ServerInfo, user: (&str, &str), within: Duration) {
@@ -167,7 +174,7 @@ pub async fn wait_for_component(info: &ServerInfo, user: (&str, &str), within: D
 pub fn spawn_pass_client(
     c2s: SocketAddr,
     jid: &str,
-    password_file: &std::path::Path,
+    password_file: &Path,
     args: &[&str],
     stderr: Stdio,
 ) -> (Child, BufReader<ChildStdout>) {
