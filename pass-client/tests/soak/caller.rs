@@ -38,12 +38,14 @@ pub struct Session {
     pub end: End,
 }
 
-/// Runs session `h` against `lease`. `setup` (a gate the nemesis may hold) is
-/// released once the first downstream byte arrives, i.e. once the session is bridged.
+/// Runs session `h` against `lease`, sending a chunk every `pace` (a slow session
+/// stays in flight for seconds). `setup` (a gate the nemesis may hold) is released
+/// once the first downstream byte arrives, i.e. once the session is bridged.
 pub async fn run(
     lease: SocketAddr,
     run_seed: u64,
     h: Header,
+    pace: Duration,
     setup: Option<OwnedRwLockReadGuard<()>>,
 ) -> Session {
     let started = Instant::now();
@@ -51,7 +53,7 @@ pub async fn run(
     let mut corrupt = None;
     let outcome = tokio::time::timeout(
         LIMIT,
-        exchange(lease, run_seed, h, setup, &mut received, &mut corrupt),
+        exchange(lease, run_seed, h, pace, setup, &mut received, &mut corrupt),
     )
     .await;
     let end = match (corrupt, outcome) {
@@ -75,6 +77,7 @@ async fn exchange(
     lease: SocketAddr,
     run_seed: u64,
     h: Header,
+    pace: Duration,
     mut setup: Option<OwnedRwLockReadGuard<()>>,
     received: &mut u64,
     corrupt: &mut Option<u64>,
@@ -88,7 +91,7 @@ async fn exchange(
     // Both directions in one future, so that the timeout drops both.
     let write = async move {
         w.write_all(&h.encode()).await?;
-        stream::send(&mut w, up_seed, h.up).await?;
+        stream::send(&mut w, up_seed, h.up, pace).await?;
         // Half-close: the service learns the upstream is whole.
         w.shutdown().await
     };

@@ -28,6 +28,10 @@ const EXPIRING: usize = 2;
 const EXPIRE_SECS: std::ops::RangeInclusive<u64> = 8..=16;
 /// Bytes each way of a session (seeded in this range).
 const SESSION_BYTES: std::ops::RangeInclusive<u32> = 1..=192 * 1024;
+/// One session in this many is slow: a chunk (16 KiB) every [`SLOW_PACE_MS`], so
+/// that relays are in flight across faults.
+const SLOW_ONE_IN: usize = 8;
+const SLOW_PACE_MS: std::ops::RangeInclusive<u64> = 100..=300;
 /// Pause between one caller's sessions, ms (seeded), to leave the 2-core CI some air.
 const PAUSE_MS: std::ops::RangeInclusive<u64> = 20..=200;
 /// First fault, then the gaps between faults, seconds (seeded in these ranges).
@@ -340,8 +344,12 @@ pub async fn soak(plan: &Plan) -> Report {
                     up: rng.u32(SESSION_BYTES),
                     down: rng.u32(SESSION_BYTES),
                 };
+                let pace = match rng.usize(..SLOW_ONE_IN) {
+                    0 => Duration::from_millis(rng.u64(SLOW_PACE_MS)),
+                    _ => Duration::ZERO,
+                };
                 shared.in_flight.fetch_add(1, Ordering::SeqCst);
-                let s = caller::run(lease, shared.seed, h, Some(gate)).await;
+                let s = caller::run(lease, shared.seed, h, pace, Some(gate)).await;
                 shared.in_flight.fetch_sub(1, Ordering::SeqCst);
                 shared.sessions.lock().expect("sessions").push(s);
                 tokio::time::sleep(Duration::from_millis(rng.u64(PAUSE_MS))).await;
@@ -507,7 +515,7 @@ async fn probe(shared: &Shared, lease: SocketAddr) -> Result<usize, String> {
             up: 1024,
             down: 1024,
         };
-        let s = caller::run(lease, shared.seed, h, None).await;
+        let s = caller::run(lease, shared.seed, h, Duration::ZERO, None).await;
         match s.end {
             End::Complete => return Ok(tries),
             End::Corrupt(at) => return Err(format!("probe {id}: downstream differs at {at}")),

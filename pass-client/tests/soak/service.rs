@@ -69,7 +69,7 @@ async fn serve(sock: TcpStream, run_seed: u64, ledger: Ledger) {
     update(&|s| s.expected = u64::from(h.up));
     let down_seed = stream::seed(run_seed, h.session, 1);
     let writer = tokio::spawn(async move {
-        stream::send(&mut w, down_seed, h.down).await?;
+        stream::send(&mut w, down_seed, h.down, Duration::ZERO).await?;
         w.shutdown().await
     });
     let mut check = Check::new(stream::seed(run_seed, h.session, 0), h.up);

@@ -34,11 +34,12 @@ pub fn first_mismatch(seed: u64, offset: u64, got: &[u8]) -> Option<u64> {
         .map(|k| offset + k as u64)
 }
 
-/// Writes `len` bytes of stream `seed` to `w`.
+/// Writes `len` bytes of stream `seed` to `w`, waiting `pace` after each chunk.
 pub async fn send<W: tokio::io::AsyncWrite + Unpin>(
     w: &mut W,
     seed: u64,
     len: u32,
+    pace: std::time::Duration,
 ) -> std::io::Result<()> {
     use tokio::io::AsyncWriteExt as _;
     let mut buf = vec![0; CHUNK];
@@ -48,6 +49,9 @@ pub async fn send<W: tokio::io::AsyncWrite + Unpin>(
         fill(seed, sent, &mut buf[..n]);
         w.write_all(&buf[..n]).await?;
         sent += n as u64;
+        if !pace.is_zero() {
+            tokio::time::sleep(pace).await;
+        }
     }
     Ok(())
 }
