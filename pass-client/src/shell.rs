@@ -153,6 +153,10 @@ impl Shell {
                         tracing::info!("connected to the XMPP server as {jid}");
                         if std::mem::take(&mut self.suspended) {
                             self.reporter.reconnected(&jid);
+                            // Tell the service at once that the owner is back, so
+                            // that a notice bounced meanwhile does not end the lease
+                            // (DESIGN decision 94).
+                            self.client.handle_reconnected(self.clock.now());
                         }
                     }
                     Some(LinkEvent::Suspended) => {

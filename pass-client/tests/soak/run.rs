@@ -53,9 +53,6 @@ const RSS_MARGIN_KIB: u64 = 16 * 1024;
 
 /// `kill -9` of the node is injected (needs leases kept by `--state-dir`).
 const NODE_KILLS: bool = false;
-/// Callers wait while Prosody restarts: a caller during the owners' c2s outage ends
-/// the lease (DESIGN decision 100) until the grace period lands.
-const CALLERS_AVOID_PROSODY_OUTAGE: bool = true;
 
 /// What a run does: its seed and length.
 pub struct Plan {
@@ -376,12 +373,6 @@ pub async fn soak(plan: &Plan) -> Report {
             kinds[rng.usize(..kinds.len())]
         };
         let start = Instant::now();
-        let held = match fault {
-            Fault::ProsodyRestart if CALLERS_AVOID_PROSODY_OUTAGE => {
-                Some(shared.gate.clone().write_owned().await)
-            }
-            _ => None,
-        };
         let marks: Vec<usize> = owners.iter().map(|o| o.events().len()).collect();
         say(&format!(
             "nemesis: {fault:?} at {:.1} s",
@@ -399,11 +390,10 @@ pub async fn soak(plan: &Plan) -> Report {
                 }
             }
         }
-        // Every held lease answers a fresh caller on its port, the callers paused.
-        let _held = match held {
-            Some(h) => h,
-            None => shared.gate.clone().write_owned().await,
-        };
+        // Every held lease answers a fresh caller on its port, the callers paused
+        // (callers run on through the fault itself: a caller during an owner's c2s
+        // outage costs that caller, not the lease, DESIGN decision 94).
+        let _held = shared.gate.clone().write_owned().await;
         for &lease in &holders {
             match probe(&shared, lease).await {
                 Ok(n) => {
