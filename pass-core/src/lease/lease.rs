@@ -133,4 +133,7 @@ pub(crate) enum End {
     /// Its owner's server bounced a notice with an error meaning the owner is gone
     /// (DESIGN decision 100): no notice, it would bounce too.
     OwnerGone,
+    /// A restored lease whose port failed to listen again: a §4.1 expire notice
+    /// (DESIGN decision 52).
+    Unbindable,
 }
