@@ -57,6 +57,7 @@ impl World {
             format!("{first}-{last}"),
             "--metrics".into(),
             "off".into(),
+            "--no-state".into(),
         ])
         .expect("node flags");
         let config = pass_node::config::resolve(
