@@ -103,13 +103,19 @@ start_prosody() {
 }
 
 # The unit's own command lines, as systemd would run them: unprivileged, with the
-# secret's copy in the credentials directory.
+# secret's copy in the credentials directory and the unit's StateDirectory= made
+# and named in $STATE_DIRECTORY (under $t, not /var/lib: nothing outlives the test).
 start_node() {
   unit=/lib/systemd/system/pass-node.service
   cred="$t/credentials"
   install -d -o nobody -g nogroup -m 700 "$cred"
   install -o nobody -g nogroup -m 400 /etc/pass-node/secret "$cred/secret"
-  as_service() { setpriv --reuid=nobody --regid=nogroup --clear-groups -- "$@"; }
+  state_name=$(sed -n 's/^StateDirectory=//p' "$unit")
+  [ -n "$state_name" ] || fail "the unit has no StateDirectory="
+  state="$t/var-lib/$state_name"
+  install -d -m 755 "$t/var-lib"
+  install -d -o nobody -g nogroup -m 700 "$state"
+  as_service() { setpriv --reuid=nobody --regid=nogroup --clear-groups -- env STATE_DIRECTORY="$state" "$@"; }
   pre=$(sed -n 's/^ExecStartPre=//p' "$unit")
   main=$(sed -n 's/^ExecStart=//p' "$unit" | sed "s|%d|$cred|g")
   # shellcheck disable=SC2086 # the unit's command lines, split as systemd splits them
@@ -147,4 +153,6 @@ set +x
 # It did what it says: the relay is in the node's log, the smoke host is gone.
 grep -q 'relay started' "$t/pass-node.log" || fail "no relay in the node's log"
 [ ! -e /etc/prosody/conf.d/pass-smoke.cfg.lua ] || fail "the smoke host is still declared"
+# The node kept its leases where the unit's StateDirectory= said.
+[ -f "$state/leases.redb" ] || fail "no lease store in the unit's state directory $state"
 echo "quickstart-test: the quick start passed in $(( $(date +%s) - start )) s"

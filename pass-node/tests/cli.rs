@@ -255,8 +255,15 @@ fn spawn_bin(
     secret: &str,
     args: &[impl AsRef<std::ffi::OsStr>],
 ) -> std::process::Child {
+    // No lease store unless the test names one: tests write nothing into the
+    // working directory and share nothing between runs.
+    let named = args.iter().any(|a| {
+        let a = a.as_ref();
+        a == "--no-state" || a == "--state-dir"
+    });
     Command::new(BIN)
         .args(["--server", &server.to_string(), "--domain", DOMAIN])
+        .args(if named { &[][..] } else { &["--no-state"][..] })
         .args(args)
         .env("PASS_NODE_SECRET", secret)
         .env_remove("NO_COLOR")
@@ -352,6 +359,7 @@ async fn metrics_address_in_use_exits_5() {
     let child = Command::new(BIN)
         .args(["--server", &server.addr.to_string(), "--domain", DOMAIN])
         .args(["--metrics", &addr, "--ports", &format!("{first}-{last}")])
+        .arg("--no-state")
         .env("PASS_NODE_SECRET", SECRET)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -532,7 +540,7 @@ fn logs_on_a_terminal_are_coloured_unless_no_color() {
     let run = |no_color: Option<&str>| {
         let node = format!(
             "timeout -s TERM 1 {BIN} --server 127.0.0.1:1 --domain {DOMAIN} \
-             --metrics off --log-format human"
+             --metrics off --log-format human --no-state"
         );
         let mut c = Command::new("script");
         c.args(["-qec", &node, "/dev/null"])

@@ -51,9 +51,6 @@ const FD_MARGIN: usize = 0;
 /// Resident memory the node may have grown by at the end (DESIGN decision 59).
 const RSS_MARGIN_KIB: u64 = 16 * 1024;
 
-/// `kill -9` of the node is injected (needs leases kept by `--state-dir`).
-const NODE_KILLS: bool = false;
-
 /// What a run does: its seed and length.
 pub struct Plan {
     pub seed: u64,
@@ -280,12 +277,11 @@ pub async fn soak(plan: &Plan) -> Report {
     }
 
     let pool = ports::free_range(32);
-    let state_dir = dir.path().join("state");
-    let extra: Vec<String> = if NODE_KILLS {
-        vec!["--state-dir".into(), state_dir.display().to_string()]
-    } else {
-        Vec::new()
-    };
+    // The lease store the node restarts on after each `kill -9`.
+    let extra = vec![
+        "--state-dir".to_owned(),
+        dir.path().join("state").display().to_string(),
+    ];
     let mut node = Node::start(dir.path(), &info, pool, &extra);
     back_in_service(&info).await;
 
@@ -357,10 +353,7 @@ pub async fn soak(plan: &Plan) -> Report {
 
     // The nemesis, at seeded moments until the calm tail.
     let soak_end = began + Duration::from_secs(plan.secs);
-    let mut kinds = vec![Fault::ProsodyRestart];
-    if NODE_KILLS {
-        kinds.push(Fault::NodeKill);
-    }
+    let kinds = [Fault::ProsodyRestart, Fault::NodeKill];
     let mut windows = Vec::new();
     let mut probes = 0;
     let mut lease_checks = 0;

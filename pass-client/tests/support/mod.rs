@@ -40,9 +40,12 @@ impl World {
         std::fs::write(&secret_file, &info.secret).expect("secret file");
         std::fs::write(dir.path().join("owner-pw"), USERS[0].1).expect("password file");
         std::fs::write(dir.path().join("other-pw"), USERS[1].1).expect("password file");
+        // A lease store would outlive the test: none.
         let flags = node_flags(&info, &secret_file, ports::free_range(8));
         let cli = pass_node::config::Cli::parse_args_from(
-            std::iter::once("pass-node".to_owned()).chain(flags),
+            std::iter::once("pass-node".to_owned())
+                .chain(flags)
+                .chain(["--no-state".to_owned()]),
         )
         .expect("node flags");
         let config = pass_node::config::resolve(

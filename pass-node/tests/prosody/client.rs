@@ -180,6 +180,24 @@ impl XmppClient {
         }
     }
 
+    /// The response to request `id` if it comes within `within`.
+    #[allow(dead_code)] // the Prosody test waits for every response
+    pub async fn response_within(&mut self, id: &str, within: Duration) -> Option<Iq> {
+        let is_response =
+            |iq: &Iq| iq.id() == id && matches!(iq, Iq::Result { .. } | Iq::Error { .. });
+        if let Some(pos) = self.stash.iter().position(is_response) {
+            return self.stash.remove(pos);
+        }
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let iq = self.recv_until(deadline).await?;
+            if is_response(&iq) {
+                return Some(iq);
+            }
+            self.stash.push_back(iq);
+        }
+    }
+
     /// The next request (`get` or `set`) someone sent us, or `None` after `within`.
     pub async fn next_request(&mut self, within: Duration) -> Option<Iq> {
         let is_request = |iq: &Iq| matches!(iq, Iq::Get { .. } | Iq::Set { .. });
