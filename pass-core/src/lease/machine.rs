@@ -120,8 +120,13 @@ pub struct LeaseMachine {
     conns: BTreeMap<ConnId, u16>,
     /// Incoming-connection notices awaiting an answer: id number to lease port.
     asked: BTreeMap<u64, u16>,
-    /// Other notices awaiting their (ignored) answer: id number to recipient.
-    notices: BTreeMap<u64, Jid>,
+    /// Other notices awaiting their answer: id number to recipient and notice, kept
+    /// to be sent again if the recipient's server bounces it (DESIGN decision 59).
+    notices: BTreeMap<u64, (Jid, PassMessage)>,
+    /// Notices whose recipient's server bounced them, oldest first: sent again at
+    /// the recipient's next IQ, forgotten when the reconnect grace runs out (the
+    /// instant kept with each).
+    undelivered: VecDeque<(Jid, PassMessage, Instant)>,
     /// Deadlines, earliest first.
     timers: BTreeSet<(Instant, Timer)>,
     /// Leases whose owner's server bounced a notice, by port: when their reconnect
@@ -172,6 +177,7 @@ impl LeaseMachine {
             conns: BTreeMap::new(),
             asked: BTreeMap::new(),
             notices: BTreeMap::new(),
+            undelivered: VecDeque::new(),
             timers: BTreeSet::new(),
             outages: BTreeMap::new(),
             restoring: BTreeSet::new(),
@@ -279,21 +285,35 @@ impl LeaseMachine {
             } else {
                 self.cancel_session(port, None);
             }
-        } else if self.notices.get(&n) == Some(from) {
-            self.notices.remove(&n);
+        } else if self.notices.get(&n).is_some_and(|(to, _)| to == from) {
+            if let Some((to, msg)) = self.notices.remove(&n) {
+                let grace = self.config.reconnect_grace;
+                if is_bounce(iq) && !grace.is_zero() {
+                    // Not delivered: its recipient may be reconnecting (decision 59).
+                    self.undelivered.push_back((to, msg, self.now + grace));
+                    while self.undelivered.len() > MAX_OUTSTANDING_NOTICES {
+                        self.undelivered.pop_front();
+                    }
+                }
+            }
         }
     }
 
     /// Any IQ the router read (request or answer, whatever its payload): from the
     /// full JID of a lease's owner, and not itself a bounce ([`is_bounce`]), it says
     /// the owner is online, which ends that lease's reconnect grace (DESIGN decision
-    /// 94). The router calls it before routing the IQ.
+    /// 94), and sends it again every notice its server bounced meanwhile (DESIGN
+    /// decision 59). The router calls it before routing the IQ.
     pub fn handle_iq_seen(&mut self, now: Instant, iq: &Iq) {
         self.advance(now);
-        if self.outages.is_empty() || is_bounce(iq) {
+        if is_bounce(iq) {
             return;
         }
         let Some(from) = iq.from.as_ref() else { return };
+        self.send_undelivered(from);
+        if self.outages.is_empty() {
+            return;
+        }
         let back: Vec<u16> = self
             .outages
             .keys()
@@ -304,6 +324,23 @@ impl LeaseMachine {
             if let Some(until) = self.outages.remove(&port) {
                 self.timers.remove(&(until, Timer::Grace(port)));
             }
+        }
+    }
+
+    /// Sends `to` again each notice its server bounced within the reconnect grace,
+    /// in the order they were first sent; forgets those older than the grace.
+    fn send_undelivered(&mut self, to: &Jid) {
+        let now = self.now;
+        self.undelivered.retain(|(_, _, until)| *until > now);
+        if !self.undelivered.iter().any(|(jid, ..)| jid == to) {
+            return;
+        }
+        let (again, kept): (VecDeque<_>, VecDeque<_>) = core::mem::take(&mut self.undelivered)
+            .into_iter()
+            .partition(|(jid, ..)| jid == to);
+        self.undelivered = kept;
+        for (jid, msg, _) in again {
+            self.send_notice(jid, msg);
         }
     }
 
@@ -1052,11 +1089,11 @@ impl LeaseMachine {
         }
     }
 
-    /// Sends `owner` a notice whose answer is only consumed.
+    /// Sends `owner` a notice whose answer is only consumed, unless it is a bounce.
     fn send_notice(&mut self, owner: Jid, msg: PassMessage) {
         let (n, id) = self.ids.next();
-        self.send_set(&owner, id, msg);
-        self.notices.insert(n, owner);
+        self.send_set(&owner, id, msg.clone());
+        self.notices.insert(n, (owner, msg));
         while self.notices.len() > MAX_OUTSTANDING_NOTICES {
             self.notices.pop_first();
         }
