@@ -160,6 +160,19 @@ impl fmt::Display for Report {
                 _ => {}
             }
         }
+        // Why sessions were cut: the first words of each failure.
+        let mut why: BTreeMap<String, usize> = BTreeMap::new();
+        for s in &self.sessions {
+            if let End::Failed(text) = &s.end {
+                let kind: String = text
+                    .split(|c: char| c == ':' || c.is_ascii_digit())
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_owned();
+                *why.entry(kind).or_default() += 1;
+            }
+        }
         let mut faults: BTreeMap<Fault, usize> = BTreeMap::new();
         for w in &self.windows {
             *faults.entry(w.fault).or_default() += 1;
@@ -193,6 +206,9 @@ impl fmt::Display for Report {
             cut.values().sum::<usize>(),
             cut
         )?;
+        if !why.is_empty() {
+            writeln!(f, "cut sessions by how they ended: {why:?}")?;
+        }
         writeln!(
             f,
             "bytes verified: {} ({:.1} MiB) in completed sessions, both ends",
@@ -277,11 +293,19 @@ pub async fn soak(plan: &Plan) -> Report {
     }
 
     let pool = ports::free_range(32);
-    // The lease store the node restarts on after each `kill -9`.
-    let extra = vec![
-        "--state-dir".to_owned(),
-        dir.path().join("state").display().to_string(),
-    ];
+    // The lease store the node restarts on after each `kill -9`. A notice on its way
+    // when Prosody dies is lost with it; its caller waits for the answer timeout, and
+    // so does the probe of its lease: 5 s, not 30, keeps the recovery short.
+    let extra: Vec<String> = [
+        "--state-dir",
+        &dir.path().join("state").display().to_string(),
+        "--answer-timeout",
+        "5",
+        "--proxy-window",
+        "5",
+    ]
+    .map(str::to_owned)
+    .to_vec();
     let mut node = Node::start(dir.path(), &info, pool, &extra);
     back_in_service(&info).await;
 
@@ -449,17 +473,8 @@ pub async fn soak(plan: &Plan) -> Report {
         }
     }
     check_ledger(&shared, &ledger, &mut problems).await;
-    if !problems.is_empty() {
-        for o in &owners {
-            say(&format!(
-                "----- {} (pass-client) log -----\n{}",
-                o.name,
-                o.logs()
-            ));
-        }
-    }
     let sessions = std::mem::take(&mut *shared.sessions.lock().expect("sessions"));
-    Report {
+    let report = Report {
         seed: plan.seed,
         secs: plan.secs,
         took: began.elapsed(),
@@ -471,7 +486,19 @@ pub async fn soak(plan: &Plan) -> Report {
         baseline,
         end_usage,
         problems,
+    };
+    if !report.lost().is_empty() {
+        for o in &owners {
+            say(&format!(
+                "----- {} (pass-client) log -----\n{}",
+                o.name,
+                o.logs()
+            ));
+        }
+        // Every log in full, for the post-mortem.
+        say(&format!("soak files kept in {}", dir.keep().display()));
     }
+    report
 }
 
 /// A line on stderr past the test harness's capture: CI logs show the seed and the
