@@ -378,15 +378,16 @@ pub async fn soak(plan: &Plan) -> Report {
     // The nemesis, at seeded moments until the calm tail.
     let soak_end = began + Duration::from_secs(plan.secs);
     let kinds = [Fault::ProsodyRestart, Fault::NodeKill];
+    let first_kind = rng.usize(..kinds.len());
     let mut windows = Vec::new();
     let mut probes = 0;
     let mut lease_checks = 0;
     let mut next = Instant::now() + Duration::from_secs(rng.u64(FIRST_FAULT));
     while next + RECOVERY.min(CALM_TAIL) < soak_end - CALM_TAIL {
         tokio::time::sleep_until(next).await;
-        // Every kind once first, then at random.
+        // Every kind once first (from a seeded one), then at random.
         let fault = if windows.len() < kinds.len() {
-            kinds[(windows.len() + rng.usize(..kinds.len())) % kinds.len()]
+            kinds[(windows.len() + first_kind) % kinds.len()]
         } else {
             kinds[rng.usize(..kinds.len())]
         };
@@ -411,7 +412,7 @@ pub async fn soak(plan: &Plan) -> Report {
         // Every held lease answers a fresh caller on its port, the callers paused
         // (callers run on through the fault itself: a caller during an owner's c2s
         // outage costs that caller, not the lease, DESIGN decision 94).
-        let _held = shared.gate.clone().write_owned().await;
+        let paused = shared.gate.clone().write_owned().await;
         for &lease in &holders {
             match probe(&shared, lease).await {
                 Ok(n) => {
@@ -432,10 +433,10 @@ pub async fn soak(plan: &Plan) -> Report {
         ));
         if fault == Fault::NodeKill {
             // The baseline is the node's after its last start, once idle.
-            drop(_held);
             baseline =
                 settle_and_measure(&shared, &node, &owners, &expire_secs, &mut problems).await;
         }
+        drop(paused);
         node.assert_running();
         next = Instant::now() + Duration::from_secs(rng.u64(FAULT_GAP));
     }
