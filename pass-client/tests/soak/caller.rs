@@ -1,7 +1,7 @@
 //! One caller session: connect to a lease's public port, send the session's header and
 //! upstream, check the downstream byte by byte and in order, until the service's EOF.
 
-use crate::stream::{self, Check, Header, CHUNK};
+use crate::stream::{self, Check, Header, ACK_LEN, CHUNK};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -96,6 +96,8 @@ async fn exchange(
         w.shutdown().await
     };
     let mut check = Check::new(stream::seed(run_seed, h.session, 1), h.down);
+    // After the downstream, the service's acknowledgement of the whole upstream.
+    let mut ack = Vec::with_capacity(ACK_LEN);
     let read = async {
         let mut buf = vec![0; CHUNK];
         loop {
@@ -105,11 +107,17 @@ async fn exchange(
                 Err(e) => return Err(Err(format!("read after {received} bytes: {e}"))),
             };
             setup.take();
-            if let Err(at) = check.take(&buf[..n]) {
+            let stream_part = n.min((u64::from(h.down) - check.received) as usize);
+            if let Err(at) = check.take(&buf[..stream_part]) {
                 *corrupt = Some(at);
                 return Err(Ok(at));
             }
             *received = check.received;
+            ack.extend_from_slice(&buf[stream_part..n]);
+            if ack.len() > ACK_LEN {
+                *corrupt = Some(u64::from(h.down) + ACK_LEN as u64);
+                return Err(Ok(u64::from(h.down) + ACK_LEN as u64));
+            }
         }
     };
     let (wrote, read_end) = tokio::join!(write, read);
@@ -121,7 +129,17 @@ async fn exchange(
     let wrote = wrote.err().map(|e| format!("write: {e}"));
     match (read_end, wrote) {
         (Some(e), _) | (None, Some(e)) => End::Failed(e),
-        (None, None) if *received == u64::from(h.down) => End::Complete,
-        (None, None) => End::Failed(format!("EOF after {received} of {} bytes", h.down)),
+        (None, None) if !check.whole() => {
+            End::Failed(format!("EOF after {received} of {} bytes", h.down))
+        }
+        (None, None) if ack[..] == stream::ack(h.up) => End::Complete,
+        (None, None) if stream::ack(h.up).starts_with(&ack) => End::Failed(format!(
+            "EOF after {} of {ACK_LEN} bytes of the service's acknowledgement of the upstream",
+            ack.len()
+        )),
+        (None, None) => {
+            *corrupt = Some(u64::from(h.down));
+            End::Corrupt(u64::from(h.down))
+        }
     }
 }

@@ -68,8 +68,14 @@ async fn serve(sock: TcpStream, run_seed: u64, ledger: Ledger) {
     };
     update(&|s| s.expected = u64::from(h.up));
     let down_seed = stream::seed(run_seed, h.session, 1);
+    // The downstream, then — once the whole upstream is in — the acknowledgement
+    // that lets the caller call the session complete, then EOF.
+    let (upstream_whole, whole) = tokio::sync::oneshot::channel::<()>();
     let writer = tokio::spawn(async move {
         stream::send(&mut w, down_seed, h.down, Duration::ZERO).await?;
+        if whole.await.is_ok() {
+            w.write_all(&stream::ack(h.up)).await?;
+        }
         w.shutdown().await
     });
     let mut check = Check::new(stream::seed(run_seed, h.session, 0), h.up);
@@ -87,6 +93,11 @@ async fn serve(sock: TcpStream, run_seed: u64, ledger: Ledger) {
         let received = check.received;
         update(&|s| s.received = received);
     };
+    if clean_eof && check.whole() {
+        let _ = upstream_whole.send(());
+    } else {
+        drop(upstream_whole);
+    }
     let wrote = matches!(writer.await, Ok(Ok(())));
     let complete = clean_eof && wrote && check.whole();
     update(&|s| s.complete = complete);

@@ -94,6 +94,18 @@ impl Check {
     }
 }
 
+/// What the service sends after the downstream once the whole upstream (`up` bytes)
+/// has arrived: only then does the caller know its bytes got there.
+pub fn ack(up: u32) -> [u8; ACK_LEN] {
+    let mut b = [0; ACK_LEN];
+    b[..4].copy_from_slice(b"ACK ");
+    b[4..].copy_from_slice(&up.to_be_bytes());
+    b
+}
+
+/// The length of [`ack`].
+pub const ACK_LEN: usize = 8;
+
 /// What a caller sends first: which session, and how many bytes each way.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Header {
