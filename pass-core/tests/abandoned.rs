@@ -380,15 +380,7 @@ fn a_relay_in_flight_is_not_idle() {
     let mut s = service(Duration::from_secs(IDLE));
     let port = lease(&mut s, secs(0), "r1");
     let (proxy, notice) = call(&mut s, secs(10), port, 1);
-    let accept = Iq {
-        id: notice.id.clone(),
-        kind: IqType::Result,
-        from: Some(Jid::new(OWNER).unwrap()),
-        to: Some(Jid::new(SERVICE).unwrap()),
-        payload: None,
-        error: None,
-    };
-    s.handle_stanza(secs(10), &accept.to_element());
+    owner_result(&mut s, secs(10), &notice);
     s.handle_connection(secs(10), ConnId(2), proxy, "192.0.2.50:9".parse().unwrap());
     let actions = drain(&mut s);
     assert!(
@@ -432,7 +424,31 @@ fn the_default_is_a_day() {
     assert_eq!(c.max_idle_lease, Config::DEFAULT_MAX_IDLE_LEASE);
 }
 
-/// The notice the service sent `to` among `actions`, if exactly one.
+/// The owner's result to `request` at `now`.
+fn owner_result(s: &mut Service, now: Instant, request: &Iq) {
+    let result = Iq {
+        id: request.id.clone(),
+        kind: IqType::Result,
+        from: Some(Jid::new(OWNER).unwrap()),
+        to: Some(Jid::new(SERVICE).unwrap()),
+        payload: None,
+        error: None,
+    };
+    s.handle_stanza(now, &result.to_element());
+}
+
+/// A lease granted at 0 s that expires at 10 s: its port.
+fn lease_of_10_s(s: &mut Service) -> u16 {
+    pass_set(s, secs(0), "r1", OWNER, "<expire>10</expire>");
+    let [Action::Listen { port }] = drain(s)[..] else {
+        panic!("no listen for the register")
+    };
+    s.handle_listen_result(secs(0), port, Ok(()));
+    drain(s);
+    port
+}
+
+/// The one set (notice) among `actions`; panics unless there is exactly one.
 fn only_notice(actions: &[Action]) -> Iq {
     let sent: Vec<&Iq> = actions
         .iter()
@@ -453,12 +469,7 @@ fn only_notice(actions: &[Action]) -> Iq {
 #[test]
 fn an_expire_notice_bounced_while_the_owner_reconnects_is_sent_again_once_it_is_back() {
     let mut s = service_with(Duration::ZERO, Duration::from_secs(GRACE));
-    pass_set(&mut s, secs(0), "r1", OWNER, "<expire>10</expire>");
-    let [Action::Listen { port }] = drain(&mut s)[..] else {
-        panic!("no listen for the register")
-    };
-    s.handle_listen_result(secs(0), port, Ok(()));
-    drain(&mut s);
+    let port = lease_of_10_s(&mut s);
     s.handle_timeout(secs(10));
     let actions = drain(&mut s);
     assert!(expire_notice(&actions, port), "{actions:?}");
@@ -481,15 +492,7 @@ fn an_expire_notice_bounced_while_the_owner_reconnects_is_sent_again_once_it_is_
     let again = only_notice(&actions);
     assert_ne!(again.id, first.id, "a fresh id");
     // Answered: never again.
-    let ack = Iq {
-        id: again.id.clone(),
-        kind: IqType::Result,
-        from: Some(Jid::new(OWNER).unwrap()),
-        to: Some(Jid::new(SERVICE).unwrap()),
-        payload: None,
-        error: None,
-    };
-    s.handle_stanza(secs(14), &ack.to_element());
+    owner_result(&mut s, secs(14), &again);
     get_from(&mut s, secs(15), OWNER, "<ping xmlns='urn:xmpp:ping'/>");
     assert!(!expire_notice(&drain(&mut s), port), "delivered once");
 }
@@ -498,12 +501,7 @@ fn an_expire_notice_bounced_while_the_owner_reconnects_is_sent_again_once_it_is_
 fn a_bounced_notice_is_forgotten_when_the_grace_runs_out_and_with_no_grace() {
     for grace in [GRACE, 0] {
         let mut s = service_with(Duration::ZERO, Duration::from_secs(grace));
-        pass_set(&mut s, secs(0), "r1", OWNER, "<expire>10</expire>");
-        let [Action::Listen { port }] = drain(&mut s)[..] else {
-            panic!("no listen for the register")
-        };
-        s.handle_listen_result(secs(0), port, Ok(()));
-        drain(&mut s);
+        let port = lease_of_10_s(&mut s);
         s.handle_timeout(secs(10));
         let notice = only_notice(&drain(&mut s));
         error_answer(&mut s, secs(11), &notice, Condition::ServiceUnavailable);
