@@ -8,6 +8,7 @@ mod discover;
 mod exit;
 mod report;
 mod shell;
+mod srv;
 mod tls;
 mod xmpp;
 
@@ -22,8 +23,6 @@ use tracing_subscriber::EnvFilter;
 
 /// The environment variable holding the password when `--password-file` is absent.
 const PASSWORD_ENV: &str = "PASS_CLIENT_PASSWORD";
-/// The c2s port when `--server` is not given.
-const DEFAULT_C2S_PORT: u16 = 5222;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -89,9 +88,10 @@ async fn run(cli: Cli) -> Result<(), Fatal> {
         }
         Command::Answer(args) => {
             let (login, server) = login(&args.account)?;
-            let ip = match args.ip {
-                Some(ip) => ip,
-                None => local_ip_towards(server)?,
+            let ip = match (args.ip, server) {
+                (Some(ip), _) => ip,
+                (None, Some(addr)) => local_ip_towards(addr)?,
+                (None, None) => local_ip_of_a_connection(&login.server).await?,
             };
             let mut link = xmpp::Link::start(login);
             let me = wait_online(&mut link).await?;
@@ -107,23 +107,35 @@ async fn run(cli: Cli) -> Result<(), Fatal> {
     }
 }
 
-/// The login details and the server's address, after the TLS and password rules.
-fn login(account: &Account) -> Result<(xmpp::Login, SocketAddr), Fatal> {
+/// The login details and, when it is known before connecting (`--server`, or
+/// `--tls none`), the server's first address; after the TLS and password rules.
+fn login(account: &Account) -> Result<(xmpp::Login, Option<SocketAddr>), Fatal> {
     let bare = parse_jid(&account.jid, "--jid")?;
     if bare.node().is_none() {
         return Err(Fatal::new(exit::SETUP, "--jid must be user@domain"));
     }
-    let server = account
-        .server
-        .clone()
-        .unwrap_or_else(|| format!("{}:{DEFAULT_C2S_PORT}", bare.domain()));
-    let addrs: Vec<SocketAddr> = server
-        .to_socket_addrs()
-        .map_err(|e| Fatal::new(exit::SETUP, format!("cannot resolve {server}: {e}")))?
-        .collect();
-    let first = *addrs
-        .first()
-        .ok_or_else(|| Fatal::new(exit::SETUP, format!("{server} resolves to nothing")))?;
+    // Clear text never follows SRV records: the loopback check below must see the
+    // address it will connect to (docs/DESIGN.md decision 95).
+    let server = match (&account.server, account.tls) {
+        (Some(addr), _) => srv::Server::Addr(addr.clone()),
+        (None, Tls::None) => srv::Server::Addr(format!("{}:{}", bare.domain(), srv::FALLBACK_PORT)),
+        (None, Tls::Starttls) => srv::Server::domain(bare.domain()),
+    };
+    let addrs: Vec<SocketAddr> = match &server {
+        srv::Server::Addr(addr) => addr
+            .to_socket_addrs()
+            .map_err(|e| Fatal::new(exit::SETUP, format!("cannot resolve {addr}: {e}")))?
+            .collect(),
+        srv::Server::Domain { .. } => Vec::new(),
+    };
+    let first = match &server {
+        srv::Server::Addr(addr) => Some(
+            *addrs
+                .first()
+                .ok_or_else(|| Fatal::new(exit::SETUP, format!("{addr} resolves to nothing")))?,
+        ),
+        srv::Server::Domain { .. } => None,
+    };
     let tls = match account.tls {
         Tls::Starttls => Some(tls::client_config(
             account.tls_ca.as_deref(),
@@ -201,6 +213,18 @@ async fn wait_online(link: &mut xmpp::Link) -> Result<Jid, Fatal> {
             Some(_) => {}
         }
     }
+}
+
+/// The local address of a TCP connection to `server` (found through DNS SRV): the
+/// address its c2s connection will have.
+async fn local_ip_of_a_connection(server: &srv::Server) -> Result<IpAddr, Fatal> {
+    let (tcp, _) = server
+        .connect()
+        .await
+        .map_err(|e| Fatal::new(exit::SETUP, format!("cannot reach {server}: {e}")))?;
+    tcp.local_addr()
+        .map(|a| a.ip())
+        .map_err(|e| Fatal::new(exit::SETUP, format!("cannot find the local IP: {e}")))
 }
 
 /// The local IP the route to `server` leaves from: the local address of the c2s

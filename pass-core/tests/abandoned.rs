@@ -136,6 +136,31 @@ fn expire_notice(actions: &[Action], port: u16) -> bool {
     })
 }
 
+/// The lease ended as its owner's: the port back in the pool (`free` ports), counted
+/// once; the account's lease count went with it, so a new session registers anew.
+fn assert_ended_as_owner_gone(s: &mut Service, free: usize, condition: Condition, now: Instant) {
+    let stats = s.stats();
+    assert_eq!(
+        (stats.leases, stats.ports_free, stats.leases_owner_gone),
+        (0, free, 1),
+        "{condition:?}"
+    );
+    lease(s, now, "r2");
+}
+
+/// The owner's `result` accepting `notice`.
+fn accept(s: &mut Service, now: Instant, notice: &Iq) {
+    let iq = Iq {
+        id: notice.id.clone(),
+        kind: IqType::Result,
+        from: Some(Jid::new(OWNER).unwrap()),
+        to: Some(Jid::new(SERVICE).unwrap()),
+        payload: None,
+        error: None,
+    };
+    s.handle_stanza(now, &iq.to_element());
+}
+
 const GONE: [Condition; 4] = [
     Condition::ServiceUnavailable,
     Condition::RecipientUnavailable,
@@ -170,15 +195,8 @@ fn a_bounce_drops_the_caller_and_the_lease_ends_without_a_notice_when_the_grace_
             [Action::Unlisten { port }],
             "{condition:?}: the lease port let go, no notice"
         );
-        let stats = s.stats();
-        assert_eq!(
-            (stats.leases, stats.ports_free, stats.leases_owner_gone),
-            (0, free, 1),
-            "{condition:?}"
-        );
         assert_eq!(s.poll_timeout(), None, "no timer left behind");
-        // The account's lease count went with it: a new session registers anew.
-        lease(&mut s, secs(3 + GRACE), "r2");
+        assert_ended_as_owner_gone(&mut s, free, condition, secs(3 + GRACE));
     }
 }
 
@@ -196,14 +214,7 @@ fn with_no_grace_a_bounce_meaning_the_owner_is_gone_ends_the_lease_without_a_not
             ],
             "{condition:?}: caller dropped, both ports let go, no notice"
         );
-        let stats = s.stats();
-        assert_eq!(
-            (stats.leases, stats.ports_free, stats.leases_owner_gone),
-            (0, free, 1),
-            "{condition:?}"
-        );
-        // The account's lease count went with it: a new session registers anew.
-        lease(&mut s, secs(3), "r2");
+        assert_ended_as_owner_gone(&mut s, free, condition, secs(3));
     }
 }
 
@@ -244,15 +255,7 @@ fn any_iq_from_the_owners_full_jid_ends_the_grace_and_the_lease_serves_again() {
         assert_eq!((s.stats().leases, s.stats().leases_owner_gone), (1, 0));
         // The next caller is announced and accepted.
         let (_, notice) = call(&mut s, secs(10 * GRACE), port, 2);
-        let accept = Iq {
-            id: notice.id.clone(),
-            kind: IqType::Result,
-            from: Some(Jid::new(OWNER).unwrap()),
-            to: Some(Jid::new(SERVICE).unwrap()),
-            payload: None,
-            error: None,
-        };
-        s.handle_stanza(secs(10 * GRACE), &accept.to_element());
+        accept(&mut s, secs(10 * GRACE), &notice);
         assert!(drain(&mut s).is_empty(), "{payload}: waits for the owner");
         assert_eq!(s.stats().pending, 1);
     }
@@ -380,7 +383,7 @@ fn a_relay_in_flight_is_not_idle() {
     let mut s = service(Duration::from_secs(IDLE));
     let port = lease(&mut s, secs(0), "r1");
     let (proxy, notice) = call(&mut s, secs(10), port, 1);
-    owner_result(&mut s, secs(10), &notice);
+    accept(&mut s, secs(10), &notice);
     s.handle_connection(secs(10), ConnId(2), proxy, "192.0.2.50:9".parse().unwrap());
     let actions = drain(&mut s);
     assert!(
@@ -422,19 +425,6 @@ fn the_default_is_a_day() {
         vec!["192.0.2.1".parse().unwrap()],
     );
     assert_eq!(c.max_idle_lease, Config::DEFAULT_MAX_IDLE_LEASE);
-}
-
-/// The owner's result to `request` at `now`.
-fn owner_result(s: &mut Service, now: Instant, request: &Iq) {
-    let result = Iq {
-        id: request.id.clone(),
-        kind: IqType::Result,
-        from: Some(Jid::new(OWNER).unwrap()),
-        to: Some(Jid::new(SERVICE).unwrap()),
-        payload: None,
-        error: None,
-    };
-    s.handle_stanza(now, &result.to_element());
 }
 
 /// A lease granted at 0 s that expires at 10 s: its port.
@@ -492,7 +482,7 @@ fn an_expire_notice_bounced_while_the_owner_reconnects_is_sent_again_once_it_is_
     let again = only_notice(&actions);
     assert_ne!(again.id, first.id, "a fresh id");
     // Answered: never again.
-    owner_result(&mut s, secs(14), &again);
+    accept(&mut s, secs(14), &again); // the owner's result
     get_from(&mut s, secs(15), OWNER, "<ping xmlns='urn:xmpp:ping'/>");
     assert!(!expire_notice(&drain(&mut s), port), "delivered once");
 }

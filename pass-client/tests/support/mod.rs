@@ -30,6 +30,11 @@ pub struct World {
 impl World {
     /// Starts the node as `info.service` and waits until the server routes to it.
     pub async fn start(info: ServerInfo) -> World {
+        World::start_with(info, &[]).await
+    }
+
+    /// [`World::start`] with `extra` pass-node flags (the benches lift the call rate).
+    pub async fn start_with(info: ServerInfo, extra: &[&str]) -> World {
         // The in-process node's log, shown when a test fails.
         let _ = tracing_subscriber::fmt()
             .with_env_filter("pass_node=debug")
@@ -45,7 +50,8 @@ impl World {
         let cli = pass_node::config::Cli::parse_args_from(
             std::iter::once("pass-node".to_owned())
                 .chain(flags)
-                .chain(["--no-state".to_owned()]),
+                .chain(["--no-state".to_owned()])
+                .chain(extra.iter().map(|s| s.to_string())),
         )
         .expect("node flags");
         let config = pass_node::config::resolve(
