@@ -120,8 +120,11 @@ start_node() {
   main=$(sed -n 's/^ExecStart=//p' "$unit" | sed "s|%d|$cred|g")
   # shellcheck disable=SC2086 # the unit's command lines, split as systemd splits them
   as_service $pre >/dev/null || fail "ExecStartPre failed: $pre"
+  # Not through the function: `$!` must be the node itself (setpriv and env exec
+  # it), else the cleanup's kill reaches only a subshell and the node lives on.
   # shellcheck disable=SC2086
-  as_service $main >"$t/pass-node.log" 2>&1 &
+  setpriv --reuid=nobody --regid=nogroup --clear-groups -- env STATE_DIRECTORY="$state" $main \
+    >"$t/pass-node.log" 2>&1 &
   node_pid=$!
   wait_for_log "$t/pass-node.log" "XMPP component stream up" "pass-node did not connect to Prosody"
 }

@@ -2,7 +2,9 @@
 //! second without a store (`--no-state`) and with one (a fresh `--state-dir`), in
 //! the same run, and the restart time with 10,000 leases: from SIGKILL to every
 //! lease port listening again (seen in /proc/net/tcp), against the time it took to
-//! register them in the first place.
+//! register them in the first place. Registrations are pipelined (`WINDOW` in
+//! flight: the node writes each batch in one transaction) and, for the worst case,
+//! one at a time (`SEQUENTIAL` of them: one durable write each).
 //!
 //! `cargo bench -p pass-node --bench lease_store` (`PASS_BENCH_LEASES`, default
 //! 10000; `PASS_BENCH_ROUNDS`, default 3, rounds of the rate comparison)
@@ -14,14 +16,15 @@ use std::time::{Duration, Instant};
 use support::{Link, NodeProcess};
 
 const WINDOW: usize = 256;
+const SEQUENTIAL: usize = 500;
 
-/// Registers `n` leases over the link, `WINDOW` IQs in flight, 10 per account;
+/// Registers `n` leases over the link, `window` IQs in flight, 10 per account;
 /// their ports.
-async fn register_all(link: &mut Link, n: usize, tag: &str) -> Vec<u16> {
+async fn register_all(link: &mut Link, n: usize, tag: &str, window: usize) -> Vec<u16> {
     let mut sent = 0usize;
     let mut ports = Vec::with_capacity(n);
     while ports.len() < n {
-        while sent < n && sent - ports.len() < WINDOW {
+        while sent < n && sent - ports.len() < window {
             link.send_register(
                 &format!("{tag}{}@bench/res", sent / 10),
                 "<expire>3600</expire>",
@@ -33,6 +36,24 @@ async fn register_all(link: &mut Link, n: usize, tag: &str) -> Vec<u16> {
         ports.push(support::registered_addr(&answer).port());
     }
     ports
+}
+
+/// Starts the node with `args` on `pool` behind a fresh link, lets it settle; the
+/// node, the link, and the link's listener (for the node's next start).
+async fn start(
+    pool: (u16, u16),
+    args: &[&str],
+) -> (
+    NodeProcess,
+    Link,
+    std::net::SocketAddr,
+    tokio::net::TcpListener,
+) {
+    let (addr, listener) = Link::listen().await;
+    let node = NodeProcess::spawn(addr, pool, args);
+    let link = Link::accept(&listener).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    (node, link, addr, listener)
 }
 
 /// The local ports in LISTEN state on 127.0.0.1 (/proc/net/tcp).
@@ -73,6 +94,7 @@ fn main() {
 
     rt.block_on(async {
         // (a) Registrations per second, without and with a store, alternating.
+        for (count, window) in [(n, WINDOW), (SEQUENTIAL.min(n), 1)] {
         let mut without = Vec::new();
         let mut with = Vec::new();
         for round in 0..rounds {
@@ -83,14 +105,11 @@ fn main() {
                 if keep {
                     args.extend(["--state-dir", dir.as_str()]);
                 }
-                let (addr, listener) = Link::listen().await;
-                let node = NodeProcess::spawn(addr, pool, &args);
-                let mut link = Link::accept(&listener).await;
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                let start = Instant::now();
-                let ports = register_all(&mut link, n, &format!("r{round}u")).await;
-                let rate = n as f64 / start.elapsed().as_secs_f64();
-                assert_eq!(ports.iter().collect::<HashSet<_>>().len(), n);
+                let (node, mut link, _, _) = start(pool, &args).await;
+                let started = Instant::now();
+                let ports = register_all(&mut link, count, &format!("r{round}u"), window).await;
+                let rate = count as f64 / started.elapsed().as_secs_f64();
+                assert_eq!(ports.iter().collect::<HashSet<_>>().len(), count);
                 if keep { &mut with } else { &mut without }.push(rate);
                 drop(node);
             }
@@ -101,24 +120,22 @@ fn main() {
         };
         let (a, b) = (median(&mut without), median(&mut with));
         println!(
-            "  registration, median of {rounds}: without a store {a:.0} leases/s, with one {b:.0} leases/s; \
-             with/without = {:.2} ({:.1} µs of store per registration)",
+            "  registration ({count}, {window} in flight), median of {rounds}: without a store {a:.0} leases/s, \
+             with one {b:.0} leases/s; with/without = {:.2} ({:.1} µs of store per registration)",
             b / a,
             (1.0 / b - 1.0 / a) * 1e6
         );
+        }
 
         // (b) Restart with n leases: SIGKILL, start again, until every port listens.
         let state = tempfile::tempdir().expect("temp dir");
         let dir = state.path().to_str().expect("utf-8 path").to_owned();
         let mut args = limits.to_vec();
         args.extend(["--state-dir", dir.as_str()]);
-        let (addr, listener) = Link::listen().await;
-        let node = NodeProcess::spawn(addr, pool, &args);
-        let mut link = Link::accept(&listener).await;
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let start = Instant::now();
-        let ports = register_all(&mut link, n, "k").await;
-        let registered = start.elapsed();
+        let (node, mut link, addr, listener) = start(pool, &args).await;
+        let started = Instant::now();
+        let ports = register_all(&mut link, n, "k", WINDOW).await;
+        let registered = started.elapsed();
         let size = std::fs::metadata(state.path().join("leases.redb"))
             .map(|m| m.len())
             .unwrap_or(0);

@@ -24,6 +24,10 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
 
+/// Most further stanzas already received that are handled before the actions
+/// they caused are carried out.
+const LINK_BATCH: usize = 255;
+
 /// How long the link gets to flush and close at the end.
 const LINK_CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -177,9 +181,15 @@ impl<E: Engine + Send + 'static> Driver<E> {
                 }
                 ev = ch.link_rx.recv() => match ev {
                     Some(ev) => {
-                        if let Err(e) = self.on_link(ev) {
-                            self.link.abort();
-                            return Err(e);
+                        // Stanzas already waiting are taken together, so that
+                        // their lease changes are written in one transaction
+                        // (DESIGN decision 54).
+                        let waiting = std::iter::from_fn(|| ch.link_rx.try_recv().ok());
+                        for ev in std::iter::once(ev).chain(waiting.take(LINK_BATCH)) {
+                            if let Err(e) = self.on_link(ev) {
+                                self.link.abort();
+                                return Err(e);
+                            }
                         }
                     }
                     None => {
@@ -257,9 +267,9 @@ impl<E: Engine + Send + 'static> Driver<E> {
         }
     }
 
-    /// Writes the engine's lease changes to the store, before the actions queued
-    /// with them are carried out (an owner never hears of a lease the store does
-    /// not hold). A failed write is logged and the node goes on: its leases work,
+    /// Writes the engine's lease changes to the store, before the stanzas queued
+    /// with them go out (an owner never hears of a lease the store does not
+    /// hold). A failed write is logged and the node goes on: its leases work,
     /// only a restart would forget them.
     fn persist(&mut self) {
         let Some(store) = &self.store else { return };
@@ -391,19 +401,19 @@ impl<E: Engine + Send + 'static> Driver<E> {
     }
 
     /// Drains the engine's actions and carries them out in order.
+    /// Stanzas go to the link at the end, after the lease changes of the whole
+    /// batch are written (an owner never hears of a lease the store does not hold,
+    /// and a batch costs one write).
     async fn carry_out(&mut self) {
         let mut unlistened = Vec::new();
-        self.persist();
+        let mut stanzas = Vec::new();
         while let Some(action) = self.engine.poll_action() {
-            // Carrying out an action may call the engine back (a listen result
-            // grants a lease): its changes are written before what follows.
-            self.persist();
             match action {
                 Action::Send(iq) => {
                     let mut out = String::new();
                     Element::from(&iq).write_in(&mut out, ns::COMPONENT);
                     debug!(stanza = %out, "send");
-                    self.link.send(out);
+                    stanzas.push(out);
                 }
                 Action::Listen { port } => self.do_listen(port),
                 Action::Unlisten { port } => {
@@ -420,6 +430,10 @@ impl<E: Engine + Send + 'static> Driver<E> {
                 } => self.do_bridge(client, owner, &account.to_string()).await,
                 Action::Drop { conn } => self.do_drop(conn),
             }
+        }
+        self.persist();
+        for out in stanzas {
+            self.link.send(out);
         }
         self.log_abandoned_leases(&unlistened);
     }

@@ -747,3 +747,31 @@ fn help_doc_is_the_binarys_help() {
          PASS_BLESS=1 cargo test -p pass-node --test cli help_doc"
     );
 }
+
+/// check-config says where the lease store would be, without opening it (DESIGN
+/// decision 54); `--no-state` with a state directory is an error naming it.
+#[test]
+fn check_config_reports_the_lease_store() {
+    let secret = "secret_file = '/nonexistent/pass-secret'\n";
+    let text = format!("{CHECKED}{secret}state_dir = '/nonexistent/pass-state'\n");
+    let (ok, stdout, stderr) = check_config_run(&text, &[], &[]);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains(": lease store: /nonexistent/pass-state/leases.redb\n"),
+        "{stdout}"
+    );
+    assert!(!std::path::Path::new("/nonexistent/pass-state").exists());
+    let (ok, stdout, stderr) =
+        check_config_run(&format!("{CHECKED}{secret}"), &[], &["--no-state"]);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains(": lease store: none (no_state)\n"),
+        "{stdout}"
+    );
+    let (ok, _, stderr) = check_config_run(&text, &[], &["--no-state"]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("state_dir: given with no_state"),
+        "{stderr}"
+    );
+}
