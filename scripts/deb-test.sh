@@ -34,6 +34,9 @@ check_purged() { # PKG FILES
   [ ${#left[@]} -eq 0 ] || fail "dpkg -P $1 left: ${left[*]}"
   if dpkg-query -W "$1" >/dev/null 2>&1; then fail "dpkg still knows $1"; fi
 }
+for d in /var/lib/pass-node /var/lib/private/pass-node; do
+  [ ! -e "$d" ] || fail "$d exists; this test makes it and checks that the purge removes it"
+done
 
 start=$(date +%s)
 rm -f target/debian/pass-node_*.deb
@@ -44,9 +47,10 @@ echo "deb-test: built $deb in $(( $(date +%s) - start )) s"
 # cargo-deb's maintainer scripts: stop the unit on remove, forget it on purge.
 dpkg-deb -I "$deb" prerm | grep -q 'stop pass-node.service' || fail "prerm does not stop the unit"
 dpkg-deb -I "$deb" postrm | grep -q 'purge pass-node.service' || fail "postrm does not purge the unit's state"
+dpkg-deb -I "$deb" postrm | grep -q 'rm -rf /var/lib/pass-node' || fail "postrm does not remove the lease store"
 
 # Whatever happens below, leave no package installed.
-trap 'dpkg -P pass-node >/dev/null 2>&1 || true' EXIT
+trap 'dpkg -P pass-node >/dev/null 2>&1 || true; rm -rf /var/lib/pass-node /var/lib/private/pass-node' EXIT
 dpkg -i "$deb" >/dev/null
 files=$(dpkg -L pass-node)
 
@@ -81,7 +85,16 @@ if grep -q 'pass-node.service' <<<"$said"; then fail "systemd-analyze verify war
 /usr/bin/pass-node --version | grep -q '^pass-node ' || fail "pass-node --version"
 
 # Remove: the binary and the unit go, the conffile stays until the purge.
+# The lease store as systemd leaves it for the unit (StateDirectory=, DynamicUser=):
+# /var/lib/private/pass-node and a link to it. The node writes it as it runs.
+grep -qx 'StateDirectory=pass-node' "$unit" || fail "the unit has no StateDirectory=pass-node"
+install -d -m 700 /var/lib/private
+install -d -m 700 /var/lib/private/pass-node
+ln -s private/pass-node /var/lib/pass-node
+: >/var/lib/private/pass-node/leases.redb
+
 dpkg -r pass-node >/dev/null
+[ -f /var/lib/private/pass-node/leases.redb ] || fail "dpkg -r removed the lease store (only a purge may)"
 [ ! -e /usr/bin/pass-node ] || fail "dpkg -r left /usr/bin/pass-node"
 [ ! -e "$unit" ] || fail "dpkg -r left the unit"
 [ -f /etc/pass-node/pass-node.toml ] || fail "dpkg -r removed the conffile (only a purge may)"
@@ -89,6 +102,9 @@ dpkg -P pass-node >/dev/null
 trap - EXIT
 
 check_purged pass-node "$files"
+for d in /var/lib/pass-node /var/lib/private/pass-node; do
+  [ ! -e "$d" ] && [ ! -L "$d" ] || fail "dpkg -P left the lease store: $d"
+done
 
 # pass-client: the users' tool, a binary and its guide.
 rm -f target/debian/pass-client_*.deb

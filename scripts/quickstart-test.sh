@@ -105,19 +105,28 @@ start_prosody() {
 }
 
 # The unit's own command lines, as systemd would run them: unprivileged, with the
-# secret's copy in the credentials directory.
+# secret's copy in the credentials directory and the unit's StateDirectory= made
+# and named in $STATE_DIRECTORY (under $t, not /var/lib: nothing outlives the test).
 start_node() {
   unit=/lib/systemd/system/pass-node.service
   cred="$t/credentials"
   install -d -o nobody -g nogroup -m 700 "$cred"
   install -o nobody -g nogroup -m 400 /etc/pass-node/secret "$cred/secret"
-  as_service() { setpriv --reuid=nobody --regid=nogroup --clear-groups -- "$@"; }
+  state_name=$(sed -n 's/^StateDirectory=//p' "$unit")
+  [ -n "$state_name" ] || fail "the unit has no StateDirectory="
+  state="$t/var-lib/$state_name"
+  install -d -m 755 "$t/var-lib"
+  install -d -o nobody -g nogroup -m 700 "$state"
+  as_service() { setpriv --reuid=nobody --regid=nogroup --clear-groups -- env STATE_DIRECTORY="$state" "$@"; }
   pre=$(sed -n 's/^ExecStartPre=//p' "$unit")
   main=$(sed -n 's/^ExecStart=//p' "$unit" | sed "s|%d|$cred|g")
   # shellcheck disable=SC2086 # the unit's command lines, split as systemd splits them
   as_service $pre >/dev/null || fail "ExecStartPre failed: $pre"
+  # Not through the function: `$!` must be the node itself (setpriv and env exec
+  # it), else the cleanup's kill reaches only a subshell and the node lives on.
   # shellcheck disable=SC2086
-  as_service $main >"$t/pass-node.log" 2>&1 &
+  setpriv --reuid=nobody --regid=nogroup --clear-groups -- env STATE_DIRECTORY="$state" $main \
+    >"$t/pass-node.log" 2>&1 &
   node_pid=$!
   wait_for_log "$t/pass-node.log" "XMPP component stream up" "pass-node did not connect to Prosody"
 }
@@ -151,4 +160,6 @@ set +x
 grep -q 'relay started' "$t/pass-node.log" || fail "no relay in the node's log"
 [ -x /usr/bin/pass-client ] || fail "the pass-client package is not installed"
 [ ! -e /etc/prosody/conf.d/pass-smoke.cfg.lua ] || fail "the smoke host is still declared"
+# The node kept its leases where the unit's StateDirectory= said.
+[ -f "$state/leases.redb" ] || fail "no lease store in the unit's state directory $state"
 echo "quickstart-test: the quick start passed in $(( $(date +%s) - start )) s"

@@ -110,10 +110,11 @@ if [ "${PASS_LOW_DISK:-0}" = 1 ] && [ -d target/release ]; then
 fi
 
 step "cargo test --workspace"
-# The conformance tests run the pass-node and pass-client binaries found beside them:
-# cargo builds them for their own integration tests. The client target's proof
-# (conformance/tests/client_faults.rs) builds pass-client with --features faults into
-# target/client-faults.
+# The conformance tests and pass-client's chaos soak run the pass-node and pass-client
+# binaries found beside them: cargo builds them for their own integration tests. The
+# client target's proof (conformance/tests/client_faults.rs) builds pass-client with
+# --features faults into target/client-faults. The soak (pass-client/tests/soak) runs
+# about 3 minutes (PASS_SOAK_SECS, docs/OPERATING.md).
 cargo test --workspace
 free_debug_build
 

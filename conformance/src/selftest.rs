@@ -65,7 +65,7 @@ pub fn options(node: &Path, secret_file: &Path) -> Result<ComponentOptions, RunE
     let spawn = format!(
         "exec '{}' --server 127.0.0.1:{port} --domain pass.localhost --secret-file '{}' \
          --public-ip 127.0.0.1 --bind 127.0.0.1 --ports {a}-{b} --answer-timeout {t} \
-         --proxy-window {t} --max-expire 3600 --max-leases {MAX_LEASES} --max-leases-per-account 4 --metrics off",
+         --proxy-window {t} --max-expire 3600 --max-leases {MAX_LEASES} --max-leases-per-account 4 --metrics off --no-state",
         node.display(),
         secret_file.display(),
         t = NODE_TIMEOUT_SECS

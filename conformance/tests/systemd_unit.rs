@@ -169,7 +169,15 @@ fn run_suite_traced(node: &Path, mode: &str, log: &Path, dir: &Path) {
             &format!("exec strace -f -qq -o '{}' ", log.display()),
             1,
         )
-        .replace("--metrics off", &format!("--metrics {metrics}"));
+        .replace("--metrics off", &format!("--metrics {metrics}"))
+        // The lease store's system calls (file locks, fsync) are traced too.
+        .replace(
+            "--no-state",
+            &format!(
+                "--state-dir '{}'",
+                dir.join(format!("state-{mode}")).display()
+            ),
+        );
     copts.spawn = Some(format!("{spawn} --relay-mode {mode}"));
     // strace slows every call; give the node's answers more time.
     copts.answer_wait = Duration::from_secs(15);

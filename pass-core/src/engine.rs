@@ -40,7 +40,12 @@
 //!   A host may report a connection twice or report one the engine never saw (races
 //!   between a hang-up and a bridge); an engine ignores what it does not know.
 //! - [`Engine::shutdown`]: once, when the host stops; it goes on relaying (and
-//!   reporting) while it drains.
+//!   reporting) while it drains. A host that keeps leases across restarts calls
+//!   [`Engine::suspend`] instead (DESIGN decision 53).
+//! - [`Engine::restore`]: once, first of all, by a host that keeps leases across
+//!   restarts (DESIGN decision 52), with what it kept (nothing at a first start);
+//!   from then on the host drains [`Engine::poll_lease_change`] after every call,
+//!   before it carries out the actions, and writes each change down.
 //!
 //! **Actions**, carried out in the order they come. Carrying one out may call the
 //! engine back (a listen result, a close); the actions that causes queue behind.
@@ -53,9 +58,10 @@
 //! - [`Action::Drop`]: close the connection; if it is in a relay, cut the relay and
 //!   report the other side.
 
-use crate::lease::{Action, ConnId, ListenError, Stats};
+use crate::lease::{Action, ConnId, LeaseChange, LeaseRecord, ListenError, Stats};
 use crate::time::Instant;
 use crate::xml::Element;
+use alloc::vec::Vec;
 use core::net::SocketAddr;
 
 /// A PASS service as a sans-IO state machine.
@@ -90,5 +96,30 @@ pub trait Engine {
     /// Counters and gauges for metrics; engines that keep none report zeros.
     fn stats(&self) -> Stats {
         Stats::default()
+    }
+
+    /// Takes up the leases a previous run kept, before any other event, and starts
+    /// reporting lease changes (DESIGN decision 52). An engine that cannot keep
+    /// leases across runs ignores them (the default): it reports no change either.
+    fn restore(&mut self, now: Instant, records: Vec<LeaseRecord>) {
+        let _ = (now, records);
+    }
+
+    /// The next change of the lease table since [`Engine::restore`], for the host
+    /// to write down; `None` by default.
+    fn poll_lease_change(&mut self) -> Option<LeaseChange> {
+        None
+    }
+
+    /// The host stops but will restore the leases at its next start: stop
+    /// listening, drop what is pending, keep the leases (DESIGN decision 53). By
+    /// default the same as [`Engine::shutdown`].
+    fn suspend(&mut self, now: Instant) {
+        self.shutdown(now);
+    }
+
+    /// Every lease held now, as data; empty by default.
+    fn lease_records(&self) -> Vec<LeaseRecord> {
+        Vec::new()
     }
 }

@@ -27,13 +27,16 @@ mod rate_limit;
 
 use crate::engine::Engine;
 use crate::jid::Jid;
-use crate::lease::{Action, Config, ConfigError, ConnId, LeaseMachine, ListenError, Stats};
+use crate::lease::{
+    Action, Config, ConfigError, ConnId, LeaseChange, LeaseMachine, LeaseRecord, ListenError, Stats,
+};
 use crate::ns;
 use crate::stanza::{disco, ping, Condition, Iq, IqType, PassMessage, StanzaError};
 use crate::time::Instant;
 use crate::xml::{Element, Limit};
 use alloc::format;
 use alloc::string::{String, ToString};
+use alloc::vec::Vec;
 use core::net::SocketAddr;
 use rate_limit::RateLimit;
 
@@ -307,6 +310,26 @@ impl Service {
         self.machine.shutdown(now);
     }
 
+    /// Takes up the leases a previous run kept and starts queueing lease changes:
+    /// [`LeaseMachine::restore`] (DESIGN decision 52). Same as [`Engine::restore`].
+    pub fn restore(&mut self, now: Instant, records: impl IntoIterator<Item = LeaseRecord>) {
+        let now = self.advance(now);
+        self.machine.restore(now, records);
+    }
+
+    /// The next change of the lease table: [`LeaseMachine::poll_lease_change`].
+    /// Same as [`Engine::poll_lease_change`].
+    pub fn poll_lease_change(&mut self) -> Option<LeaseChange> {
+        self.machine.poll_lease_change()
+    }
+
+    /// Stopping, keeping the leases for the next run: [`LeaseMachine::suspend`]
+    /// (DESIGN decision 53). Same as [`Engine::suspend`].
+    pub fn suspend(&mut self, now: Instant) {
+        let now = self.advance(now);
+        self.machine.suspend(now);
+    }
+
     /// The next action for the host, `None` when there is nothing to do. Same as
     /// [`Engine::poll_action`].
     pub fn poll_action(&mut self) -> Option<Action> {
@@ -355,5 +378,21 @@ impl Engine for Service {
 
     fn stats(&self) -> Stats {
         Service::stats(self)
+    }
+
+    fn restore(&mut self, now: Instant, records: Vec<LeaseRecord>) {
+        Service::restore(self, now, records);
+    }
+
+    fn poll_lease_change(&mut self) -> Option<LeaseChange> {
+        Service::poll_lease_change(self)
+    }
+
+    fn suspend(&mut self, now: Instant) {
+        Service::suspend(self, now);
+    }
+
+    fn lease_records(&self) -> Vec<LeaseRecord> {
+        self.machine.lease_records().collect()
     }
 }

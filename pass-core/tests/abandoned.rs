@@ -426,3 +426,84 @@ fn the_default_is_a_day() {
     );
     assert_eq!(c.max_idle_lease, Config::DEFAULT_MAX_IDLE_LEASE);
 }
+
+/// A lease granted at 0 s that expires at 10 s: its port.
+fn lease_of_10_s(s: &mut Service) -> u16 {
+    pass_set(s, secs(0), "r1", OWNER, "<expire>10</expire>");
+    let [Action::Listen { port }] = drain(s)[..] else {
+        panic!("no listen for the register")
+    };
+    s.handle_listen_result(secs(0), port, Ok(()));
+    drain(s);
+    port
+}
+
+/// The one set (notice) among `actions`; panics unless there is exactly one.
+fn only_notice(actions: &[Action]) -> Iq {
+    let sent: Vec<&Iq> = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Send(iq) if iq.kind == IqType::Set => Some(iq),
+            _ => None,
+        })
+        .collect();
+    let [notice] = sent[..] else {
+        panic!("not exactly one notice: {actions:?}")
+    };
+    notice.clone()
+}
+
+/// DESIGN decision 59 (found by the chaos soak): an expire notice due while the
+/// owner's c2s link is down bounces; it is sent again at the owner's next IQ within
+/// the reconnect grace, once, and not at all after the grace.
+#[test]
+fn an_expire_notice_bounced_while_the_owner_reconnects_is_sent_again_once_it_is_back() {
+    let mut s = service_with(Duration::ZERO, Duration::from_secs(GRACE));
+    let port = lease_of_10_s(&mut s);
+    s.handle_timeout(secs(10));
+    let actions = drain(&mut s);
+    assert!(expire_notice(&actions, port), "{actions:?}");
+    let first = only_notice(&actions);
+    // The owner is offline: its server bounces the notice.
+    error_answer(&mut s, secs(11), &first, Condition::ServiceUnavailable);
+    assert!(drain(&mut s).is_empty(), "nothing until the owner is back");
+    // Another user's IQ is no sign of the owner.
+    get_from(
+        &mut s,
+        secs(12),
+        "other@example.org/x",
+        "<ping xmlns='urn:xmpp:ping'/>",
+    );
+    assert!(!expire_notice(&drain(&mut s), port));
+    // The owner is back (pass-client pings after a reconnect): the notice again.
+    get_from(&mut s, secs(13), OWNER, "<ping xmlns='urn:xmpp:ping'/>");
+    let actions = drain(&mut s);
+    assert!(expire_notice(&actions, port), "sent again: {actions:?}");
+    let again = only_notice(&actions);
+    assert_ne!(again.id, first.id, "a fresh id");
+    // Answered: never again.
+    accept(&mut s, secs(14), &again); // the owner's result
+    get_from(&mut s, secs(15), OWNER, "<ping xmlns='urn:xmpp:ping'/>");
+    assert!(!expire_notice(&drain(&mut s), port), "delivered once");
+}
+
+#[test]
+fn a_bounced_notice_is_forgotten_when_the_grace_runs_out_and_with_no_grace() {
+    for grace in [GRACE, 0] {
+        let mut s = service_with(Duration::ZERO, Duration::from_secs(grace));
+        let port = lease_of_10_s(&mut s);
+        s.handle_timeout(secs(10));
+        let notice = only_notice(&drain(&mut s));
+        error_answer(&mut s, secs(11), &notice, Condition::ServiceUnavailable);
+        get_from(
+            &mut s,
+            secs(11 + grace),
+            OWNER,
+            "<ping xmlns='urn:xmpp:ping'/>",
+        );
+        assert!(
+            !expire_notice(&drain(&mut s), port),
+            "grace {grace}: not sent again after the grace"
+        );
+    }
+}

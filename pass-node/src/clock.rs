@@ -1,21 +1,41 @@
-//! The node's monotonic clock mapped onto the core's time: milliseconds since start.
+//! The node's monotonic clock mapped onto the core's time: milliseconds since start;
+//! and, for the lease store, onto the wall clock (DESIGN decision 54).
 
 use pass_core::time::Instant as CoreInstant;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::time::Instant;
 
 /// Maps tokio's monotonic [`Instant`] to [`pass_core::time::Instant`] and back.
 #[derive(Clone, Copy, Debug)]
 pub struct Clock {
     start: Instant,
+    /// The wall clock at `start`, in milliseconds since the Unix epoch.
+    wall_start_ms: u64,
 }
 
 impl Clock {
     /// A clock whose epoch is now.
     pub fn start() -> Self {
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis();
         Clock {
             start: Instant::now(),
+            wall_start_ms: u64::try_from(wall).unwrap_or(u64::MAX),
         }
+    }
+
+    /// A core instant on the wall clock, in milliseconds since the Unix epoch (the
+    /// store keeps deadlines so: the core's clock starts again at each run).
+    pub fn to_unix_ms(&self, t: CoreInstant) -> u64 {
+        self.wall_start_ms.saturating_add(t.as_millis())
+    }
+
+    /// A wall-clock time (Unix milliseconds) as a core instant; one before this
+    /// run's start is the start itself, which has passed.
+    pub fn from_unix_ms(&self, ms: u64) -> CoreInstant {
+        CoreInstant::from_millis(ms.saturating_sub(self.wall_start_ms))
     }
 
     /// Now, as the core sees it.
@@ -49,6 +69,14 @@ mod tests {
         let t = Instant::now() + Duration::from_millis(1500);
         let back = c.to_tokio(c.to_core(t));
         assert!(back <= t && t - back < Duration::from_millis(1));
+    }
+
+    #[test]
+    fn wall_clock_round_trips_and_the_past_is_the_start() {
+        let c = Clock::start();
+        let t = CoreInstant::from_millis(90_000);
+        assert_eq!(c.from_unix_ms(c.to_unix_ms(t)), t);
+        assert_eq!(c.from_unix_ms(1_000), CoreInstant::from_millis(0));
     }
 
     #[test]

@@ -9,8 +9,9 @@ use crate::listen::{listen, AcceptEnv, Accepted, PortListener};
 use crate::metrics::Metrics;
 use crate::pending::Pending;
 use crate::relay::{relay, RelayEnv, RelayOutcome, Side};
+use crate::state::{Store, StoredLease};
 use pass_core::engine::Engine;
-use pass_core::lease::{Action, ConnId};
+use pass_core::lease::{Action, ConnId, LeaseRecord};
 use pass_core::ns;
 use pass_core::xml::Element;
 use std::collections::HashMap;
@@ -21,7 +22,11 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
+
+/// Most further stanzas already received that are handled before the actions
+/// they caused are carried out.
+const LINK_BATCH: usize = 255;
 
 /// How long the link gets to flush and close at the end.
 const LINK_CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -95,6 +100,9 @@ pub(crate) struct Driver<E> {
     host_tx: mpsc::UnboundedSender<HostEvent>,
     /// The engine's abandoned-lease counters as last logged (owner gone, idle).
     leases_ended: (u64, u64),
+    /// The lease store and what it held at start (taken by [`Driver::restore`]).
+    store: Option<Store>,
+    kept: Vec<StoredLease>,
 }
 
 pub(crate) struct Channels {
@@ -132,6 +140,8 @@ impl<E: Engine + Send + 'static> Driver<E> {
             accepted_tx,
             host_tx,
             leases_ended: (0, 0),
+            store: None,
+            kept: Vec::new(),
         };
         (
             d,
@@ -143,6 +153,12 @@ impl<E: Engine + Send + 'static> Driver<E> {
         )
     }
 
+    /// Keeps leases in `store`, restoring `kept` at the start of [`Driver::run`].
+    pub(crate) fn keep_leases(&mut self, store: Store, kept: Vec<StoredLease>) {
+        self.store = Some(store);
+        self.kept = kept;
+    }
+
     /// Runs until shutdown completes or the link gives up.
     pub(crate) async fn run(
         mut self,
@@ -150,6 +166,7 @@ impl<E: Engine + Send + 'static> Driver<E> {
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), DriveError> {
         tokio::pin!(shutdown);
+        self.restore().await;
         let mut drain_until: Option<Instant> = None;
         let far = Duration::from_secs(3600);
         loop {
@@ -164,9 +181,15 @@ impl<E: Engine + Send + 'static> Driver<E> {
                 }
                 ev = ch.link_rx.recv() => match ev {
                     Some(ev) => {
-                        if let Err(e) = self.on_link(ev) {
-                            self.link.abort();
-                            return Err(e);
+                        // Stanzas already waiting are taken together, so that
+                        // their lease changes are written in one transaction
+                        // (DESIGN decision 54).
+                        let waiting = std::iter::from_fn(|| ch.link_rx.try_recv().ok());
+                        for ev in std::iter::once(ev).chain(waiting.take(LINK_BATCH)) {
+                            if let Err(e) = self.on_link(ev) {
+                                self.link.abort();
+                                return Err(e);
+                            }
                         }
                     }
                     None => {
@@ -213,16 +236,65 @@ impl<E: Engine + Send + 'static> Driver<E> {
         Ok(())
     }
 
+    /// Hands the engine the leases the store kept, before any event of the stream
+    /// (DESIGN decisions 52 and 54): their ports listen again at once; notices for
+    /// leases that could not come back wait in the link's queue until the stream
+    /// is up.
+    async fn restore(&mut self) {
+        if self.store.is_none() {
+            return;
+        }
+        let kept = std::mem::take(&mut self.kept);
+        let count = kept.len();
+        let records = kept
+            .into_iter()
+            .map(|l| {
+                let expires = l.expires_unix_ms.map(|ms| self.clock.from_unix_ms(ms));
+                LeaseRecord::new(l.port, l.owner, l.oneshot, expires)
+            })
+            .collect();
+        let now = self.clock.now();
+        self.engine.restore(now, records);
+        self.carry_out().await;
+        let restored = self.engine.stats().leases;
+        if count > 0 {
+            info!(
+                kept = count,
+                restored,
+                ended = count.saturating_sub(restored),
+                "leases restored from the store (ended ones get an expire notice once the stream is up)"
+            );
+        }
+    }
+
+    /// Writes the engine's lease changes to the store, before the stanzas queued
+    /// with them go out (an owner never hears of a lease the store does not
+    /// hold). A failed write is logged and the node goes on: its leases work,
+    /// only a restart would forget them.
+    fn persist(&mut self) {
+        let Some(store) = &self.store else { return };
+        let changes: Vec<_> = std::iter::from_fn(|| self.engine.poll_lease_change()).collect();
+        let clock = self.clock;
+        if let Err(e) = store.apply(&changes, |t| clock.to_unix_ms(t)) {
+            error!(changes = changes.len(), "lease store write failed: {e}");
+        }
+    }
+
     fn begin_shutdown(&mut self) {
         info!(
             relays = self.relays.len(),
             drain_timeout = ?self.config.drain_timeout,
             "shutting down: closing ports, telling owners, draining relays"
         );
-        // Stop accepting first, then let the core tell each owner.
+        // Stop accepting first, then let the core tell each owner; with a store
+        // the leases stay for the next start instead (DESIGN decision 53).
         self.listeners.clear();
         let now = self.clock.now();
-        self.engine.shutdown(now);
+        if self.store.is_some() {
+            self.engine.suspend(now);
+        } else {
+            self.engine.shutdown(now);
+        }
     }
 
     async fn finish(mut self) {
@@ -329,15 +401,19 @@ impl<E: Engine + Send + 'static> Driver<E> {
     }
 
     /// Drains the engine's actions and carries them out in order.
+    /// Stanzas go to the link at the end, after the lease changes of the whole
+    /// batch are written (an owner never hears of a lease the store does not hold,
+    /// and a batch costs one write).
     async fn carry_out(&mut self) {
         let mut unlistened = Vec::new();
+        let mut stanzas = Vec::new();
         while let Some(action) = self.engine.poll_action() {
             match action {
                 Action::Send(iq) => {
                     let mut out = String::new();
                     Element::from(&iq).write_in(&mut out, ns::COMPONENT);
                     debug!(stanza = %out, "send");
-                    self.link.send(out);
+                    stanzas.push(out);
                 }
                 Action::Listen { port } => self.do_listen(port),
                 Action::Unlisten { port } => {
@@ -354,6 +430,10 @@ impl<E: Engine + Send + 'static> Driver<E> {
                 } => self.do_bridge(client, owner, &account.to_string()).await,
                 Action::Drop { conn } => self.do_drop(conn),
             }
+        }
+        self.persist();
+        for out in stanzas {
+            self.link.send(out);
         }
         self.log_abandoned_leases(&unlistened);
     }

@@ -10,6 +10,7 @@
 //! - [`listen`] and [`pending`]: listening ports and sockets waiting for a relay;
 //! - [`relay`]: moving bytes (copy or splice), rate limits;
 //! - [`metrics`]: the Prometheus endpoint;
+//! - [`state`]: the lease store, which keeps leases across restarts;
 //! - [`logs`]: log output (format, filter, colour).
 //!
 //! [`run`] runs a node in-process until a shutdown future completes.
@@ -25,6 +26,7 @@ pub mod logs;
 pub mod metrics;
 pub mod pending;
 pub mod relay;
+pub mod state;
 
 pub use config::NodeConfig;
 
@@ -44,6 +46,9 @@ pub const EXIT_AUTH: i32 = 3;
 pub const EXIT_REFUSED: i32 = 4;
 /// Exit code: a local resource could not be set up (the metrics address).
 pub const EXIT_SETUP: i32 = 5;
+/// Exit code: the lease store cannot be used (unreadable, in use by another
+/// process, or its directory cannot be made); DESIGN decision 55.
+pub const EXIT_STATE: i32 = 6;
 
 /// Why a node stopped with an error.
 #[derive(Debug)]
@@ -54,6 +59,8 @@ pub enum NodeError {
     Config(config::ConfigError),
     /// The metrics endpoint could not bind.
     Metrics(SocketAddr, std::io::Error),
+    /// The lease store cannot be used.
+    State(state::StateError),
 }
 
 impl NodeError {
@@ -64,6 +71,7 @@ impl NodeError {
             NodeError::Link(LinkError::Refused(_)) => EXIT_REFUSED,
             NodeError::Config(_) => EXIT_CONFIG,
             NodeError::Metrics(..) => EXIT_SETUP,
+            NodeError::State(_) => EXIT_STATE,
         }
     }
 }
@@ -74,6 +82,7 @@ impl fmt::Display for NodeError {
             NodeError::Link(e) => e.fmt(f),
             NodeError::Config(e) => write!(f, "configuration error: {e}"),
             NodeError::Metrics(a, e) => write!(f, "metrics endpoint {a}: {e}"),
+            NodeError::State(e) => e.fmt(f),
         }
     }
 }
@@ -99,6 +108,22 @@ pub async fn run_with_engine<E: pass_core::engine::Engine + Send + 'static>(
     engine: E,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), NodeError> {
+    // The store first: a node that cannot keep its leases must not start taking
+    // new ones (DESIGN decision 55).
+    let store = match &config.state {
+        Some(s) => {
+            let store = state::Store::open(&s.dir, s.reset).map_err(NodeError::State)?;
+            let kept = store.load().map_err(NodeError::State)?;
+            tracing::info!(
+                path = %store.path().display(),
+                leases = kept.len(),
+                reset = s.reset,
+                "lease store open"
+            );
+            Some((store, kept))
+        }
+        None => None,
+    };
     let relay_env = RelayEnv::new(config.relay);
     let accept_env = listen::AcceptEnv::new();
     let metrics = Arc::new(Metrics::new(
@@ -135,9 +160,12 @@ pub async fn run_with_engine<E: pass_core::engine::Engine + Send + 'static>(
         relay_mode = ?relay_env.effective_mode(),
         "pass-node starting"
     );
-    let (driver, channels) = driver::Driver::new(
+    let (mut driver, channels) = driver::Driver::new(
         engine, config, link, link_rx, metrics, relay_env, accept_env,
     );
+    if let Some((store, kept)) = store {
+        driver.keep_leases(store, kept);
+    }
     let result = driver.run(channels, shutdown).await;
     if let Some(t) = metrics_task {
         t.abort();

@@ -63,6 +63,14 @@ fn check_config(path: &std::path::Path, flags: &Settings) -> ExitCode {
             for w in &checked.warnings {
                 eprintln!("{}: warning: {w}", path.display());
             }
+            match &checked.state {
+                Some(s) => println!(
+                    "{}: lease store: {}",
+                    path.display(),
+                    s.dir.join(pass_node::state::FILE_NAME).display()
+                ),
+                None => println!("{}: lease store: none (no_state)", path.display()),
+            }
             println!("{}: ok", path.display());
             ExitCode::SUCCESS
         }

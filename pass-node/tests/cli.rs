@@ -255,8 +255,15 @@ fn spawn_bin(
     secret: &str,
     args: &[impl AsRef<std::ffi::OsStr>],
 ) -> std::process::Child {
+    // No lease store unless the test names one: tests write nothing into the
+    // working directory and share nothing between runs.
+    let named = args.iter().any(|a| {
+        let a = a.as_ref();
+        a == "--no-state" || a == "--state-dir"
+    });
     Command::new(BIN)
         .args(["--server", &server.to_string(), "--domain", DOMAIN])
+        .args(if named { &[][..] } else { &["--no-state"][..] })
         .args(args)
         .env("PASS_NODE_SECRET", secret)
         .env_remove("NO_COLOR")
@@ -352,6 +359,7 @@ async fn metrics_address_in_use_exits_5() {
     let child = Command::new(BIN)
         .args(["--server", &server.addr.to_string(), "--domain", DOMAIN])
         .args(["--metrics", &addr, "--ports", &format!("{first}-{last}")])
+        .arg("--no-state")
         .env("PASS_NODE_SECRET", SECRET)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -532,7 +540,7 @@ fn logs_on_a_terminal_are_coloured_unless_no_color() {
     let run = |no_color: Option<&str>| {
         let node = format!(
             "timeout -s TERM 1 {BIN} --server 127.0.0.1:1 --domain {DOMAIN} \
-             --metrics off --log-format human"
+             --metrics off --log-format human --no-state"
         );
         let mut c = Command::new("script");
         c.args(["-qec", &node, "/dev/null"])
@@ -737,5 +745,33 @@ fn help_doc_is_the_binarys_help() {
         doc == text,
         "docs/pass-node-help.md differs from --help: \
          PASS_BLESS=1 cargo test -p pass-node --test cli help_doc"
+    );
+}
+
+/// check-config says where the lease store would be, without opening it (DESIGN
+/// decision 54); `--no-state` with a state directory is an error naming it.
+#[test]
+fn check_config_reports_the_lease_store() {
+    let secret = "secret_file = '/nonexistent/pass-secret'\n";
+    let text = format!("{CHECKED}{secret}state_dir = '/nonexistent/pass-state'\n");
+    let (ok, stdout, stderr) = check_config_run(&text, &[], &[]);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains(": lease store: /nonexistent/pass-state/leases.redb\n"),
+        "{stdout}"
+    );
+    assert!(!std::path::Path::new("/nonexistent/pass-state").exists());
+    let (ok, stdout, stderr) =
+        check_config_run(&format!("{CHECKED}{secret}"), &[], &["--no-state"]);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains(": lease store: none (no_state)\n"),
+        "{stdout}"
+    );
+    let (ok, _, stderr) = check_config_run(&text, &[], &["--no-state"]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("state_dir: given with no_state"),
+        "{stderr}"
     );
 }

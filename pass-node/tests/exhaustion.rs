@@ -241,6 +241,7 @@ impl ChildNode {
             .args(["--ports", &format!("{first}-{last}")])
             .args(["--metrics", &metrics.to_string()])
             .args(["--call-burst", "100000", "--call-per-second", "100000"])
+            .arg("--no-state")
             .env("PASS_NODE_SECRET", SECRET)
             .stdout(Stdio::null())
             .stderr(Stdio::from(log.reopen().unwrap()))

@@ -7,7 +7,7 @@ use crate::client::{Kind, XmppClient};
 use crate::info::{ServerInfo, USERS};
 use crate::ports;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
@@ -45,27 +45,13 @@ impl World {
         std::fs::write(&secret_file, &info.secret).expect("secret file");
         std::fs::write(dir.path().join("owner-pw"), USERS[0].1).expect("password file");
         std::fs::write(dir.path().join("other-pw"), USERS[1].1).expect("password file");
-        let (first, last) = ports::free_range(8);
+        // A lease store would outlive the test: none.
+        let flags = node_flags(&info, &secret_file, ports::free_range(8));
         let cli = pass_node::config::Cli::parse_args_from(
-            [
-                "pass-node".to_owned(),
-                "--server".into(),
-                info.component.to_string(),
-                "--domain".into(),
-                info.service.clone(),
-                "--secret-file".into(),
-                secret_file.display().to_string(),
-                "--public-ip".into(),
-                "127.0.0.1".into(),
-                "--bind".into(),
-                "127.0.0.1".into(),
-                "--ports".into(),
-                format!("{first}-{last}"),
-                "--metrics".into(),
-                "off".into(),
-            ]
-            .into_iter()
-            .chain(extra.iter().map(|s| s.to_string())),
+            std::iter::once("pass-node".to_owned())
+                .chain(flags)
+                .chain(["--no-state".to_owned()])
+                .chain(extra.iter().map(|s| s.to_string())),
         )
         .expect("node flags");
         let config = pass_node::config::resolve(
@@ -95,24 +81,7 @@ impl World {
 
     /// Until the node is connected, Prosody bounces stanzas for it.
     pub async fn wait_for_component(&self) {
-        let (name, pw) = USERS[1];
-        let mut other = XmppClient::connect(self.info.c2s, name, &self.info.host, pw).await;
-        let deadline = tokio::time::Instant::now() + STEP;
-        loop {
-            let query: tokio_xmpp::minidom::Element =
-                "<query xmlns='http://jabber.org/protocol/disco#info'/>"
-                    .parse()
-                    .expect("xml");
-            let answer = other.request(&self.info.service, Kind::Get, query).await;
-            if matches!(answer, tokio_xmpp::parsers::iq::Iq::Result { .. }) {
-                return;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "pass-node did not come up"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        wait_for_component(&self.info, USERS[1], STEP).await;
     }
 
     /// A folder for the test's files (kept until the world drops).
@@ -138,27 +107,13 @@ impl World {
         user: &str,
         args: &[&str],
     ) -> (Child, BufReader<ChildStdout>) {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_pass-client"))
-            .args(args)
-            .args(["--jid", &format!("{user}@localhost")])
-            .args(if args.contains(&"--tls") {
-                &[][..]
-            } else {
-                &["--tls", "none"][..]
-            })
-            .arg("--server")
-            .arg(server.to_string())
-            .arg("--password-file")
-            .arg(self.dir.path().join(format!("{user}-pw")))
-            .env_remove("PASS_CLIENT_PASSWORD")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("spawn pass-client");
-        let stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        (child, stdout)
+        spawn_pass_client(
+            server,
+            &format!("{user}@localhost"),
+            &self.dir.path().join(format!("{user}-pw")),
+            args,
+            Stdio::inherit(),
+        )
     }
 
     /// `pass-client expose LOCAL --json` as `owner`, plus `extra`.
@@ -191,6 +146,83 @@ impl World {
             .to_owned();
         (child, jid)
     }
+}
+
+/// pass-node's flags as the component `info.service` of the server `info`, its secret
+/// in `secret_file`, loopback addresses, the pool `first..=last`, no metrics endpoint.
+pub fn node_flags(info: &ServerInfo, secret_file: &Path, (first, last): (u16, u16)) -> Vec<String> {
+    vec![
+        "--server".into(),
+        info.component.to_string(),
+        "--domain".into(),
+        info.service.clone(),
+        "--secret-file".into(),
+        secret_file.display().to_string(),
+        "--public-ip".into(),
+        "127.0.0.1".into(),
+        "--bind".into(),
+        "127.0.0.1".into(),
+        "--ports".into(),
+        format!("{first}-{last}"),
+        "--metrics".into(),
+        "off".into(),
+    ]
+}
+
+/// Waits (at most `within`) until the server routes to `info.service`: until the
+/// node is connected, Prosody bounces stanzas for it. Asks as `user` (name, password).
+pub async fn wait_for_component(info: &ServerInfo, user: (&str, &str), within: Duration) {
+    let (name, pw) = user;
+    let mut asker = XmppClient::connect(info.c2s, name, &info.host, pw).await;
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let query: tokio_xmpp::minidom::Element =
+            "<query xmlns='http://jabber.org/protocol/disco#info'/>"
+                .parse()
+                .expect("xml");
+        let answer = asker.request(&info.service, Kind::Get, query).await;
+        if matches!(answer, tokio_xmpp::parsers::iq::Iq::Result { .. }) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "pass-node did not come up within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The `pass-client` binary as `jid` through the c2s port `c2s` with the password in
+/// `password_file`: plain TCP unless `args` ask for `--tls`, stdout piped, its log to
+/// `stderr`, `args` (the subcommand and its own flags) first.
+pub fn spawn_pass_client(
+    c2s: SocketAddr,
+    jid: &str,
+    password_file: &Path,
+    args: &[&str],
+    stderr: Stdio,
+) -> (Child, BufReader<ChildStdout>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pass-client"))
+        .args(args)
+        .args(["--jid", jid])
+        .args(if args.contains(&"--tls") {
+            &[][..]
+        } else {
+            &["--tls", "none"][..]
+        })
+        .arg("--server")
+        .arg(c2s.to_string())
+        .arg("--password-file")
+        .arg(password_file)
+        .env_remove("PASS_CLIENT_PASSWORD")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn pass-client");
+    let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    (child, stdout)
 }
 
 impl Drop for World {

@@ -138,4 +138,7 @@ pub(crate) enum End {
     /// and the owner did not come back within the reconnect grace (DESIGN decisions
     /// 100 and 94): no notice, it would bounce too.
     OwnerGone,
+    /// A restored lease whose port failed to listen again: a §4.1 expire notice
+    /// (DESIGN decision 52).
+    Unbindable,
 }

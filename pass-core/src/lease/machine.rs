@@ -8,7 +8,7 @@ use super::ids::{parse_id, IdGen};
 use super::lease::{End, Lease, Phase, Registration, Session, Timer};
 use super::pool::PortPool;
 use super::stats::{count_error, LatencyHistogram, Stats};
-use super::{Action, Config, ConnId, ListenError};
+use super::{Action, Config, ConnId, LeaseChange, LeaseRecord, ListenError};
 use crate::jid::Jid;
 use crate::stanza::{Condition, Iq, IqType, PassEntity, PassError, PassMessage, StanzaError};
 use crate::time::{Duration, Instant};
@@ -80,6 +80,17 @@ const MAX_OUTSTANDING_NOTICES: usize = 1024;
 /// - **Idle** (DESIGN decision 101). A lease with no caller, no session and no
 ///   `jabber:iq:pass` IQ from its account for [`Config::max_idle_lease`] ends with
 ///   a §4.1 expire notice, counted in [`Stats::leases_idle`]; zero turns it off.
+/// - **Restore** (DESIGN decision 52). A host that keeps leases across a restart
+///   hands the machine what it kept ([`LeaseMachine::restore`]) before any other
+///   event: each lease whose port is free in the pool takes it again and
+///   [`Action::Listen`] is asked for; a lease whose expiry passed meanwhile, or
+///   whose port is not free or fails to listen, ends with a §4.1 expire notice.
+///   From then on every grant and every end is queued as a [`LeaseChange`]
+///   ([`LeaseMachine::poll_lease_change`]) for the host to write down.
+/// - **Suspend** (DESIGN decision 53). A host that keeps leases stops with
+///   [`LeaseMachine::suspend`]: every port is unlistened and pending connections
+///   dropped, relays are left to the host to drain, but the leases stay (no
+///   notice, no change): the next run restores them.
 /// - **Shutdown**. Every lease ends with a close notice
 ///   (`<query><close/><proxy port=P>IP</proxy></query>`, our choice: the spec has
 ///   no server-initiated close), every port is unlistened and pending connections
@@ -109,13 +120,25 @@ pub struct LeaseMachine {
     conns: BTreeMap<ConnId, u16>,
     /// Incoming-connection notices awaiting an answer: id number to lease port.
     asked: BTreeMap<u64, u16>,
-    /// Other notices awaiting their (ignored) answer: id number to recipient.
-    notices: BTreeMap<u64, Jid>,
+    /// Other notices awaiting their answer: id number to recipient and notice, kept
+    /// to be sent again if the recipient's server bounces it (DESIGN decision 59).
+    notices: BTreeMap<u64, (Jid, PassMessage)>,
+    /// Notices whose recipient's server bounced them, oldest first: sent again at
+    /// the recipient's next IQ, forgotten when the reconnect grace runs out (the
+    /// instant kept with each).
+    undelivered: VecDeque<(Jid, PassMessage, Instant)>,
     /// Deadlines, earliest first.
     timers: BTreeSet<(Instant, Timer)>,
     /// Leases whose owner's server bounced a notice, by port: when their reconnect
     /// grace runs out (DESIGN decision 94).
     outages: BTreeMap<u16, Instant>,
+    /// Restored leases whose port's listen result is still to come.
+    restoring: BTreeSet<u16>,
+    /// Changes of the lease table for the host to write down; `None` until the
+    /// host asks for them by calling [`LeaseMachine::restore`].
+    changes: Option<VecDeque<LeaseChange>>,
+    /// Stopped by [`LeaseMachine::suspend`]: lease ports no longer listen.
+    suspended: bool,
     /// Sessions in flight (pending or relaying).
     sessions: usize,
     /// Sessions relaying.
@@ -154,8 +177,12 @@ impl LeaseMachine {
             conns: BTreeMap::new(),
             asked: BTreeMap::new(),
             notices: BTreeMap::new(),
+            undelivered: VecDeque::new(),
             timers: BTreeSet::new(),
             outages: BTreeMap::new(),
+            restoring: BTreeSet::new(),
+            changes: None,
+            suspended: false,
             sessions: 0,
             relays: 0,
             shut_down: false,
@@ -258,21 +285,35 @@ impl LeaseMachine {
             } else {
                 self.cancel_session(port, None);
             }
-        } else if self.notices.get(&n) == Some(from) {
-            self.notices.remove(&n);
+        } else if self.notices.get(&n).is_some_and(|(to, _)| to == from) {
+            if let Some((to, msg)) = self.notices.remove(&n) {
+                let grace = self.config.reconnect_grace;
+                if is_bounce(iq) && !grace.is_zero() {
+                    // Not delivered: its recipient may be reconnecting (decision 59).
+                    self.undelivered.push_back((to, msg, self.now + grace));
+                    while self.undelivered.len() > MAX_OUTSTANDING_NOTICES {
+                        self.undelivered.pop_front();
+                    }
+                }
+            }
         }
     }
 
     /// Any IQ the router read (request or answer, whatever its payload): from the
     /// full JID of a lease's owner, and not itself a bounce ([`is_bounce`]), it says
     /// the owner is online, which ends that lease's reconnect grace (DESIGN decision
-    /// 94). The router calls it before routing the IQ.
+    /// 94), and sends it again every notice its server bounced meanwhile (DESIGN
+    /// decision 59). The router calls it before routing the IQ.
     pub fn handle_iq_seen(&mut self, now: Instant, iq: &Iq) {
         self.advance(now);
-        if self.outages.is_empty() || is_bounce(iq) {
+        if is_bounce(iq) {
             return;
         }
         let Some(from) = iq.from.as_ref() else { return };
+        self.send_undelivered(from);
+        if self.outages.is_empty() {
+            return;
+        }
         let back: Vec<u16> = self
             .outages
             .keys()
@@ -283,6 +324,23 @@ impl LeaseMachine {
             if let Some(until) = self.outages.remove(&port) {
                 self.timers.remove(&(until, Timer::Grace(port)));
             }
+        }
+    }
+
+    /// Sends `to` again each notice its server bounced within the reconnect grace,
+    /// in the order they were first sent; forgets those older than the grace.
+    fn send_undelivered(&mut self, to: &Jid) {
+        let now = self.now;
+        self.undelivered.retain(|(_, _, until)| *until > now);
+        if !self.undelivered.iter().any(|(jid, ..)| jid == to) {
+            return;
+        }
+        let (again, kept): (VecDeque<_>, VecDeque<_>) = core::mem::take(&mut self.undelivered)
+            .into_iter()
+            .partition(|(jid, ..)| jid == to);
+        self.undelivered = kept;
+        for (jid, msg, _) in again {
+            self.send_notice(jid, msg);
         }
     }
 
@@ -333,6 +391,19 @@ impl LeaseMachine {
                 Err(_) => {
                     self.quarantine(port);
                     self.retry_registration(reg);
+                }
+            }
+        } else if self.restoring.remove(&port) {
+            match result {
+                Ok(()) if self.suspended => self.actions.push_back(Action::Unlisten { port }),
+                Ok(()) => {}
+                Err(e) => {
+                    if e == ListenError::NoResources {
+                        self.pool.release(port);
+                    } else {
+                        self.quarantine(port);
+                    }
+                    self.end_lease(port, End::Unbindable);
                 }
             }
         } else if let Some(&lease_port) = self.proxies.get(&port) {
@@ -527,6 +598,12 @@ impl LeaseMachine {
         for port in ports {
             self.end_lease(port, End::Shutdown);
         }
+        self.refuse_pending_registrations();
+    }
+
+    /// Answers every register waiting for its listen result with 502 (the host
+    /// stops); their ports are released when the results come.
+    fn refuse_pending_registrations(&mut self) {
         let pending = core::mem::take(&mut self.registrations);
         for (port, reg) in pending {
             self.abandoned.insert(port);
@@ -534,6 +611,109 @@ impl LeaseMachine {
             let error = StanzaError::from(PassError::NoPortsAvailable);
             self.reply_error(&reg.owner, &reg.request_id, error);
         }
+    }
+
+    /// Takes up the leases a previous run kept (see [`LeaseMachine`], **Restore**;
+    /// DESIGN decision 52), and from now on queues every change of the lease table
+    /// for [`LeaseMachine::poll_lease_change`]. Call it once, before any other
+    /// event (with no records for a first start): a port held by then is not free.
+    ///
+    /// A record whose expiry is at or before `now` ends at once with its §4.1
+    /// expire notice (queued like any IQ: a host sends it once its stream is up);
+    /// so does one whose port is outside the pool, already held, or (later) fails
+    /// to listen. Of two records for one port the first counts. The lease limits
+    /// are not applied: these leases were granted. Each restored lease counts as
+    /// active at `now` for [`Config::max_idle_lease`].
+    pub fn restore(&mut self, now: Instant, records: impl IntoIterator<Item = LeaseRecord>) {
+        self.advance(now);
+        if self.changes.is_none() {
+            self.changes = Some(VecDeque::new());
+        }
+        let mut wanted = BTreeSet::new();
+        let mut live = Vec::new();
+        for record in records {
+            if record.expires_at.is_some_and(|at| at <= self.now) {
+                self.end_unrestored(record);
+            } else if wanted.insert(record.port) {
+                live.push(record);
+            }
+        }
+        let taken = self.pool.take_ports(&wanted);
+        for record in live {
+            if !taken.contains(&record.port) {
+                self.end_unrestored(record);
+                continue;
+            }
+            let port = record.port;
+            let account = record.owner.to_bare();
+            *self.per_account.entry(account.clone()).or_insert(0) += 1;
+            if let Some(at) = record.expires_at {
+                self.timers.insert((at, Timer::Expire(port)));
+            }
+            let idle_check = self.idle_deadline(self.now);
+            if let Some(at) = idle_check {
+                self.timers.insert((at, Timer::Idle(port)));
+            }
+            self.leases.insert(
+                port,
+                Lease {
+                    account,
+                    owner: record.owner,
+                    oneshot: record.oneshot,
+                    expires_at: record.expires_at,
+                    active_at: self.now,
+                    idle_check,
+                    session: None,
+                    calls: TokenBucket::full(self.call_rate, self.now),
+                },
+            );
+            self.restoring.insert(port);
+            self.actions.push_back(Action::Listen { port });
+        }
+    }
+
+    /// A kept lease that cannot be taken up again: its expire notice, and its end
+    /// for the host's store.
+    fn end_unrestored(&mut self, record: LeaseRecord) {
+        let proxy = SocketAddr::new(self.first_advertised(), record.port);
+        self.send_notice(record.owner, PassMessage::ExpireNotice { proxy });
+        self.changed(LeaseChange::Ended { port: record.port });
+    }
+
+    /// The next change of the lease table since [`LeaseMachine::restore`], in the
+    /// order they happened; `None` when there is none (or `restore` was never
+    /// called). A host writes each down before it carries out the actions queued
+    /// with it, so that an owner never hears of a lease its store does not hold.
+    pub fn poll_lease_change(&mut self) -> Option<LeaseChange> {
+        self.changes.as_mut().and_then(VecDeque::pop_front)
+    }
+
+    /// Every lease held now, as data, by port.
+    pub fn lease_records(&self) -> impl Iterator<Item = LeaseRecord> + '_ {
+        self.leases
+            .iter()
+            .map(|(&port, l)| LeaseRecord::new(port, l.owner.clone(), l.oneshot, l.expires_at))
+    }
+
+    /// Stopping, to restore the leases at the next start (see [`LeaseMachine`],
+    /// **Suspend**; DESIGN decision 53): no port listens any more, pending
+    /// connections are dropped and pending registrations get 502, relays are left
+    /// to the host to drain; the leases stay, with no notice and no change. Their
+    /// deadlines still fire while the host drains.
+    pub fn suspend(&mut self, now: Instant) {
+        self.advance(now);
+        self.shut_down = true;
+        self.suspended = true;
+        let ports: Vec<u16> = self.leases.keys().copied().collect();
+        for port in ports {
+            if !self.forget_relay(port) {
+                self.cancel_session(port, None);
+            }
+            if !self.restoring.contains(&port) {
+                self.actions.push_back(Action::Unlisten { port });
+            }
+        }
+        self.refuse_pending_registrations();
     }
 
     /// Counters and gauges.
@@ -659,6 +839,12 @@ impl LeaseMachine {
         let payload = PassMessage::Registered { servers }.to_query();
         self.reply_result(&reg.owner, &reg.request_id, payload);
         self.registrations_total += 1;
+        self.changed(LeaseChange::Granted(LeaseRecord::new(
+            port,
+            reg.owner.clone(),
+            reg.oneshot,
+            expires_at,
+        )));
         self.leases.insert(
             port,
             Lease {
@@ -839,19 +1025,27 @@ impl LeaseMachine {
 
     // ---- lease end ----------------------------------------------------------------
 
-    fn end_lease(&mut self, port: u16, why: End) {
+    /// Forgets the relay on the lease at `port` without dropping it (the host
+    /// drains it); `false` if it had none.
+    fn forget_relay(&mut self, port: u16) -> bool {
         let relaying = matches!(self.session(port).map(|s| &s.phase), Some(Phase::Relaying));
-        if relaying && why == End::Shutdown {
-            // Relays are the host's to drain: forget them without dropping.
-            if let Some(s) = self.leases.get_mut(&port).and_then(|l| l.session.take()) {
-                self.conns.remove(&s.client);
-                if let Some(o) = s.owner_conn {
-                    self.conns.remove(&o);
-                }
-                self.sessions = self.sessions.saturating_sub(1);
-                self.relays = self.relays.saturating_sub(1);
+        if !relaying {
+            return false;
+        }
+        if let Some(s) = self.leases.get_mut(&port).and_then(|l| l.session.take()) {
+            self.conns.remove(&s.client);
+            if let Some(o) = s.owner_conn {
+                self.conns.remove(&o);
             }
-        } else {
+            self.sessions = self.sessions.saturating_sub(1);
+            self.relays = self.relays.saturating_sub(1);
+        }
+        true
+    }
+
+    fn end_lease(&mut self, port: u16, why: End) {
+        // At shutdown relays are the host's to drain.
+        if !(why == End::Shutdown && self.forget_relay(port)) {
             self.cancel_session(port, None);
         }
         let Some(lease) = self.leases.remove(&port) else {
@@ -866,12 +1060,21 @@ impl LeaseMachine {
         if let Some(at) = self.outages.remove(&port) {
             self.timers.remove(&(at, Timer::Grace(port)));
         }
-        self.actions.push_back(Action::Unlisten { port });
-        self.pool.release(port);
+        if self.restoring.remove(&port) {
+            // Its listen result is still to come.
+            self.abandoned.insert(port);
+        } else if why != End::Unbindable {
+            // (An unbindable port never listened; its caller rests or frees it.)
+            if !self.suspended {
+                self.actions.push_back(Action::Unlisten { port });
+            }
+            self.pool.release(port);
+        }
         self.forget_account_use(&lease.account);
+        self.changed(LeaseChange::Ended { port });
         let proxy = SocketAddr::new(self.first_advertised(), port);
         let notice = match why {
-            End::Expired | End::Idle => Some(PassMessage::ExpireNotice { proxy }),
+            End::Expired | End::Idle | End::Unbindable => Some(PassMessage::ExpireNotice { proxy }),
             End::Oneshot => Some(PassMessage::OneshotNotice { proxy }),
             End::Shutdown => Some(PassMessage::Close {
                 proxy: Some(PassEntity {
@@ -882,12 +1085,24 @@ impl LeaseMachine {
             End::Closed | End::OwnerGone => None,
         };
         if let Some(msg) = notice {
-            let (n, id) = self.ids.next();
-            self.send_set(&lease.owner, id, msg);
-            self.notices.insert(n, lease.owner);
-            while self.notices.len() > MAX_OUTSTANDING_NOTICES {
-                self.notices.pop_first();
-            }
+            self.send_notice(lease.owner, msg);
+        }
+    }
+
+    /// Sends `owner` a notice whose answer is only consumed, unless it is a bounce.
+    fn send_notice(&mut self, owner: Jid, msg: PassMessage) {
+        let (n, id) = self.ids.next();
+        self.send_set(&owner, id, msg.clone());
+        self.notices.insert(n, (owner, msg));
+        while self.notices.len() > MAX_OUTSTANDING_NOTICES {
+            self.notices.pop_first();
+        }
+    }
+
+    /// Queues a change of the lease table if the host keeps leases.
+    fn changed(&mut self, change: LeaseChange) {
+        if let Some(changes) = self.changes.as_mut() {
+            changes.push_back(change);
         }
     }
 

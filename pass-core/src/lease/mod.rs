@@ -13,9 +13,11 @@ mod ids;
 mod lease;
 mod machine;
 mod pool;
+mod record;
 mod stats;
 
 pub use action::{Action, ConnId, ListenError};
 pub use config::{Config, ConfigError};
 pub use machine::{is_bounce, owner_is_gone, LeaseMachine, MAX_LISTEN_TRIES};
+pub use record::{LeaseChange, LeaseRecord};
 pub use stats::{LatencyHistogram, Stats, ANSWER_LATENCY_BOUNDS_MS};

@@ -6,7 +6,7 @@
 //! so a test with a fixed seed sees a fixed sequence.
 
 use crate::time::Instant;
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -48,6 +48,21 @@ impl PortPool {
         // Lemire's multiply-shift: an index in 0..len without a modulo.
         let index = ((u128::from(self.rng.next_u64()) * u128::from(len)) >> 64) as usize;
         Some(self.free.swap_remove(index))
+    }
+
+    /// Takes those of `ports` that are free (restored leases' ports), in one pass
+    /// over the free list; returns the ports taken. A port held, resting or not in
+    /// the pool is not taken.
+    pub(crate) fn take_ports(&mut self, ports: &BTreeSet<u16>) -> BTreeSet<u16> {
+        let mut taken = BTreeSet::new();
+        self.free.retain(|p| {
+            let wanted = ports.contains(p);
+            if wanted {
+                taken.insert(*p);
+            }
+            !wanted
+        });
+        taken
     }
 
     /// Gives a held port back.
@@ -100,7 +115,6 @@ impl PortPool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloc::collections::BTreeSet;
 
     #[test]
     fn draws_every_port_once_then_none() {
@@ -138,6 +152,21 @@ mod tests {
         pool.end_quarantines(Instant::from_millis(1000));
         assert_eq!(pool.take(), Some(5));
         assert_eq!(pool.quarantined_count(), 0);
+    }
+
+    #[test]
+    fn a_named_port_is_taken_once() {
+        let mut pool = PortPool::new(100, 102, 0);
+        let want = |ports: &[u16]| ports.iter().copied().collect::<BTreeSet<u16>>();
+        assert_eq!(
+            pool.take_ports(&want(&[99, 101])),
+            want(&[101]),
+            "99 is outside"
+        );
+        assert_eq!(pool.take_ports(&want(&[101])), want(&[]), "taken twice");
+        assert_eq!(pool.free_count(), 2);
+        pool.release(101);
+        assert_eq!(pool.take_ports(&want(&[101, 102])), want(&[101, 102]));
     }
 
     #[test]

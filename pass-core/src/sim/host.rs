@@ -150,6 +150,8 @@ pub struct Sim<E> {
     log: Vec<Action>,
     violations: Vec<Violation>,
     shut_down: bool,
+    /// Stopped with [`Sim::suspend`]: leases hold ports that do not listen.
+    suspended: bool,
 }
 
 impl<E: Engine> Sim<E> {
@@ -171,6 +173,7 @@ impl<E: Engine> Sim<E> {
             log: Vec::new(),
             violations: Vec::new(),
             shut_down: false,
+            suspended: false,
         }
     }
 
@@ -179,6 +182,12 @@ impl<E: Engine> Sim<E> {
     /// The engine inside.
     pub fn engine(&self) -> &E {
         &self.engine
+    }
+
+    /// The engine inside, to drain what the host does not carry out (lease
+    /// changes, DESIGN decision 52).
+    pub fn engine_mut(&mut self) -> &mut E {
+        &mut self.engine
     }
 
     /// The engine, out of its host (a fresh host can take it up).
@@ -298,6 +307,16 @@ impl<E: Engine> Sim<E> {
         self.shut_down = true;
         let t = self.stamp();
         self.engine.shutdown(t);
+        self.settle();
+    }
+
+    /// The host stops keeping its leases for the next run (DESIGN decision 53);
+    /// it goes on relaying.
+    pub fn suspend(&mut self) {
+        self.shut_down = true;
+        self.suspended = true;
+        let t = self.stamp();
+        self.engine.suspend(t);
         self.settle();
     }
 
@@ -858,12 +877,23 @@ impl<E: Engine> Sim<E> {
             return;
         };
         let stats = self.engine.stats();
-        let held = self
+        let mut held = self
             .pending_listens
             .iter()
             .chain(&self.listening)
             .filter(|p| checks.in_pool(**p))
             .count();
+        if self.suspended {
+            // Suspended leases hold their ports without listening (decision 53).
+            held += self
+                .engine
+                .lease_records()
+                .iter()
+                .filter(|r| {
+                    !self.listening.contains(&r.port) && !self.pending_listens.contains(&r.port)
+                })
+                .count();
+        }
         let pool = checks.pool_size();
         if stats.ports_free + stats.ports_quarantined + held != pool {
             let message = format!(

@@ -44,6 +44,11 @@ impl NodeProcess {
             .args(["--public-ip", "127.0.0.1", "--bind", "127.0.0.1"])
             .args(["--ports", &format!("{}-{}", ports.0, ports.1)])
             .args(["--metrics", "off", "--log-level", "warn"])
+            .args(if extra.contains(&"--state-dir") {
+                &[][..]
+            } else {
+                &["--no-state"][..]
+            })
             .args(extra)
             .env("PASS_NODE_SECRET", SECRET)
             .stdin(Stdio::null())

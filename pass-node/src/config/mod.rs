@@ -12,6 +12,7 @@ mod warnings;
 pub use cli::{Cli, Command};
 pub use file::ConfigFile;
 pub use settings::{LogFormat, RelayMode, Settings};
+
 pub use validate::{resolve, SecretSource};
 pub use warnings::{warnings, Host, Warning};
 
@@ -157,19 +158,31 @@ pub struct NodeConfig {
     pub log_format: LogFormat,
     /// Log filter.
     pub log_level: String,
+    /// The lease store, `None` with `no_state` (DESIGN decision 54).
+    pub state: Option<StateSettings>,
     /// Settings that are valid but doubtful on this host (the node logs them at
     /// start, check-config prints them).
     pub warnings: Vec<Warning>,
 }
 
+/// Where the lease store lives and whether to empty it at start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StateSettings {
+    /// The state directory (the store is `leases.redb` in it).
+    pub dir: std::path::PathBuf,
+    /// Start with an empty store (`--reset-state`).
+    pub reset: bool,
+}
+
 impl NodeConfig {
     /// A config for tests and embedding: loopback addresses, an ephemeral-free pool,
-    /// metrics off, defaults elsewhere.
+    /// metrics off, no lease store, defaults elsewhere.
     pub fn new(server: &str, domain: &str, secret: &str) -> Result<NodeConfig, ConfigError> {
         let flags = Settings {
             server: Some(server.to_string()),
             domain: Some(domain.to_string()),
             metrics: Some("off".to_string()),
+            no_state: Some(true),
             ..Settings::default()
         };
         resolve(

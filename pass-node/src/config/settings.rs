@@ -184,7 +184,29 @@ settings! {
         /// Most stanzas kept while the XMPP stream is down (oldest dropped)
         #[arg(long, value_name = "N")]
         pub stanza_queue: Option<usize> = Some(DEFAULT_STANZA_QUEUE),
+        /// Directory of the lease store, which keeps leases across restarts
+        /// [default: $STATE_DIRECTORY when set (systemd's StateDirectory=), else
+        /// ./pass-node-state]
+        #[arg(long, value_name = "DIR")]
+        pub state_dir: Option<PathBuf> = None,
+        /// Keep no lease store: a restart forgets every lease, and a stop tells each
+        /// owner its port closed
+        #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true,
+              default_missing_value = "true")]
+        pub no_state: Option<bool> = Some(false),
+        /// Start with an empty lease store, discarding what it held (also an
+        /// unreadable one); a flag only, for one start
+        #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true,
+              default_missing_value = "true")]
+        #[serde(skip)]
+        pub reset_state: Option<bool> = None,
     }
+}
+
+impl Settings {
+    /// Settings that are flags only, not TOML keys: a file that said
+    /// `reset_state = true` would empty the store at every start.
+    pub const FLAG_ONLY: &'static [&'static str] = &["reset_state"];
 }
 
 impl Settings {

@@ -31,6 +31,38 @@ fn port_range_errors_name_the_field() {
 }
 
 #[test]
+fn the_lease_store_settings_and_their_conflicts() {
+    let none = Settings::default();
+    let base = file(BASE).unwrap();
+    let in_file = file(&format!("{BASE}state_dir = '/srv/pass'\n")).unwrap();
+    let c = resolve(&none, &in_file, given("s")).unwrap();
+    assert_eq!(c.state.map(|s| s.dir), Some("/srv/pass".into()));
+    // The flag over the file; --reset-state for this start.
+    let flags = cli(&["--state-dir", "/x", "--reset-state"]).settings;
+    let c = resolve(&flags, &in_file, given("s")).unwrap();
+    assert_eq!(
+        c.state,
+        Some(StateSettings {
+            dir: "/x".into(),
+            reset: true
+        })
+    );
+    let c = resolve(&cli(&["--no-state"]).settings, &base, given("s")).unwrap();
+    assert_eq!(c.state, None);
+    let e = resolve(&cli(&["--no-state"]).settings, &in_file, given("s")).unwrap_err();
+    assert_eq!(e.field, "state_dir", "{e}");
+    let flags = cli(&["--no-state", "--reset-state"]).settings;
+    let e = resolve(&flags, &base, given("s")).unwrap_err();
+    assert_eq!(e.field, "reset_state", "{e}");
+    // A file cannot reset the store at every start.
+    let e = file(&format!("{BASE}reset_state = true\n")).unwrap_err();
+    assert!(e.contains("reset_state"), "{e}");
+    // Embedding and in-process tests keep no store.
+    let c = NodeConfig::new("a:1", "p.example", "s").unwrap();
+    assert_eq!(c.state, None);
+}
+
+#[test]
 fn unknown_key_is_rejected_by_name() {
     let e = file("server = 'a:1'\nmax_leeses = 3\n").unwrap_err();
     assert!(e.contains("max_leeses"), "{e}");
@@ -256,6 +288,8 @@ fn every_setting_has_a_default_but_the_required_unlimited_and_derived() {
         "bind",
         "relay_rate",
         "total_rate",
+        "state_dir",
+        "reset_state",
     ];
     let defaulted: Vec<&str> = Settings::KEYS
         .iter()
@@ -341,7 +375,11 @@ fn example_file_lists_every_setting_by_its_name() {
         .filter(|k| k.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
         .collect();
     keys.sort_unstable();
-    let mut expected = Settings::KEYS.to_vec();
+    let mut expected: Vec<&str> = Settings::KEYS
+        .iter()
+        .copied()
+        .filter(|k| !Settings::FLAG_ONLY.contains(k))
+        .collect();
     expected.sort_unstable();
     assert_eq!(keys, expected);
     // (An alias would show above as a key that is no setting's name.)

@@ -4,11 +4,11 @@
 use super::warnings::{warnings, Host, Warning};
 use super::{
     parse_port_range, Backoff, ConfigError, ConfigFile, CoreConfig, NodeConfig, RelaySettings,
-    Settings, MIN_STANZA_BYTES, SECRET_ENV,
+    Settings, StateSettings, MIN_STANZA_BYTES, SECRET_ENV,
 };
 use pass_core::jid::Jid;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Where the secret comes from.
@@ -181,6 +181,8 @@ fn check(s: Settings, secret: SecretSource) -> Result<NodeConfig, ConfigError> {
     let drain_timeout = Duration::from_secs(defaulted("drain_timeout", s.drain_timeout)?);
     let stanza_queue = at_least_one("stanza_queue", s.stanza_queue)?;
 
+    let state = state_settings(s.state_dir, s.no_state, s.reset_state)?;
+
     let mut config = NodeConfig {
         core,
         server,
@@ -194,11 +196,52 @@ fn check(s: Settings, secret: SecretSource) -> Result<NodeConfig, ConfigError> {
         limits,
         log_format: defaulted("log_format", s.log_format)?,
         log_level,
+        state,
         warnings: Vec::new(),
     };
     found.extend(warnings(&config, &Host::probe()));
     config.warnings = found;
     Ok(config)
+}
+
+/// The lease store's settings (DESIGN decision 54): `--state-dir`, else
+/// `$STATE_DIRECTORY` (its first path: systemd joins several with `:`), else
+/// [`DEFAULT_DIR`](crate::state::DEFAULT_DIR) under the working directory.
+fn state_settings(
+    dir: Option<PathBuf>,
+    no_state: Option<bool>,
+    reset: Option<bool>,
+) -> Result<Option<StateSettings>, ConfigError> {
+    let reset = reset.unwrap_or(false);
+    if defaulted("no_state", no_state)? {
+        if dir.is_some() {
+            return Err(ConfigError::new(
+                "state_dir",
+                "given with no_state: keep a store or not, not both",
+            ));
+        }
+        if reset {
+            return Err(ConfigError::new(
+                "reset_state",
+                "given with no_state: there is no store to reset",
+            ));
+        }
+        return Ok(None);
+    }
+    let from_env = std::env::var_os(crate::state::STATE_DIRECTORY_ENV)
+        .and_then(|v| {
+            v.to_str()
+                .and_then(|s| s.split(':').next())
+                .map(PathBuf::from)
+        })
+        .filter(|p| !p.as_os_str().is_empty());
+    let dir = dir
+        .or(from_env)
+        .unwrap_or_else(|| PathBuf::from(crate::state::DEFAULT_DIR));
+    if dir.as_os_str().is_empty() {
+        return Err(ConfigError::new("state_dir", "is empty"));
+    }
+    Ok(Some(StateSettings { dir, reset }))
 }
 
 /// The value of a setting that [`Settings::defaults`] fills; `None` there would be

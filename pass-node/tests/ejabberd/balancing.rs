@@ -120,3 +120,156 @@ pub async fn nodes_sharing_one_domain_each_serve_their_accounts(
          that hash apart if its hash changed)"
     );
 }
+
+/// Registers a lease for `user` at `service`; its address.
+async fn register(user: &mut XmppClient, service: &str) -> SocketAddr {
+    match user.request(service, Kind::Set, pass_query("")).await {
+        Iq::Result {
+            payload: Some(p), ..
+        } => entity(&p, "server"),
+        other => panic!("{}: register failed: {other:?}", user.jid),
+    }
+}
+
+/// A caller on `lease` is announced to `user`, who accepts; 16 KiB relayed each
+/// way. The accept reaches the node only if the server routes `user`'s IQs to the
+/// node that holds the lease.
+async fn call_and_relay(user: &mut XmppClient, service: &str, lease: SocketAddr, seed: u64) {
+    let mut third = connect(lease).await;
+    let me = third.local_addr().expect("local addr");
+    // Probes that only checked the port listens were callers too: skip their notices.
+    let notice = loop {
+        let notice = user
+            .expect_request(STEP, "incoming-connection notice")
+            .await;
+        if entity(service_set(service, &notice), "client") == me {
+            break notice;
+        }
+    };
+    let proxy: SocketAddr = entity(service_set(service, &notice), "proxy");
+    user.reply_result(&notice, Some(pass_query("")));
+    let mut owner_sock = connect(proxy).await;
+    let up = random_bytes(16 << 10, seed);
+    let down = random_bytes(16 << 10, seed + 1);
+    relay_both_ways(&mut third, &mut owner_sock, &up, &down).await;
+}
+
+/// Whether something accepts connections at `addr` within [`STEP`].
+async fn listens(addr: SocketAddr) -> bool {
+    let deadline = Instant::now() + STEP;
+    while Instant::now() < deadline {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+/// Issue 15 item 4 (docs/DESIGN.md decision 57): two nodes with lease stores share
+/// `server.service`; the one serving `users[moved]`'s account is killed (SIGKILL).
+/// Meanwhile its lease port refuses callers, and the account's IQs to the domain
+/// get no answer at all (ejabberd 23.01 does not hand the dead node's slot to the
+/// survivor: docs/OPERATING.md tells operators). Started again on its state
+/// directory, the node takes its balancing slot back (the account's IQs reach it
+/// again: its caller's accept does, and a new register gets a port of its pool)
+/// and its lease (same port, serving).
+pub async fn a_killed_node_restarts_with_its_leases_and_its_slot(
+    server: &ServerInfo,
+    users: &[(&str, &str)],
+    moved: usize,
+) {
+    let service = server.service.as_str();
+    let pool_len = u16::try_from(users.len() + 2).expect("a handful of users");
+    let pools: Vec<(u16, u16)> = (0..2).map(|_| ports::free_range(pool_len)).collect();
+    let states: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let settings = |i: usize| NodeSettings {
+        domain: server.service.clone(),
+        secret: server.secret.clone(),
+        server: server.component,
+        ports: pools[i],
+        extra: vec![
+            "--state-dir".into(),
+            states[i].path().display().to_string(),
+            "--answer-timeout".into(),
+            "3".into(),
+        ],
+    };
+    let mut running: Vec<Node> = (0..2).map(|i| Node::start(&settings(i))).collect();
+    // Both connected before any account registers: with one route the server sends
+    // every account to it, whatever its slot.
+    for n in &running {
+        wait_stream_up(n).await;
+    }
+
+    let (name, password) = users[moved];
+    let mut user = XmppClient::connect(server.c2s, name, &server.host, password).await;
+    wait_for_service(&mut user, service, &mut running).await;
+    // Both nodes must be connected before the account's slot means anything: every
+    // other account registers too, until both pools have served.
+    let lease = register(&mut user, service).await;
+    let k = pool_of(&pools, lease.port());
+    let survivor = 1 - k;
+    let mut served = [false, false];
+    served[k] = true;
+    for (i, (other, pw)) in users.iter().enumerate() {
+        if i == moved {
+            continue;
+        }
+        let mut u = XmppClient::connect(server.c2s, other, &server.host, pw).await;
+        wait_for_service(&mut u, service, &mut running).await;
+        served[pool_of(&pools, register(&mut u, service).await.port())] = true;
+    }
+    assert_eq!(served, [true, true], "balancing did not use both nodes");
+
+    running[k].kill();
+    assert!(
+        connect_refused(lease).await,
+        "the dead node's lease port accepts"
+    );
+    // Meanwhile the account's IQs to the domain are not answered, by either node.
+    let lost = user.send_request(service, Kind::Set, pass_query(""));
+    let answer = user.response_within(&lost, Duration::from_secs(3)).await;
+    assert!(
+        answer.is_none(),
+        "{name}'s register was answered while its node was down: {answer:?} (if the \
+         server now hands the slot to the survivor ({survivor}), update docs/OPERATING.md)"
+    );
+    running[k] = Node::start(&settings(k));
+    assert!(
+        listens(lease).await,
+        "the restarted node does not listen on its lease's port {lease}"
+    );
+    // The slot is back: the accept of a caller on the restored lease reaches it.
+    call_and_relay(&mut user, service, lease, 40).await;
+    let again = register(&mut user, service).await;
+    assert_eq!(
+        pool_of(&pools, again.port()),
+        k,
+        "{name}'s IQs did not come back to the restarted node"
+    );
+    for n in running.iter_mut() {
+        n.assert_running();
+    }
+}
+
+/// Whether a connection to `addr` is refused (nothing listens).
+async fn connect_refused(addr: SocketAddr) -> bool {
+    matches!(
+        tokio::time::timeout(STEP, tokio::net::TcpStream::connect(addr)).await,
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused
+    )
+}
+
+/// Waits (bounded) until `node` says its component stream is up.
+async fn wait_stream_up(node: &Node) {
+    let deadline = Instant::now() + STEP;
+    while !node.logs().contains("XMPP component stream up") {
+        assert!(
+            Instant::now() < deadline,
+            "the node's stream never came up:\n{}",
+            node.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -44,17 +44,24 @@ async fn every_scenario_next_to_ejabberd() {
         "wrong-secret",
         "balanced",
         "owner-gone",
+        "restart",
     ];
     let domains: Vec<String> = names
         .iter()
         .map(|n| format!("{n}.pass.localhost"))
         .collect();
     let secret = format!("secret-{}", fastrand::u64(..));
-    // The last domain is served by two nodes at once.
-    let balanced = [Balanced {
-        domain: domains[8].clone(),
-        nodes: 2,
-    }];
+    // "balanced" and "restart" are each served by two nodes at once.
+    let balanced = [
+        Balanced {
+            domain: domains[8].clone(),
+            nodes: 2,
+        },
+        Balanced {
+            domain: domains[10].clone(),
+            nodes: 2,
+        },
+    ];
     let users: Vec<(&str, &str)> = USERS.iter().copied().chain(MORE_USERS).collect();
     let ejabberd = Ejabberd::start(&domains, &balanced, &secret, &users);
     let info = |i: usize| ejabberd.info(&domains[i], &secret);
@@ -78,6 +85,12 @@ async fn every_scenario_next_to_ejabberd() {
     bounded(scenarios::owner_gone_ends_the_lease(&info(9))).await;
     bounded(balancing::nodes_sharing_one_domain_each_serve_their_accounts(&info(8), 2, &users))
         .await;
+    // carol hashes apart from owner and other (see MORE_USERS).
+    let carol = users.len() - 1;
+    bounded(
+        balancing::a_killed_node_restarts_with_its_leases_and_its_slot(&info(10), &users, carol),
+    )
+    .await;
 }
 
 /// The harness itself: a port that another process holds (c2s, component or the

@@ -160,21 +160,28 @@ impl XmppClient {
 
     /// Waits for the response to request `id`; other IQs are kept for later.
     pub async fn response(&mut self, id: &str) -> Iq {
+        match self.response_within(id, RESPONSE_TIMEOUT).await {
+            Some(iq) => iq,
+            None => panic!(
+                "{}: no response to {id} within {RESPONSE_TIMEOUT:?}",
+                self.jid
+            ),
+        }
+    }
+
+    /// The response to request `id` if it comes within `within`; other IQs are
+    /// kept for later.
+    pub async fn response_within(&mut self, id: &str, within: Duration) -> Option<Iq> {
         let is_response =
             |iq: &Iq| iq.id() == id && matches!(iq, Iq::Result { .. } | Iq::Error { .. });
         if let Some(pos) = self.stash.iter().position(is_response) {
-            return self.stash.remove(pos).expect("position is in range");
+            return self.stash.remove(pos);
         }
-        let deadline = tokio::time::Instant::now() + RESPONSE_TIMEOUT;
+        let deadline = tokio::time::Instant::now() + within;
         loop {
-            let iq = self.recv_until(deadline).await.unwrap_or_else(|| {
-                panic!(
-                    "{}: no response to {id} within {RESPONSE_TIMEOUT:?}",
-                    self.jid
-                )
-            });
+            let iq = self.recv_until(deadline).await?;
             if is_response(&iq) {
-                return iq;
+                return Some(iq);
             }
             self.stash.push_back(iq);
         }

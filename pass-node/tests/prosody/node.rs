@@ -49,6 +49,7 @@ impl Node {
             .args(["--public-ip", "127.0.0.1", "--bind", "127.0.0.1"])
             .args(["--ports", &format!("{first}-{last}")])
             .args(["--metrics", "off", "--log-level", "debug"])
+            .args(state_args(&settings.extra))
             .args(&settings.extra)
             .env_remove("PASS_NODE_SECRET")
             .stdin(Stdio::null())
@@ -68,6 +69,13 @@ impl Node {
         if let Ok(Some(status)) = self.child.try_wait() {
             panic!("pass-node exited ({status}):\n{}", self.logs());
         }
+    }
+
+    /// Kills the node at once (SIGKILL: no drain, no goodbye) and waits for it.
+    #[allow(dead_code)] // the Prosody test kills no node
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Waits up to `limit` for the node to exit by itself; its status, if it did.
@@ -95,5 +103,18 @@ impl Drop for Node {
         if std::thread::panicking() {
             eprintln!("===== pass-node log (test failed) =====\n{}", self.logs());
         }
+    }
+}
+
+/// `--no-state` unless the scenario names a lease store itself: a test writes no
+/// state into the working directory and shares none between runs.
+fn state_args(extra: &[String]) -> &'static [&'static str] {
+    if extra
+        .iter()
+        .any(|a| a == "--state-dir" || a == "--no-state")
+    {
+        &[]
+    } else {
+        &["--no-state"]
     }
 }
