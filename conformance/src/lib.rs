@@ -21,6 +21,7 @@
 //! - [`transcript`]: what each case exchanged with the implementation, with times.
 
 pub mod baseline;
+pub mod c2s;
 pub mod cases;
 pub mod catalogue;
 pub mod component;
@@ -32,6 +33,7 @@ pub mod inproc;
 pub mod report;
 pub mod runner;
 pub mod selftest;
+pub mod sockets;
 pub mod spec;
 pub mod transcript;
 pub mod wasm;

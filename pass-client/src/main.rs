@@ -5,11 +5,11 @@
 mod bridge;
 mod cli;
 mod discover;
-mod exit;
 mod report;
 mod shell;
-mod tls;
-mod xmpp;
+
+// The c2s pieces live in the library (shared with pass-conformance's c2s target).
+use pass_client::{exit, tls, xmpp};
 
 use clap::Parser as _;
 use cli::{Account, Cli, Command, LogFormat, Tls};
