@@ -11,6 +11,7 @@
 
 use crate::catalogue::for_c2s;
 use crate::harness::{ConnectError, Harness, HarnessError, ReadEvent, SockId, TargetInfo};
+use crate::ibr;
 use crate::runner::{run_suite, RunOptions, SuiteReport};
 use crate::sockets::Sockets;
 use crate::xmlfmt::to_xml;
@@ -548,7 +549,15 @@ impl Harness for C2sHarness {
 pub async fn run(copts: &C2sOptions, opts: &RunOptions) -> Result<SuiteReport, C2sError> {
     let harness = C2sHarness::new(copts)?;
     if copts.register {
-        return Err(C2sError::Setup("--register is not built yet".into()));
+        for (i, a) in copts.accounts.iter().enumerate() {
+            if let Err(e) = ibr::register(&copts.server, &copts.tls, a).await {
+                // The ones made so far are throwaway too.
+                for made in &copts.accounts[..i] {
+                    let _ = remove(copts, made).await;
+                }
+                return Err(C2sError::Register(e.to_string()));
+            }
+        }
     }
     let result = match harness.check_logins().await {
         Ok(()) => {
@@ -559,7 +568,33 @@ pub async fn run(copts: &C2sOptions, opts: &RunOptions) -> Result<SuiteReport, C
         }
         Err(e) => Err(e),
     };
+    if copts.register {
+        for a in &copts.accounts {
+            let removed = remove(copts, a).await;
+            if let (Err(e), Ok(_)) = (removed, &result) {
+                return Err(C2sError::Register(format!(
+                    "the run finished, but removing {} failed: {e}",
+                    a.jid
+                )));
+            }
+        }
+    }
     result
+}
+
+/// Removes a registered account and checks it can no longer log in.
+async fn remove(copts: &C2sOptions, a: &Account) -> Result<(), String> {
+    ibr::unregister(&copts.server, &copts.tls, a)
+        .await
+        .map_err(|e| e.to_string())?;
+    let full = Jid::new(&format!("{}/pass-conformance-check", a.jid)).map_err(|e| e.to_string())?;
+    match log_in(&copts.server, &copts.tls, a, &full).await {
+        Ok(mut s) => {
+            let _ = s.shutdown().await;
+            Err("the server still lets it log in".into())
+        }
+        Err(_) => Ok(()),
+    }
 }
 
 #[cfg(test)]

@@ -29,6 +29,7 @@ pub mod ctx;
 pub mod expect;
 pub mod faults;
 pub mod harness;
+pub mod ibr;
 pub mod inproc;
 pub mod report;
 pub mod runner;

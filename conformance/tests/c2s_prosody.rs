@@ -61,6 +61,44 @@ async fn every_case_passes_through_prosody() {
     drop(node);
 }
 
+/// `--register`: the runner creates two throwaway accounts by XEP-0077, runs every
+/// case as them (so they existed), and removes them: afterwards Prosody stores
+/// neither.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn register_creates_and_removes_throwaway_accounts() {
+    let (prosody, info) = Prosody::with_component_and("pass.localhost", true);
+    let node = Node::start(&reference_node(), &info, &[]).await;
+    let tag = format!("{:08x}", fastrand::u32(..));
+    let accounts = [
+        format!("conformance-{tag}-a@{}", info.host),
+        format!("conformance-{tag}-b@{}", info.host),
+    ];
+    let mut args = vec!["--register".to_owned()];
+    for a in &accounts {
+        args.extend(["--account".to_owned(), a.clone()]);
+    }
+    args.extend(["--exhaust".into(), "20".into(), "--strict".into()]);
+    let (out, _) = run_c2s(&info, &args);
+    println!("{}", String::from_utf8_lossy(&out.stdout));
+    if !out.status.success() {
+        eprintln!("{}", prosody.logs());
+    }
+    assert_success(&out);
+    // Prosody's internal storage: one file per account (the harness's users are
+    // there, the throwaway ones are gone).
+    let stored: Vec<String> = std::fs::read_dir(prosody.data_dir().join("localhost/accounts"))
+        .expect("Prosody's accounts folder")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(stored.iter().any(|f| f == "owner.dat"), "{stored:?}");
+    assert!(
+        !stored.iter().any(|f| f.contains(&tag)),
+        "the throwaway accounts are removed: {stored:?}"
+    );
+    drop(node);
+}
+
 #[test]
 fn a_bad_password_file_line_is_named() {
     let dir = tempfile::tempdir().expect("temp dir");
