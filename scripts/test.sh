@@ -97,9 +97,17 @@ fi
 
 step "cargo test --workspace"
 # The conformance tests run the pass-node binary found beside them: cargo builds it
-# for pass-node's own integration tests.
+# for pass-node's own integration tests. conformance/tests/c2s_faults.rs runs a node
+# built with the faults switch (docs/DESIGN.md decision 124), in a target folder of
+# its own so that the normal build is not rebuilt.
+cargo build --quiet -p pass-node --features faults --target-dir target/node-faults
+export PASS_NODE_FAULTS_BIN="$PWD/target/node-faults/debug/pass-node"
 cargo test --workspace
 free_debug_build
+if [ "${PASS_LOW_DISK:-0}" = 1 ] && [ -d target/node-faults ]; then
+  echo "PASS_LOW_DISK: removing target/node-faults ($(du -sh target/node-faults | cut -f1))"
+  rm -rf target/node-faults
+fi
 
 if [ "${PASS_SKIP_FUZZ:-0}" != 1 ]; then
   step "fuzzing (cargo +nightly fuzz, ${FUZZ_SECONDS:-20} s a target)"
