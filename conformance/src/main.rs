@@ -154,15 +154,8 @@ struct ComponentArgs {
     /// Start the implementation with `sh -c COMMAND` (stopped at the end).
     #[arg(long)]
     spawn: Option<String>,
-    /// Seconds to wait for a stanza that should come.
-    #[arg(long, default_value_t = 5.0)]
-    answer_wait: f64,
-    /// Seconds to wait for TCP connects, bytes and EOFs.
-    #[arg(long, default_value_t = 5.0)]
-    connect_timeout: f64,
-    /// Seconds the implementation waits for an owner's answer before dropping the client.
-    #[arg(long, default_value_t = 30.0)]
-    impl_answer_timeout: f64,
+    #[command(flatten)]
+    waits: Waits,
     /// Seconds to wait for the implementation to connect (and to reconnect).
     #[arg(long, default_value_t = 10.0)]
     connect_wait: f64,
@@ -200,13 +193,20 @@ struct C2sArgs {
     /// (SKIP without it: a deployed service's ports are other users' too).
     #[arg(long, value_name = "N")]
     exhaust: Option<usize>,
+    #[command(flatten)]
+    waits: Waits,
+}
+
+/// How long the network targets wait.
+#[derive(Args)]
+struct Waits {
     /// Seconds to wait for a stanza that should come.
     #[arg(long, default_value_t = 5.0)]
     answer_wait: f64,
     /// Seconds to wait for TCP connects, bytes and EOFs.
     #[arg(long, default_value_t = 5.0)]
     connect_timeout: f64,
-    /// Seconds the service waits for an owner's answer before dropping the client.
+    /// Seconds the implementation waits for an owner's answer before dropping the client.
     #[arg(long, default_value_t = 30.0)]
     impl_answer_timeout: f64,
 }
@@ -276,9 +276,9 @@ fn c2s_options(t: C2sArgs) -> Result<C2sOptions, String> {
         register: t.register,
         tls,
         exhaust: t.exhaust,
-        answer_wait: secs(t.answer_wait),
-        io_wait: secs(t.connect_timeout),
-        impl_answer_timeout: secs(t.impl_answer_timeout),
+        answer_wait: secs(t.waits.answer_wait),
+        io_wait: secs(t.waits.connect_timeout),
+        impl_answer_timeout: secs(t.waits.impl_answer_timeout),
     })
 }
 
@@ -393,9 +393,9 @@ fn main() {
                     domain: target.domain,
                     secret: secret.trim().to_string(),
                     spawn: target.spawn,
-                    answer_wait: secs(target.answer_wait),
-                    io_wait: secs(target.connect_timeout),
-                    impl_answer_timeout: secs(target.impl_answer_timeout),
+                    answer_wait: secs(target.waits.answer_wait),
+                    io_wait: secs(target.waits.connect_timeout),
+                    impl_answer_timeout: secs(target.waits.impl_answer_timeout),
                     connect_wait: secs(target.connect_wait),
                 };
                 let r = component::run(&copts, &opts)

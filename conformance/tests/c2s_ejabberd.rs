@@ -18,7 +18,7 @@ mod server;
 
 mod c2s_support;
 
-use c2s_support::{account_flags, assert_success, password_file, reference_node, run_c2s, Node};
+use c2s_support::{account_args, assert_success, reference_node, run_c2s, Node};
 use server::Ejabberd;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -29,9 +29,7 @@ async fn every_case_passes_through_ejabberd() {
     let info = ejabberd.info(&domain, &secret);
     let node = Node::start(&reference_node(), &info, &[]).await;
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut args = account_flags(&info);
-    args.push("--password-file".into());
-    args.push(password_file(dir.path(), &info).display().to_string());
+    let mut args = account_args(dir.path(), &info);
     args.extend(["--exhaust".into(), "20".into(), "--strict".into()]);
     let (out, _) = run_c2s(&info, &args);
     println!("{}", String::from_utf8_lossy(&out.stdout));

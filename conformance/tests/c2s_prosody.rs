@@ -19,7 +19,7 @@ mod server;
 
 mod c2s_support;
 
-use c2s_support::{account_flags, assert_success, password_file, reference_node, run_c2s, Node};
+use c2s_support::{account_args, assert_success, reference_node, run_c2s, Node};
 use server::Prosody;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -27,9 +27,7 @@ async fn every_case_passes_through_prosody() {
     let (prosody, info) = Prosody::with_component("pass.localhost");
     let node = Node::start(&reference_node(), &info, &[]).await;
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut args = account_flags(&info);
-    args.push("--password-file".into());
-    args.push(password_file(dir.path(), &info).display().to_string());
+    let mut args = account_args(dir.path(), &info);
     args.extend(["--exhaust".into(), "20".into(), "--strict".into()]);
     let (out, report) = run_c2s(&info, &args);
     // The table (shown with --nocapture, or when the test fails).
@@ -46,9 +44,7 @@ async fn every_case_passes_through_prosody() {
     );
 
     // Without --exhaust the 502 case must not use a deployed service's ports up.
-    let mut args = account_flags(&info);
-    args.push("--password-file".into());
-    args.push(password_file(dir.path(), &info).display().to_string());
+    let mut args = account_args(dir.path(), &info);
     args.extend(["--only".into(), "pass/2/no-ports-502".into()]);
     let (out, report) = run_c2s(&info, &args);
     assert_success(&out);

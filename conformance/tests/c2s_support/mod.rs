@@ -155,7 +155,7 @@ pub fn faults_node() -> PathBuf {
 }
 
 /// A password file for [`USERS`] on `info.host`, in `dir`.
-pub fn password_file(dir: &Path, info: &ServerInfo) -> PathBuf {
+fn password_file(dir: &Path, info: &ServerInfo) -> PathBuf {
     let path = dir.join("passwords");
     let text: String = USERS
         .iter()
@@ -165,12 +165,15 @@ pub fn password_file(dir: &Path, info: &ServerInfo) -> PathBuf {
     path
 }
 
-/// The two accounts' `--account` flags.
-pub fn account_flags(info: &ServerInfo) -> Vec<String> {
-    USERS
+/// The two accounts' `--account` flags and their `--password-file` (written in `dir`).
+pub fn account_args(dir: &Path, info: &ServerInfo) -> Vec<String> {
+    let mut args: Vec<String> = USERS
         .iter()
         .flat_map(|(name, _)| ["--account".to_owned(), format!("{name}@{}", info.host)])
-        .collect()
+        .collect();
+    args.push("--password-file".into());
+    args.push(password_file(dir, info).display().to_string());
+    args
 }
 
 /// `pass-conformance c2s` against `info`'s server over plain TCP (loopback), with
