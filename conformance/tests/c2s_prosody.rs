@@ -57,19 +57,25 @@ async fn every_case_passes_through_prosody() {
     drop(node);
 }
 
-/// `--register`: the runner creates two throwaway accounts by XEP-0077, runs every
-/// case as them (so they existed), and removes them: afterwards Prosody stores
-/// neither.
+/// `--register` over STARTTLS (`--tls-ca`, a test CA): the runner creates two
+/// throwaway accounts by XEP-0077, runs every case as them (so they existed), and
+/// removes them: afterwards Prosody stores neither.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn register_creates_and_removes_throwaway_accounts() {
-    let (prosody, info) = Prosody::with_component_and("pass.localhost", true);
+    let (mut prosody, info) = Prosody::with_component_and("pass.localhost", true);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = prosody.install_certificate(dir.path());
     let node = Node::start(&reference_node(), &info, &[]).await;
     let tag = format!("{:08x}", fastrand::u32(..));
     let accounts = [
         format!("conformance-{tag}-a@{}", info.host),
         format!("conformance-{tag}-b@{}", info.host),
     ];
-    let mut args = vec!["--register".to_owned()];
+    let mut args = vec![
+        "--register".to_owned(),
+        "--tls-ca".to_owned(),
+        ca.display().to_string(),
+    ];
     for a in &accounts {
         args.extend(["--account".to_owned(), a.clone()]);
     }

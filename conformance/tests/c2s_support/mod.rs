@@ -185,7 +185,12 @@ pub fn run_c2s(info: &ServerInfo, extra: &[String]) -> (Output, serde_json::Valu
         .arg("c2s")
         .args(["--server", &info.c2s.to_string()])
         .args(["--service", &info.service])
-        .args(["--tls", "none"])
+        // Plain TCP on loopback unless the test chose.
+        .args(if extra.iter().any(|a| a == "--tls" || a == "--tls-ca") {
+            &[][..]
+        } else {
+            &["--tls", "none"][..]
+        })
         .args(["--impl-answer-timeout", &NODE_TIMEOUT_SECS.to_string()])
         .args(extra)
         .args(["--format", "json", "--output"])

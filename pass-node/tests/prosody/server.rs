@@ -247,6 +247,80 @@ impl Prosody {
         self.dir.path().join("certs")
     }
 
+    /// A test CA (outside Prosody's reach) and a certificate it signs for `localhost`
+    /// in Prosody's certificate folder; Prosody restarted to take it (c2s then offers
+    /// STARTTLS; the component reconnects). The CA's files go in `dir`; returns the
+    /// CA certificate's path.
+    #[allow(dead_code)] // used by tests that include this file (pass-client, conformance)
+    pub fn install_certificate(&mut self, dir: &Path) -> std::path::PathBuf {
+        let certs = self.certs_dir();
+        let ca = dir.join("ca.crt");
+        let ca_key = dir.join("ca.key");
+        let csr = dir.join("localhost.csr");
+        let ext = dir.join("localhost.ext");
+        std::fs::write(&ext, "subjectAltName=DNS:localhost\n").expect("ext file");
+        let p = |p: &std::path::PathBuf| p.display().to_string();
+        let steps: [Vec<String>; 3] = [
+            vec![
+                "req".into(),
+                "-x509".into(),
+                "-newkey".into(),
+                "rsa:2048".into(),
+                "-nodes".into(),
+                "-days".into(),
+                "2".into(),
+                "-subj".into(),
+                "/CN=pass test CA".into(),
+                "-keyout".into(),
+                p(&ca_key),
+                "-out".into(),
+                p(&ca),
+            ],
+            vec![
+                "req".into(),
+                "-newkey".into(),
+                "rsa:2048".into(),
+                "-nodes".into(),
+                "-subj".into(),
+                "/CN=localhost".into(),
+                "-keyout".into(),
+                p(&certs.join("localhost.key")),
+                "-out".into(),
+                p(&csr),
+            ],
+            vec![
+                "x509".into(),
+                "-req".into(),
+                "-in".into(),
+                p(&csr),
+                "-CA".into(),
+                p(&ca),
+                "-CAkey".into(),
+                p(&ca_key),
+                "-CAcreateserial".into(),
+                "-days".into(),
+                "2".into(),
+                "-extfile".into(),
+                p(&ext),
+                "-out".into(),
+                p(&certs.join("localhost.crt")),
+            ],
+        ];
+        for args in steps {
+            let out = std::process::Command::new("openssl")
+                .args(&args)
+                .output()
+                .expect("run openssl");
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        self.restart();
+        ca
+    }
+
     /// Prosody's data folder (`HOST/accounts/NAME.dat` for each account).
     #[allow(dead_code)] // used by conformance/tests/c2s_prosody.rs, which includes this file
     pub fn data_dir(&self) -> std::path::PathBuf {
