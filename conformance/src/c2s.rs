@@ -14,6 +14,7 @@ use crate::harness::{ConnectError, Harness, HarnessError, ReadEvent, SockId, Tar
 use crate::ibr;
 use crate::runner::{run_suite, RunOptions, SuiteReport};
 use crate::sockets::Sockets;
+use crate::transcript::Event;
 use crate::xmlfmt::to_xml;
 use async_trait::async_trait;
 use futures::{SinkExt as _, StreamExt as _};
@@ -341,6 +342,8 @@ pub struct C2sHarness {
     events_tx: mpsc::UnboundedSender<SessionEvent>,
     events: mpsc::UnboundedReceiver<SessionEvent>,
     socks: Sockets,
+    /// Logins, logouts and lost sessions of the current case, for its transcript.
+    seen: Vec<(std::time::Instant, Event)>,
 }
 
 impl C2sHarness {
@@ -369,6 +372,7 @@ impl C2sHarness {
             events_tx,
             events,
             socks: Sockets::default(),
+            seen: Vec::new(),
         })
     }
 
@@ -409,6 +413,7 @@ impl C2sHarness {
                 self.events_tx.clone(),
             ));
             self.sessions.insert(jid.to_owned(), Session { tx, task });
+            self.note(format!("c2s: logged in as {jid}"));
         }
         self.sessions
             .get(jid)
@@ -423,7 +428,15 @@ impl C2sHarness {
                 let _ = timeout(LOGOUT_WAIT * 2, closed).await;
             }
             s.task.abort();
+            self.note(format!(
+                "c2s: logged out {jid} (its server now answers what is sent to it)"
+            ));
         }
+    }
+
+    fn note(&mut self, text: String) {
+        self.seen
+            .push((std::time::Instant::now(), Event::Note { text }));
     }
 }
 
@@ -455,9 +468,9 @@ impl Harness for C2sHarness {
                 Ok(Some(SessionEvent::Lost { jid, why })) => {
                     // A session the harness closed on purpose is no news.
                     if self.sessions.remove(&jid).is_some() {
-                        return Err(HarnessError(format!(
-                            "the XMPP server ended {jid}'s session: {why}"
-                        )));
+                        let why = format!("the XMPP server ended {jid}'s session: {why}");
+                        self.note(format!("c2s: {why}"));
+                        return Err(HarnessError(why));
                     }
                 }
                 Ok(None) => return Err(HarnessError("every session is gone".into())),
@@ -498,7 +511,13 @@ impl Harness for C2sHarness {
             self.log_out(&jid).await;
         }
         while self.events.try_recv().is_ok() {}
+        // The last case's logouts are housekeeping, not the next case's events.
+        self.seen.clear();
         Ok(())
+    }
+
+    fn take_events(&mut self) -> Vec<(std::time::Instant, Event)> {
+        std::mem::take(&mut self.seen)
     }
 
     /// The owner, the user and every other name are resources of the first account;

@@ -1,6 +1,7 @@
 //! What a target offers the cases: act as user JIDs on the XMPP side, open TCP
 //! connections as the third party and the owner, and let time pass.
 
+use crate::transcript::Event;
 use async_trait::async_trait;
 use pass_core::xml::Element;
 use std::fmt;
@@ -143,5 +144,12 @@ pub trait Harness {
     /// anything. Targets that act as any JID need nothing for this.
     async fn go_online(&mut self, _jid: &str) -> Result<(), HarnessError> {
         Ok(())
+    }
+
+    /// What the target itself saw during the case, with when (on [`Harness::clock`]):
+    /// the c2s target's logins and logouts, a session its server ended. The runner
+    /// adds them to the case's transcript.
+    fn take_events(&mut self) -> Vec<(Instant, Event)> {
+        Vec::new()
     }
 }

@@ -36,6 +36,19 @@ async fn every_case_passes_through_prosody() {
         eprintln!("{}", prosody.logs());
     }
     assert_success(&out);
+    // The target's own events are in the transcript: the owner logged out.
+    let offline = report["outcomes"]
+        .as_array()
+        .and_then(|a| {
+            a.iter()
+                .find(|o| o["id"] == "pass/3/owner-offline-drops-client")
+        })
+        .map(|o| o["transcript"].to_string())
+        .unwrap_or_default();
+    assert!(
+        offline.contains("c2s: logged in as owner@") && offline.contains("c2s: logged out owner@"),
+        "the transcript shows the owner's login and logout: {offline}"
+    );
     let ran = c2s_support::statuses(&report);
     assert!(
         ran.iter()
