@@ -33,10 +33,22 @@ fn owner_offline_drops_client(c: &mut Ctx) -> CaseFut<'_> {
         c.go_offline(&owner).await?;
         let (client, _) = c.connect("the third party", lease.addr).await?;
         // The service's IQ goes to a full JID with no session: the server answers it
-        // with an error (RFC 6120 §10.5.3.1: service-unavailable).
-        let wait = c.info().io_wait;
+        // with an error (RFC 6120 §10.5.3.1: service-unavailable). The drop must
+        // follow that error, not the service's own answer timeout (less the timing
+        // tolerance), which would drop an unanswered caller anyway.
+        let io = c.info().io_wait;
+        let patience = c.info().impl_answer_timeout.saturating_sub(c.tolerance());
+        let wait = if patience.is_zero() {
+            io
+        } else {
+            io.min(patience)
+        };
         c.expect_eof(
-            "the owner is offline, its server bounced the request: the client socket must be dropped",
+            &format!(
+                "the owner is offline, its server bounced the request: the client socket \
+                 must be dropped within {} s (before the service's answer timeout)",
+                wait.as_secs_f32()
+            ),
             client,
             wait,
         )
