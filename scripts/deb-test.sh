@@ -1,20 +1,39 @@
 #!/usr/bin/env bash
-# Builds the Debian package of pass-node (cargo-deb, a release build), installs it
-# with dpkg as root, checks what it installed, then removes and purges it and checks
-# that nothing is left (docs/DESIGN.md decision 102). scripts/test.sh runs it.
+# Builds the Debian packages of pass-node and pass-client (cargo-deb, release builds),
+# installs each with dpkg as root, checks what it installed, then removes and purges
+# it and checks that nothing is left (docs/DESIGN.md decision 102). scripts/test.sh
+# runs it.
 #
 #   bash scripts/deb-test.sh            # needs root (dpkg -i), cargo-deb (scripts/setup.sh)
 #
-# Time: the release build of pass-node is most of it, about 2-3 minutes on 2 cores
-# from a cold target/release; the dpkg steps take seconds.
+# Time: the release builds are most of it, about 2-3 minutes each on 2 cores from a
+# cold target/release; the dpkg steps take seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fail() { echo "deb-test: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || fail "needs root (dpkg -i)"
 command -v cargo-deb >/dev/null || fail "cargo-deb is missing: bash scripts/setup.sh"
-if dpkg-query -W -f='${Status}' pass-node 2>/dev/null | grep -q installed; then
-  fail "pass-node is already installed here; this test installs and purges it"
-fi
+for pkg in pass-node pass-client; do
+  if dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q installed; then
+    fail "$pkg is already installed here; this test installs and purges it"
+  fi
+done
+
+# After `dpkg -P PKG`: every path the package had (FILES, one per line) is gone, but
+# the directories it shares with the system.
+check_purged() { # PKG FILES
+  local left=() f
+  while IFS= read -r f; do
+    [ -e "$f" ] || continue
+    case "$f" in
+    / | /etc | /usr | /usr/bin | /usr/lib | /lib | /lib/systemd | /lib/systemd/system | \
+      /usr/lib/systemd | /usr/lib/systemd/system | /usr/share | /usr/share/doc) ;;
+    *) left+=("$f") ;;
+    esac
+  done <<<"$2"
+  [ ${#left[@]} -eq 0 ] || fail "dpkg -P $1 left: ${left[*]}"
+  if dpkg-query -W "$1" >/dev/null 2>&1; then fail "dpkg still knows $1"; fi
+}
 
 start=$(date +%s)
 rm -f target/debian/pass-node_*.deb
@@ -71,16 +90,23 @@ dpkg -r pass-node >/dev/null
 dpkg -P pass-node >/dev/null
 trap - EXIT
 
-# Purge: every path the package had is gone, but the directories it shares.
-left=()
-while IFS= read -r f; do
-  [ -e "$f" ] || continue
-  case "$f" in
-  / | /etc | /usr | /usr/bin | /usr/lib | /lib | /lib/systemd | /lib/systemd/system | \
-    /usr/lib/systemd | /usr/lib/systemd/system | /usr/share | /usr/share/doc) ;;
-  *) left+=("$f") ;;
-  esac
-done <<<"$files"
-[ ${#left[@]} -eq 0 ] || fail "dpkg -P left: ${left[*]}"
-dpkg-query -W pass-node >/dev/null 2>&1 && fail "dpkg still knows pass-node"
-echo "deb-test: installed, verified, removed and purged; nothing left ($(( $(date +%s) - start )) s)"
+check_purged pass-node "$files"
+
+# pass-client: the users' tool, a binary and its guide.
+rm -f target/debian/pass-client_*.deb
+cargo deb -p pass-client --quiet
+deb=$(ls target/debian/pass-client_*.deb 2>/dev/null | head -n 1)
+[ -n "$deb" ] || fail "cargo deb wrote no pass-client package"
+trap 'dpkg -P pass-client >/dev/null 2>&1 || true' EXIT
+dpkg -i "$deb" >/dev/null
+files=$(dpkg -L pass-client)
+check_mode /usr/bin/pass-client 755
+check_mode /usr/share/doc/pass-client/CLIENT.md 644
+cmp -s /usr/share/doc/pass-client/CLIENT.md docs/CLIENT.md || fail "the installed CLIENT.md differs from docs/CLIENT.md"
+/usr/bin/pass-client --version | grep -q '^pass-client ' || fail "pass-client --version"
+dpkg -r pass-client >/dev/null
+[ ! -e /usr/bin/pass-client ] || fail "dpkg -r left /usr/bin/pass-client"
+dpkg -P pass-client >/dev/null
+trap - EXIT
+check_purged pass-client "$files"
+echo "deb-test: both packages installed, verified, removed and purged; nothing left ($(( $(date +%s) - start )) s)"

@@ -29,9 +29,11 @@ ip link set lo up
 for tool in prosody prosodyctl cargo-deb setpriv unshare ip; do
   command -v "$tool" >/dev/null || fail "$tool is missing: bash scripts/setup.sh"
 done
-if dpkg-query -W -f='${Status}' pass-node 2>/dev/null | grep -q installed; then
-  fail "pass-node is already installed here; this test installs and purges it"
-fi
+for pkg in pass-node pass-client; do
+  if dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q installed; then
+    fail "$pkg is already installed here; this test installs and purges it"
+  fi
+done
 for f in /etc/prosody/conf.d/pass-node.cfg.lua /etc/prosody/conf.d/pass-smoke.cfg.lua /etc/pass-node; do
   [ ! -e "$f" ] || fail "$f exists; this test writes and removes it"
 done
@@ -44,7 +46,7 @@ cleanup() {
   set +e
   [ -n "$node_pid" ] && kill "$node_pid" 2>/dev/null && wait "$node_pid" 2>/dev/null
   [ -n "$prosody_pid" ] && kill "$prosody_pid" 2>/dev/null && wait "$prosody_pid" 2>/dev/null
-  dpkg -P pass-node >/dev/null 2>&1
+  dpkg -P pass-node pass-client >/dev/null 2>&1
   rm -f /etc/prosody/conf.d/pass-node.cfg.lua /etc/prosody/conf.d/pass-smoke.cfg.lua
   rm -rf /etc/pass-node
   rm -rf "$t"
@@ -144,7 +146,9 @@ set -x
 source "$t/quickstart.sh"
 set +x
 
-# It did what it says: the relay is in the node's log, the smoke host is gone.
+# It did what it says: the installed pass-client made the relay the node logged, and
+# the smoke host is gone.
 grep -q 'relay started' "$t/pass-node.log" || fail "no relay in the node's log"
+[ -x /usr/bin/pass-client ] || fail "the pass-client package is not installed"
 [ ! -e /etc/prosody/conf.d/pass-smoke.cfg.lua ] || fail "the smoke host is still declared"
 echo "quickstart-test: the quick start passed in $(( $(date +%s) - start )) s"

@@ -13,6 +13,10 @@ command -v strace >/dev/null || need_apt+=(strace)
 command -v systemd-analyze >/dev/null || need_apt+=(systemd)
 # pass-client's STARTTLS test makes a test CA and a server certificate.
 command -v openssl >/dev/null || need_apt+=(openssl)
+# The HTML report's browser test (conformance/tests/html_in_browser.rs) and
+# scripts/report-screenshots.sh: headless Chromium, and a font to draw text with.
+command -v chromium >/dev/null || need_apt+=(chromium)
+[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need_apt+=(fonts-dejavu-core)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: apt-get install ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

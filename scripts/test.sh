@@ -74,6 +74,11 @@ free_debug_build() {
     echo "PASS_LOW_DISK: removing target/debug ($(du -sh target/debug | cut -f1))"
     rm -rf target/debug
   fi
+  # pass-client's faults build (conformance/tests/client_faults.rs builds it there).
+  if [ "${PASS_LOW_DISK:-0}" = 1 ] && [ -d target/client-faults ]; then
+    echo "PASS_LOW_DISK: removing target/client-faults ($(du -sh target/client-faults | cut -f1))"
+    rm -rf target/client-faults
+  fi
 }
 free_debug_build # clippy's check build
 
@@ -81,6 +86,15 @@ free_debug_build # clippy's check build
 step "README main job: the conformance suite against the reference node (--strict: every case must PASS)"
 cargo build --quiet -p pass-node -p pass-conformance
 ./target/debug/pass-conformance self-test --strict
+
+# Random operation sequences checked against the reference model (issue 14), a
+# fresh seed each run: a mismatch exits 1 with its shrunk replay; the seed printed
+# here reproduces the run (docs/CONFORMANCE.md, "Exploring").
+step "explore: the in-process reference for ${EXPLORE_SECONDS:-20} s with a fresh seed"
+explore_seed=$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')
+echo "explore seed: $explore_seed (rerun: pass-conformance explore inproc --seed $explore_seed --pool-size 64 --steps 1000)"
+./target/debug/pass-conformance explore inproc --seed "$explore_seed" --pool-size 64 \
+  --steps 1000 --runs 1000000 --time-budget "${EXPLORE_SECONDS:-20}" --save-dir target/explore
 # `cargo test` builds these crates again, with the dev-dependencies' features added.
 free_debug_build
 
@@ -96,10 +110,12 @@ if [ "${PASS_LOW_DISK:-0}" = 1 ] && [ -d target/release ]; then
 fi
 
 step "cargo test --workspace"
-# The conformance tests run the pass-node binary found beside them: cargo builds it
-# for pass-node's own integration tests. conformance/tests/c2s_faults.rs runs a node
-# built with the faults switch (docs/DESIGN.md decision 124), in a target folder of
-# its own so that the normal build is not rebuilt.
+# The conformance tests run the pass-node and pass-client binaries found beside them:
+# cargo builds them for their own integration tests. The client target's proof
+# (conformance/tests/client_faults.rs) builds pass-client with --features faults into
+# target/client-faults. conformance/tests/c2s_faults.rs runs a node built with the
+# faults switch (docs/DESIGN.md decision 124), in a target folder of its own so that
+# the normal build is not rebuilt.
 cargo build --quiet -p pass-node --features faults --target-dir target/node-faults
 export PASS_NODE_FAULTS_BIN="$PWD/target/node-faults/debug/pass-node"
 cargo test --workspace

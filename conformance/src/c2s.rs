@@ -18,6 +18,7 @@ use crate::transcript::Event;
 use crate::xmlfmt::to_xml;
 use async_trait::async_trait;
 use futures::{SinkExt as _, StreamExt as _};
+use pass_client::srv::Server;
 use pass_client::tls::ClientConfig;
 use pass_client::xmpp::{authenticate, Login};
 use pass_core::ns;
@@ -177,7 +178,8 @@ pub(crate) async fn log_in(
     full: &Jid,
 ) -> Result<RawStream, String> {
     let login = Login {
-        server: server.to_owned(),
+        // --server is HOST:PORT, connected as given (no SRV look-up).
+        server: Server::Addr(server.to_owned()),
         jid: full.clone(),
         password: account.password.clone(),
         tls: tls.clone(),

@@ -33,12 +33,12 @@ impl fmt::Display for Level {
     }
 }
 
-/// The scenario a case runs.
-pub type CaseFn = for<'a> fn(&'a mut Ctx) -> CaseFut<'a>;
+/// The scenario a case runs, on the context of its catalogue: [`Ctx`] for the
+/// service-side cases, [`crate::client::ClientCtx`] for the client target's.
+pub type CaseFn<C = Ctx> = for<'a> fn(&'a mut C) -> CaseFut<'a>;
 
-/// One conformance case.
-#[derive(Clone, Copy)]
-pub struct Case {
+/// One conformance case, run on a context of type `C`.
+pub struct Case<C = Ctx> {
     /// Stable id, `pass/<section>/<slug>`.
     pub id: &'static str,
     /// The spec section, e.g. `4.3`.
@@ -54,10 +54,19 @@ pub struct Case {
     /// One line: what the case checks.
     pub description: &'static str,
     /// The scenario.
-    pub run: CaseFn,
+    pub run: CaseFn<C>,
 }
 
-impl fmt::Debug for Case {
+// By hand: a derive would ask `C: Clone`, and a context is not.
+impl<C> Clone for Case<C> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<C> Copy for Case<C> {}
+
+impl<C> fmt::Debug for Case<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Case")
             .field("id", &self.id)

@@ -266,6 +266,20 @@ impl ComponentHarness {
         HarnessError(why.to_string())
     }
 
+    /// Waits for the implementation to connect again; `why` prefixes the error.
+    async fn accept_again(&mut self, why: &str) -> Result<(), HarnessError> {
+        let link = accept_link(
+            &self.listener,
+            &self.info.service,
+            &self.secret,
+            self.connect_wait,
+        )
+        .await
+        .map_err(|e| HarnessError(format!("{why}: {e}")))?;
+        self.link = Some(link);
+        Ok(())
+    }
+
     fn disconnected() -> HarnessError {
         HarnessError("implementation disconnected".into())
     }
@@ -342,36 +356,44 @@ impl Harness for ComponentHarness {
             }
         }
         if self.link.is_none() {
-            let link = accept_link(
-                &self.listener,
-                &self.info.service,
-                &self.secret,
-                self.connect_wait,
-            )
-            .await
-            .map_err(|e| {
-                HarnessError(format!(
-                    "implementation disconnected and did not reconnect: {e}"
-                ))
-            })?;
-            self.link = Some(link);
+            self.accept_again("implementation disconnected and did not reconnect")
+                .await?;
         }
         Ok(())
+    }
+
+    async fn cut_stream(&mut self) -> Result<(), HarnessError> {
+        if let Some(mut l) = self.link.take() {
+            let _ = l.writer.shutdown().await;
+            l.reader.abort();
+        }
+        self.accept_again("the stream was cut and not re-established")
+            .await
     }
 }
 
 /// The implementation as a child process, with the tail of its output kept.
 pub struct Spawned {
     child: tokio::process::Child,
+    /// The process group's id (the shell's pid): kept, since the child's own id is
+    /// gone once it has been reaped, while what it started may live on.
+    pgid: Option<u32>,
     tail: Arc<Mutex<VecDeque<String>>>,
 }
 
 impl Spawned {
     /// Starts `sh -c command` in its own process group.
     pub fn start(command: &str) -> Result<Spawned, RunError> {
+        Spawned::start_with(command, &[])
+    }
+
+    /// Starts `sh -c command` in its own process group, with `env` added to the
+    /// environment.
+    pub fn start_with(command: &str, env: &[(String, String)]) -> Result<Spawned, RunError> {
         let mut cmd = tokio::process::Command::new("sh");
         cmd.arg("-c")
             .arg(command)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -381,13 +403,14 @@ impl Spawned {
             .spawn()
             .map_err(|e| RunError::Spawn(format!("sh -c {command:?}: {e}")))?;
         let tail = Arc::new(Mutex::new(VecDeque::new()));
+        let pgid = child.id();
         if let Some(out) = child.stdout.take() {
             keep_tail(out, tail.clone());
         }
         if let Some(err) = child.stderr.take() {
             keep_tail(err, tail.clone());
         }
-        Ok(Spawned { child, tail })
+        Ok(Spawned { child, pgid, tail })
     }
 
     /// The last lines the implementation wrote.
@@ -398,25 +421,41 @@ impl Spawned {
             .unwrap_or_default()
     }
 
-    /// Stops the process group (TERM, then KILL after 2 s) and waits for it.
-    pub async fn stop(mut self) -> String {
-        if let Some(pid) = self.child.id() {
+    /// The exit status, once the process has exited; `None` while it runs.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// Waits up to `wait` for the process to exit.
+    pub async fn wait_exit(&mut self, wait: Duration) -> Option<std::process::ExitStatus> {
+        timeout(wait, self.child.wait())
+            .await
+            .ok()
+            .and_then(|r| r.ok())
+    }
+
+    /// Sends SIGTERM to the process group (the shell and what it started).
+    pub fn terminate(&self) {
+        self.signal("-TERM");
+    }
+
+    fn signal(&self, which: &str) {
+        if let Some(pgid) = self.pgid {
             let _ = std::process::Command::new("kill")
-                .arg("-TERM")
+                .arg(which)
                 .arg("--")
-                .arg(format!("-{pid}"))
+                .arg(format!("-{pgid}"))
+                .stderr(std::process::Stdio::null())
                 .status();
-            if timeout(Duration::from_secs(2), self.child.wait())
-                .await
-                .is_err()
-            {
-                let _ = std::process::Command::new("kill")
-                    .arg("-KILL")
-                    .arg("--")
-                    .arg(format!("-{pid}"))
-                    .status();
-            }
         }
+    }
+
+    /// Stops the process group (TERM, then KILL after 2 s) and waits for it; what is
+    /// left of the group after the shell ends is killed too.
+    pub async fn stop(mut self) -> String {
+        self.terminate();
+        let _ = timeout(Duration::from_secs(2), self.child.wait()).await;
+        self.signal("-KILL");
         let _ = self.child.kill().await;
         self.tail()
     }
@@ -469,4 +508,70 @@ pub async fn run(copts: &ComponentOptions, opts: &RunOptions) -> Result<SuiteRep
     }
     drop(harness);
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ctx::Ctx;
+    use crate::transcript::{Event, Side};
+
+    /// A peer that closes cleanly is a FIN in the transcript, one that aborts
+    /// (SO_LINGER 0) an RST (DESIGN decision 45).
+    #[tokio::test]
+    async fn fin_and_rst_from_the_peer_are_told_apart() {
+        let opts = ComponentOptions {
+            listen: "127.0.0.1:0".into(),
+            domain: "pass.localhost".into(),
+            secret: "s".into(),
+            spawn: None,
+            answer_wait: Duration::from_secs(5),
+            io_wait: Duration::from_secs(5),
+            impl_answer_timeout: Duration::from_secs(5),
+            connect_wait: Duration::from_secs(5),
+        };
+        let harness = ComponentHarness::start(&opts).await.expect("listens");
+        let peer = TcpListener::bind("127.0.0.1:0").await.expect("binds");
+        let addr = peer.local_addr().expect("has an address");
+        let mut c = Ctx::new(Box::new(harness), 1);
+        let wait = Duration::from_secs(5);
+        for abort in [false, true] {
+            let (s, _) = c.connect("a third party", addr).await.expect("connects");
+            let (stream, _) = timeout(wait, peer.accept())
+                .await
+                .expect("in time")
+                .expect("accepts");
+            if abort {
+                stream.set_zero_linger().expect("sets SO_LINGER");
+            }
+            drop(stream);
+            let ev = c.read_event(s, wait).await.expect("reads");
+            let want = if abort {
+                ReadEvent::Reset
+            } else {
+                ReadEvent::Eof
+            };
+            assert_eq!(ev, want);
+        }
+        let kinds: Vec<&Event> = c
+            .transcript()
+            .entries
+            .iter()
+            .map(|e| &e.event)
+            .filter(|e| !matches!(e, Event::Connect { .. }))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                &Event::Fin {
+                    conn: 1,
+                    by: Side::Implementation
+                },
+                &Event::Reset {
+                    conn: 2,
+                    by: Side::Implementation
+                }
+            ]
+        );
+    }
 }

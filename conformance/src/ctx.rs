@@ -3,8 +3,9 @@
 //! [`Failure`] (what was sent, what was expected, what came back).
 
 use crate::harness::{ConnectError, Harness, HarnessError, ReadEvent, SockId, TargetInfo};
+use crate::transcript::{Event, Recorder, Side, Transcript};
 use crate::xep0086;
-use crate::xmlfmt::to_xml;
+use crate::xmlfmt::{to_xml, to_xml_in};
 use pass_core::ns;
 use pass_core::stanza::ErrorType;
 use pass_core::xml::Element;
@@ -42,6 +43,23 @@ pub enum Stop {
     Skip(String),
     /// The harness itself broke down (stream lost, ...): the case fails with this.
     Harness(HarnessError),
+}
+
+impl Failure {
+    /// A [`Stop::Fail`] at `step`, after `sent`.
+    pub fn stop(
+        step: &str,
+        sent: Option<String>,
+        expected: impl Into<String>,
+        got: Option<String>,
+    ) -> Stop {
+        Stop::Fail(Failure {
+            step: step.to_string(),
+            sent,
+            expected: expected.into(),
+            got,
+        })
+    }
 }
 
 impl From<Failure> for Stop {
@@ -93,6 +111,19 @@ pub struct Ctx {
     leases: Vec<Lease>,
     socks: Vec<SockId>,
     tolerance: Duration,
+    rec: Recorder,
+    conns: Vec<ConnLog>,
+}
+
+/// What the transcript knows of one connection the case opened (DESIGN decision 44).
+struct ConnLog {
+    sock: SockId,
+    /// The connection's number in the transcript (1 for the case's first).
+    no: u64,
+    /// The implementation's FIN or RST was recorded (a read after it only repeats it).
+    impl_closed: bool,
+    /// The runner's close was recorded.
+    runner_closed: bool,
 }
 
 /// The bare part of a JID string.
@@ -127,6 +158,35 @@ pub fn entity(name: &str, host: &str, port: u16) -> Element {
         .with_text(host)
 }
 
+/// How `got` differs from the `want` written on the other side of a relay, as
+/// (expected, got) for a [`Failure`]; `None` when they are equal.
+pub fn bytes_differ(got: &[u8], want: &[u8]) -> Option<(String, String)> {
+    let expected = format!(
+        "the {} bytes written on the other side, unchanged",
+        want.len()
+    );
+    if got.len() > want.len() {
+        let more = got.len() - want.len();
+        return Some((expected, format!("{more} bytes more than were written")));
+    }
+    if got == want {
+        return None;
+    }
+    let at = got
+        .iter()
+        .zip(want)
+        .position(|(a, b)| a != b)
+        .unwrap_or(got.len());
+    Some((
+        expected,
+        format!(
+            "bytes differ from offset {at} (got {:?}, expected {:?})",
+            got.get(at),
+            want.get(at)
+        ),
+    ))
+}
+
 /// Reads a PassEntity child as an address; the error says what is wrong.
 pub fn entity_addr(parent: &Element, name: &str) -> Result<(SocketAddr, String), String> {
     let e = parent
@@ -150,7 +210,10 @@ pub fn entity_addr(parent: &Element, name: &str) -> Result<(SocketAddr, String),
 impl Ctx {
     /// A context for the case numbered `index` in this run.
     pub fn new(h: Box<dyn Harness>, index: usize) -> Ctx {
+        let rec = Recorder::new(h.clock());
         Ctx {
+            rec,
+            conns: Vec::new(),
             h,
             index,
             next_id: 0,
@@ -172,6 +235,110 @@ impl Ctx {
     /// How far a timed event may be from its due time either way (DESIGN decision 41).
     pub fn tolerance(&self) -> Duration {
         self.tolerance
+    }
+
+    /// The transcript so far: every stanza and TCP event of the case, times on the
+    /// target's clock since the context was made (DESIGN decision 44).
+    pub fn transcript(&self) -> &Transcript {
+        self.rec.transcript()
+    }
+
+    /// Takes the transcript recorded so far (the runner stores it in the outcome).
+    pub fn take_transcript(&mut self) -> Transcript {
+        let start_over = Recorder::new(self.h.clock());
+        std::mem::replace(&mut self.rec, start_over).finish()
+    }
+
+    /// Records a note in the transcript (something worth seeing in order).
+    pub fn record_note(&mut self, text: impl Into<String>) {
+        self.record(Event::Note { text: text.into() });
+    }
+
+    fn record(&mut self, event: Event) {
+        let now = self.h.clock();
+        self.rec.record(now, event);
+    }
+
+    /// The transcript's log of `s`, made on first sight.
+    fn conn_log(&mut self, s: SockId) -> &mut ConnLog {
+        let i = match self.conns.iter().position(|c| c.sock == s) {
+            Some(i) => i,
+            None => {
+                let no = self.conns.len() as u64 + 1;
+                self.conns.push(ConnLog {
+                    sock: s,
+                    no,
+                    impl_closed: false,
+                    runner_closed: false,
+                });
+                self.conns.len() - 1
+            }
+        };
+        &mut self.conns[i]
+    }
+
+    // The harness calls below record what they did; every TCP call of a case goes
+    // through them.
+
+    async fn h_connect(&mut self, addr: SocketAddr) -> Result<(SockId, SocketAddr), ConnectError> {
+        let r = self.h.connect(addr).await;
+        match &r {
+            Ok((s, local)) => {
+                let conn = self.conn_log(*s).no;
+                self.record(Event::Connect {
+                    conn,
+                    local: local.to_string(),
+                    remote: addr.to_string(),
+                });
+            }
+            Err(e) => self.record(Event::ConnectFailed {
+                remote: addr.to_string(),
+                error: e.to_string(),
+            }),
+        }
+        r
+    }
+
+    async fn h_read(&mut self, s: SockId, wait: Duration) -> Result<ReadEvent, HarnessError> {
+        let r = self.h.read(s, wait).await?;
+        let log = self.conn_log(s);
+        let conn = log.no;
+        let event = match &r {
+            ReadEvent::Data(d) => Some(Event::Bytes {
+                conn,
+                from: Side::Implementation,
+                len: d.len(),
+            }),
+            ReadEvent::Eof | ReadEvent::Reset if log.impl_closed => None,
+            ReadEvent::Eof => Some(Event::Fin {
+                conn,
+                by: Side::Implementation,
+            }),
+            ReadEvent::Reset => Some(Event::Reset {
+                conn,
+                by: Side::Implementation,
+            }),
+            ReadEvent::Timeout => None,
+        };
+        if matches!(r, ReadEvent::Eof | ReadEvent::Reset) {
+            log.impl_closed = true;
+        }
+        if let Some(e) = event {
+            self.record(e);
+        }
+        Ok(r)
+    }
+
+    async fn h_close(&mut self, s: SockId) {
+        self.h.close(s).await;
+        let log = self.conn_log(s);
+        if !std::mem::replace(&mut log.runner_closed, true) {
+            let conn = log.no;
+            self.record(Event::Close {
+                conn,
+                by: Side::Runner,
+            });
+        }
     }
 
     /// Gives the harness back, with the deviations noted.
@@ -221,12 +388,7 @@ impl Ctx {
 
     /// A failure at `step`, quoting the last thing sent.
     pub fn fail(&self, step: &str, expected: impl Into<String>, got: Option<String>) -> Stop {
-        Stop::Fail(Failure {
-            step: step.to_string(),
-            sent: self.last_sent.clone(),
-            expected: expected.into(),
-            got,
-        })
+        Failure::stop(step, self.last_sent.clone(), expected, got)
     }
 
     /// Same, with a stanza as what came back.
@@ -255,6 +417,9 @@ impl Ctx {
             self.h.can_send_as(from).map_err(Stop::Skip)?;
         }
         self.last_sent = Some(to_xml(stanza));
+        self.record(Event::StanzaSent {
+            xml: to_xml_in(stanza, ns::COMPONENT),
+        });
         self.h.send_stanza(stanza).await?;
         Ok(())
     }
@@ -282,8 +447,17 @@ impl Ctx {
         // Bounded: a flood of unrelated stanzas cannot keep the case alive forever.
         for _ in 0..10_000 {
             let left = wait.saturating_sub(self.h.clock().saturating_duration_since(start));
-            match self.h.next_stanza(left).await? {
-                None => return Ok(None),
+            let next = self.h.next_stanza(left).await?;
+            if let Some(e) = &next {
+                self.record(Event::StanzaReceived {
+                    xml: to_xml_in(e, ns::COMPONENT),
+                });
+            }
+            match next {
+                None => {
+                    self.record_note(format!("no stanza to {to} within {} s", wait.as_secs_f32()));
+                    return Ok(None);
+                }
                 Some(e) if matches(&e) => return Ok(Some(e)),
                 Some(e) => {
                     self.inbox.push(e);
@@ -293,6 +467,7 @@ impl Ctx {
                 }
             }
             if self.h.clock().saturating_duration_since(start) >= wait {
+                self.record_note(format!("no stanza to {to} within {} s", wait.as_secs_f32()));
                 return Ok(None);
             }
         }
@@ -702,7 +877,7 @@ impl Ctx {
         who: &str,
         addr: SocketAddr,
     ) -> Result<(SockId, SocketAddr), Stop> {
-        match self.h.connect(addr).await {
+        match self.h_connect(addr).await {
             Ok((s, local)) => {
                 self.socks.push(s);
                 Ok((s, local))
@@ -721,10 +896,10 @@ impl Ctx {
     pub async fn expect_refused(&mut self, step: &str, addr: SocketAddr) -> Result<(), Stop> {
         let want = format!("connection to {addr} refused (port closed)");
         for attempt in 0..10 {
-            match self.h.connect(addr).await {
+            match self.h_connect(addr).await {
                 Err(ConnectError::Refused) => return Ok(()),
                 Ok((s, _)) => {
-                    self.h.close(s).await;
+                    self.h_close(s).await;
                     if attempt == 9 {
                         return Err(self.fail(
                             step,
@@ -743,18 +918,29 @@ impl Ctx {
     /// Writes bytes.
     pub async fn write(&mut self, s: SockId, data: &[u8]) -> Result<(), Stop> {
         self.h.write(s, data).await?;
+        let conn = self.conn_log(s).no;
+        self.record(Event::Bytes {
+            conn,
+            from: Side::Runner,
+            len: data.len(),
+        });
         Ok(())
     }
 
     /// Half-closes.
     pub async fn shutdown_write(&mut self, s: SockId) -> Result<(), Stop> {
         self.h.shutdown_write(s).await?;
+        let conn = self.conn_log(s).no;
+        self.record(Event::Fin {
+            conn,
+            by: Side::Runner,
+        });
         Ok(())
     }
 
     /// Closes.
     pub async fn close(&mut self, s: SockId) {
-        self.h.close(s).await;
+        self.h_close(s).await;
         self.socks.retain(|x| *x != s);
     }
 
@@ -763,13 +949,23 @@ impl Ctx {
         let mut buf = Vec::with_capacity(n);
         let wait = self.info().io_wait;
         while buf.len() < n {
-            match self.h.read(s, wait).await? {
+            match self.h_read(s, wait).await? {
                 ReadEvent::Data(d) => buf.extend_from_slice(&d),
                 ReadEvent::Eof => {
                     return Err(self.fail(
                         step,
                         format!("{n} bytes"),
                         Some(format!("{} bytes, then the connection closed", buf.len())),
+                    ))
+                }
+                ReadEvent::Reset => {
+                    return Err(self.fail(
+                        step,
+                        format!("{n} bytes"),
+                        Some(format!(
+                            "{} bytes, then the connection was reset",
+                            buf.len()
+                        )),
                     ))
                 }
                 ReadEvent::Timeout => {
@@ -791,46 +987,18 @@ impl Ctx {
     /// Reads exactly `want.len()` bytes and fails unless they equal `want`.
     pub async fn expect_bytes(&mut self, step: &str, s: SockId, want: &[u8]) -> Result<(), Stop> {
         let got = self.read_exact(step, s, want.len()).await?;
-        if got.len() > want.len() {
-            return Err(self.fail(
-                step,
-                format!(
-                    "the {} bytes written on the other side, unchanged",
-                    want.len()
-                ),
-                Some(format!(
-                    "{} bytes more than were written",
-                    got.len() - want.len()
-                )),
-            ));
+        match bytes_differ(&got, want) {
+            Some((expected, got)) => Err(self.fail(step, expected, Some(got))),
+            None => Ok(()),
         }
-        if got[..want.len()] != *want {
-            let at = got
-                .iter()
-                .zip(want)
-                .position(|(a, b)| a != b)
-                .unwrap_or(want.len());
-            return Err(self.fail(
-                step,
-                format!(
-                    "the {} bytes written on the other side, unchanged",
-                    want.len()
-                ),
-                Some(format!(
-                    "bytes differ from offset {at} (got {:?}, expected {:?})",
-                    got.get(at),
-                    want.get(at)
-                )),
-            ));
-        }
-        Ok(())
     }
 
     /// Fails unless the service closes the connection within `wait`, with no bytes
     /// before the EOF (nothing is relayed to a connection that is being dropped).
     pub async fn expect_eof(&mut self, step: &str, s: SockId, wait: Duration) -> Result<(), Stop> {
-        match self.h.read(s, wait).await? {
-            ReadEvent::Eof => Ok(()),
+        match self.h_read(s, wait).await? {
+            // A reset closes the connection too (the transcript says which it was).
+            ReadEvent::Eof | ReadEvent::Reset => Ok(()),
             ReadEvent::Data(d) => Err(self.fail(
                 step,
                 "the service closes this connection (EOF, no bytes)",
@@ -850,12 +1018,12 @@ impl Ctx {
 
     /// One raw read (data, EOF or nothing within `wait`).
     pub async fn read_event(&mut self, s: SockId, wait: Duration) -> Result<ReadEvent, Stop> {
-        Ok(self.h.read(s, wait).await?)
+        Ok(self.h_read(s, wait).await?)
     }
 
     /// Opens a connection if the service accepts one; `None` when it refuses.
     pub async fn try_connect(&mut self, addr: SocketAddr) -> Option<SockId> {
-        match self.h.connect(addr).await {
+        match self.h_connect(addr).await {
             Ok((s, _)) => {
                 self.socks.push(s);
                 Some(s)
@@ -866,7 +1034,7 @@ impl Ctx {
 
     /// Fails unless the connection stays open (no EOF) for `wait`.
     pub async fn expect_open(&mut self, step: &str, s: SockId, wait: Duration) -> Result<(), Stop> {
-        match self.h.read(s, wait).await? {
+        match self.h_read(s, wait).await? {
             ReadEvent::Timeout => Ok(()),
             ReadEvent::Data(d) => Err(self.fail(
                 step,
@@ -877,6 +1045,11 @@ impl Ctx {
                 step,
                 "the connection stays open",
                 Some("the service closed it".into()),
+            )),
+            ReadEvent::Reset => Err(self.fail(
+                step,
+                "the connection stays open",
+                Some("the service reset it".into()),
             )),
         }
     }
@@ -917,7 +1090,7 @@ impl Ctx {
     /// Ends the case: closes what it left open (best effort).
     pub async fn cleanup(&mut self) {
         for s in std::mem::take(&mut self.socks) {
-            self.h.close(s).await;
+            self.h_close(s).await;
         }
         for lease in std::mem::take(&mut self.leases) {
             if let Ok(id) = self

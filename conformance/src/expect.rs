@@ -200,7 +200,7 @@ impl Expectations {
 
     /// The expectations that match no case of `cases` (the whole catalogue, not only
     /// the cases selected, so `--only` does not make them stale).
-    pub fn stale(&self, cases: &[Case]) -> Vec<Stale> {
+    pub fn stale<C>(&self, cases: &[Case<C>]) -> Vec<Stale> {
         self.entries
             .iter()
             .filter(|e| !cases.iter().any(|c| e.matches(c.id)))

@@ -217,12 +217,19 @@ pub fn unknown_ids(cases: &[Case]) -> Vec<(&'static str, &'static str)> {
         .collect()
 }
 
+/// What the fault lists say of a sequence fault, which no case catches.
+const SEQUENCE_TEXT: &str =
+    "only a sequence of operations shows it: `pass-conformance explore` finds it";
+
 /// One line per fault and group: name, verdict, cases, why.
 pub fn list_text() -> String {
     let w = KnownFault::all().map(|f| f.name().len()).max().unwrap_or(0);
     let mut s = String::new();
     for f in KnownFault::all() {
         let _ = writeln!(s, "{:<w$}  {}", f.name(), f.summary());
+        if f.caught_by().is_empty() {
+            let _ = writeln!(s, "{:w$}    {SEQUENCE_TEXT}", "");
+        }
         for c in f.caught_by() {
             let _ = writeln!(
                 s,
@@ -242,6 +249,14 @@ pub fn list_markdown() -> String {
     let mut s =
         String::from("| Fault | What is broken | Verdict | Cases | Why |\n|---|---|---|---|---|\n");
     for f in KnownFault::all() {
+        if f.caught_by().is_empty() {
+            let _ = writeln!(
+                s,
+                "| `{}` | {} | — | none | {SEQUENCE_TEXT} |",
+                f.name(),
+                f.summary()
+            );
+        }
         for (i, c) in f.caught_by().iter().enumerate() {
             let (name, summary) = if i == 0 {
                 (format!("`{}`", f.name()), f.summary())

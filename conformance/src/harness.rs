@@ -17,8 +17,12 @@ pub struct SockId(pub u64);
 pub enum ReadEvent {
     /// Bytes (at least one).
     Data(Vec<u8>),
-    /// The peer closed its side (FIN or reset).
+    /// The peer closed its side (FIN), or the connection is gone.
     Eof,
+    /// The peer reset the connection (RST). Cases treat it as an [`ReadEvent::Eof`];
+    /// the transcript tells them apart (DESIGN decision 45). The simulated host has
+    /// no resets, so only network targets give it.
+    Reset,
     /// Nothing within the wait.
     Timeout,
 }
@@ -151,5 +155,12 @@ pub trait Harness {
     /// adds them to the case's transcript.
     fn take_events(&mut self) -> Vec<(Instant, Event)> {
         Vec::new()
+    }
+
+    /// The nemesis of `explore` (network targets): cuts the XMPP stream to the
+    /// service; the service must re-establish it and keep its leases. Targets with
+    /// no stream to cut refuse.
+    async fn cut_stream(&mut self) -> Result<(), HarnessError> {
+        Err(HarnessError("this target has no XMPP stream to cut".into()))
     }
 }

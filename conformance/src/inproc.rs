@@ -146,6 +146,7 @@ impl<E: Engine> Harness for InprocHost<E> {
             .run_until(until, |s| s.conn(conn).is_none_or(|c| c.has_news()));
         Ok(match self.sim.read(conn) {
             sim::ReadEvent::Data(data) => ReadEvent::Data(data),
+            // The simulated host closes with a FIN only: it never resets.
             sim::ReadEvent::Eof => ReadEvent::Eof,
             sim::ReadEvent::Nothing => ReadEvent::Timeout,
         })

@@ -18,15 +18,19 @@
 //! - For implementers' CI: [`expect`] turns declared known failures into XFAIL
 //!   (`--expect`), [`baseline`] fails a run only on cases that passed in an earlier
 //!   report (`--baseline`).
+//! - [`explore`]: random operation sequences checked against pass-core's reference
+//!   model, shrunk to a replay file on a mismatch (`pass-conformance explore`).
 //! - [`transcript`]: what each case exchanged with the implementation, with times.
 
 pub mod baseline;
 pub mod c2s;
 pub mod cases;
 pub mod catalogue;
+pub mod client;
 pub mod component;
 pub mod ctx;
 pub mod expect;
+pub mod explore;
 pub mod faults;
 pub mod harness;
 pub mod ibr;

@@ -15,7 +15,7 @@ use pass_conformance::expect::Expectations;
 use pass_conformance::faults::{self, KnownFault};
 use pass_conformance::inproc::reference_host;
 use pass_conformance::runner::{run_suite, RunOptions, SuiteReport};
-use pass_conformance::{catalogue, report, selftest};
+use pass_conformance::{catalogue, client, report, selftest};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -44,10 +44,14 @@ enum Command {
         /// text or markdown.
         #[arg(long, value_enum, default_value_t = ListFormat::Text)]
         format: ListFormat,
-        /// List the deliberate faults (`inproc --fault NAME`) and the cases declared
-        /// to catch each, instead of the cases.
+        /// List the deliberate faults (`inproc --fault NAME`, or with `--target
+        /// client` pass-client's PASS_CLIENT_FAULT values) and the cases declared to
+        /// catch each, instead of the cases.
         #[arg(long)]
         faults: bool,
+        /// Which catalogue: the service cases or the client cases.
+        #[arg(long, value_enum, default_value_t = ListTarget::Service)]
+        target: ListTarget,
     },
     /// Run the suite against the in-process reference service (simulated network, virtual time).
     Inproc {
@@ -90,6 +94,134 @@ enum Command {
         #[command(flatten)]
         report: ReportArgs,
     },
+    /// Check a PASS client: play its XMPP server, the PASS service, a peer and the
+    /// callers, and run `sh -c COMMAND` per case with the PASS_* environment.
+    Client {
+        #[command(flatten)]
+        target: ClientArgs,
+        #[command(flatten)]
+        report: ReportArgs,
+    },
+    /// Run the client cases against the pass-client next to this executable, through
+    /// its shim.
+    ClientSelfTest {
+        #[command(flatten)]
+        report: ReportArgs,
+    },
+    /// Drive an implementation with random operation sequences checked against the
+    /// reference model; shrink a mismatch to a replay file (exit 1), or report what
+    /// was covered (exit 0).
+    Explore {
+        #[command(subcommand)]
+        target: ExploreTarget,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ListTarget {
+    /// The cases run against a PASS service (inproc, component, wasm, self-test).
+    Service,
+    /// The cases run against a PASS client (client, client-self-test).
+    Client,
+}
+
+#[derive(Args)]
+struct ClientArgs {
+    /// The client to check, started with `sh -c COMMAND` for each case (own process
+    /// group, killed at the case's end); exit 89 means "unsupported" (SKIP).
+    #[arg(long, value_name = "COMMAND")]
+    exec: String,
+    /// Where the runner's XMPP server (c2s) listens; port 0 picks a free port.
+    #[arg(long, value_name = "IP:PORT", default_value = "127.0.0.1:0")]
+    listen: String,
+    /// The XMPP domain of the accounts (PASS_JID is user@DOMAIN).
+    #[arg(long, default_value = "localhost")]
+    domain: String,
+    /// The PASS service's JID (default: pass.DOMAIN).
+    #[arg(long, value_name = "JID")]
+    service: Option<String>,
+    /// Seconds one case may take; the client is killed then.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    case_timeout: f64,
+}
+
+#[derive(Subcommand)]
+enum ExploreTarget {
+    /// The in-process reference service (virtual time; deterministic given --seed).
+    Inproc {
+        /// Switch a fault on (`pass-conformance list --faults`).
+        #[arg(long)]
+        fault: Option<String>,
+        #[command(flatten)]
+        explore: ExploreArgs,
+    },
+    /// A PASS engine compiled to a WASI module (virtual time; deterministic given --seed).
+    Wasm {
+        /// The module (docs/ENGINE-ABI.md).
+        module: PathBuf,
+        /// A fault of a module built with pass-wasi's `faults` feature.
+        #[arg(long)]
+        fault: Option<String>,
+        #[command(flatten)]
+        explore: ExploreArgs,
+    },
+    /// An implementation that connects as an XEP-0114 component (real time).
+    Component {
+        #[command(flatten)]
+        target: ComponentArgs,
+        /// Seconds the implementation keeps a proxy port open for the owner.
+        #[arg(long, default_value_t = 30.0)]
+        proxy_window: f64,
+        #[command(flatten)]
+        explore: ExploreArgs,
+    },
+}
+
+#[derive(Args)]
+struct ExploreArgs {
+    /// The seed (default: a fresh random one, printed). Run r draws from seed + r.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Operations per run.
+    #[arg(long, default_value_t = 200)]
+    steps: usize,
+    /// Runs, each from a fresh target.
+    #[arg(long, default_value_t = 10)]
+    runs: usize,
+    /// Stop after this many seconds (wall clock); the steps so far count.
+    #[arg(long, value_name = "SECS")]
+    time_budget: Option<f64>,
+    /// The implementation's pool size: with it, a 502 while fewer ports are in use
+    /// is a mismatch (without it, 502 is never judged).
+    #[arg(long)]
+    pool_size: Option<usize>,
+    /// Accounts the operations act as (each with two resources).
+    #[arg(long, default_value_t = 2)]
+    accounts: u8,
+    /// Rerun the operations of a replay file instead of exploring.
+    #[arg(long, value_name = "FILE")]
+    replay: Option<PathBuf>,
+    /// Write the replay file of a mismatch into this directory.
+    #[arg(long, value_name = "DIR")]
+    save_dir: Option<PathBuf>,
+    /// Output format of the summary.
+    #[arg(long, value_enum, default_value_t = ExploreFormat::Text)]
+    format: ExploreFormat,
+    /// Seconds a timed event may be early or late.
+    #[arg(long, value_name = "SECS", default_value_t = pass_conformance::ctx::DEFAULT_TIMING_TOLERANCE.as_secs_f64())]
+    timing_tolerance: f64,
+    /// Most fresh runs shrinking may try (0: no shrinking, the run as it went).
+    #[arg(long, default_value_t = 300)]
+    shrink_tries: usize,
+    /// Most seconds shrinking may take (the shortest sequence so far is printed).
+    #[arg(long, value_name = "SECS", default_value_t = 120.0)]
+    shrink_time: f64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ExploreFormat {
+    Text,
+    Json,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -103,6 +235,8 @@ enum Format {
     Table,
     Json,
     Junit,
+    /// One self-contained HTML page (no script, nothing fetched).
+    Html,
 }
 
 #[derive(Args)]
@@ -113,6 +247,10 @@ struct ReportArgs {
     /// Write the report here instead of stdout (a table still goes to stdout).
     #[arg(long)]
     output: Option<PathBuf>,
+    /// In the table, show the details and transcript of passing cases too (those of
+    /// every other case are always shown).
+    #[arg(long)]
+    verbose: bool,
     /// Run only cases whose id matches this glob (repeatable).
     #[arg(long)]
     only: Vec<String>,
@@ -314,17 +452,19 @@ fn run_options(r: &ReportArgs) -> Result<RunOptions, String> {
 }
 
 fn emit(report: &SuiteReport, args: &ReportArgs) -> Result<(), String> {
+    let table = || report::table_with(report, report::TableOptions::verbose(args.verbose));
     let text = match args.format {
-        Format::Table => report::table(report),
+        Format::Table => table(),
         Format::Json => report::json(report),
         Format::Junit => report::junit(report),
+        Format::Html => report::html(report),
     };
     match &args.output {
         Some(path) => {
             std::fs::write(path, &text)
                 .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
             if !matches!(args.format, Format::Table) {
-                print!("{}", report::table(report));
+                print!("{}", table());
             }
         }
         None => print!("{text}"),
@@ -351,6 +491,161 @@ async fn run_inproc(fault: Option<&str>, opts: &RunOptions) -> Result<SuiteRepor
     Ok(report)
 }
 
+/// `pass-conformance explore`: the exit code (0 no mismatch, 1 a mismatch).
+async fn explore_main(target: ExploreTarget) -> Result<i32, String> {
+    use pass_conformance::explore::targets::{self, Settings};
+    use pass_conformance::explore::{self, replay, ExploreOptions, Outcome};
+    let settings = |a: &ExploreArgs| -> Result<Settings, String> {
+        Ok(Settings {
+            pool_size: a.pool_size,
+            tolerance: Duration::try_from_secs_f64(a.timing_tolerance).map_err(|_| {
+                format!(
+                    "--timing-tolerance {}: not a number of seconds",
+                    a.timing_tolerance
+                )
+            })?,
+        })
+    };
+    let (mut t, args): (Box<dyn explore::Target>, ExploreArgs) = match target {
+        ExploreTarget::Inproc { fault, explore } => {
+            let fault = match fault {
+                Some(name) => Some(KnownFault::from_name(&name).ok_or_else(|| {
+                    let names: Vec<&str> = KnownFault::all().map(|f| f.name()).collect();
+                    format!("unknown fault {name:?}; known: {}", names.join(", "))
+                })?),
+                None => None,
+            };
+            let t = targets::inproc(fault, settings(&explore)?);
+            (Box::new(t), explore)
+        }
+        ExploreTarget::Wasm {
+            module,
+            fault,
+            explore,
+        } => {
+            let m = pass_conformance::wasm::WasmModule::load(
+                &module,
+                pass_conformance::wasm::GuestLimits::default(),
+            )
+            .map_err(|e| e.to_string())?;
+            let label = module.display().to_string();
+            let t = targets::wasm(m, &label, fault, settings(&explore)?);
+            (Box::new(t), explore)
+        }
+        ExploreTarget::Component {
+            target,
+            proxy_window,
+            explore,
+        } => {
+            let copts = component_options(&target)?;
+            let t = targets::component(copts, secs(proxy_window), settings(&explore)?).await?;
+            (Box::new(t), explore)
+        }
+    };
+    if let Some(path) = &args.replay {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let ops = replay::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let found = explore::replay(t.as_mut(), &ops, args.accounts).await;
+        t.finish().await;
+        return match found? {
+            Some(r) => {
+                print!("{}", r.render());
+                Ok(1)
+            }
+            None => {
+                println!(
+                    "explore: the {} operations of {} pass on {}",
+                    ops.len(),
+                    path.display(),
+                    t.describe()
+                );
+                Ok(0)
+            }
+        };
+    }
+    let seed = args.seed.unwrap_or_else(rand::random);
+    let opts = ExploreOptions {
+        seed,
+        steps: args.steps,
+        runs: args.runs,
+        time_budget: match args.time_budget {
+            Some(s) => Some(
+                Duration::try_from_secs_f64(s)
+                    .map_err(|_| format!("--time-budget {s}: not a number of seconds"))?,
+            ),
+            None => None,
+        },
+        accounts: args.accounts,
+        shrink_tries: args.shrink_tries,
+        shrink_time: Duration::try_from_secs_f64(args.shrink_time).map_err(|_| {
+            format!(
+                "--shrink-time {}: not a number of seconds",
+                args.shrink_time
+            )
+        })?,
+    };
+    eprintln!("explore: seed {seed} (rerun with --seed {seed})");
+    let outcome = explore::explore(t.as_mut(), &opts).await;
+    t.finish().await;
+    let outcome = outcome?;
+    match outcome {
+        Outcome::Passed(summary) => {
+            match args.format {
+                ExploreFormat::Text => print!("{}", explore::summary_text(&summary)),
+                ExploreFormat::Json => println!(
+                    "{}",
+                    serde_json::json!({ "result": "pass", "summary": summary })
+                ),
+            }
+            Ok(0)
+        }
+        Outcome::Found(replay, summary) => {
+            let text = replay.render();
+            if let Some(dir) = &args.save_dir {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+                let path = dir.join(format!("explore-seed{}-run{}.replay", seed, replay.run));
+                std::fs::write(&path, &text)
+                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                eprintln!("explore: replay file written to {}", path.display());
+            }
+            match args.format {
+                ExploreFormat::Text => print!("{text}"),
+                ExploreFormat::Json => println!(
+                    "{}",
+                    serde_json::json!({
+                        "result": "mismatch",
+                        "mismatch": replay.mismatch,
+                        "replay": text,
+                        "summary": summary,
+                    })
+                ),
+            }
+            Ok(1)
+        }
+    }
+}
+
+fn component_options(target: &ComponentArgs) -> Result<ComponentOptions, String> {
+    let secret = std::fs::read_to_string(&target.secret_file).map_err(|e| {
+        format!(
+            "cannot read the secret file {}: {e}",
+            target.secret_file.display()
+        )
+    })?;
+    Ok(ComponentOptions {
+        listen: target.listen.clone(),
+        domain: target.domain.clone(),
+        secret: secret.trim().to_string(),
+        spawn: target.spawn.clone(),
+        answer_wait: secs(target.waits.answer_wait),
+        io_wait: secs(target.waits.connect_timeout),
+        impl_answer_timeout: secs(target.waits.impl_answer_timeout),
+        connect_wait: secs(target.connect_wait),
+    })
+}
+
 fn main() {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -365,7 +660,11 @@ fn main() {
     };
     let result: Result<(SuiteReport, ReportArgs), String> = runtime.block_on(async {
         match cli.command {
-            Command::List { format, faults } => {
+            Command::List {
+                format,
+                faults,
+                target: ListTarget::Service,
+            } => {
                 // Every case, the c2s target's own marked "(c2s target only)".
                 let cases = catalogue::for_c2s();
                 match (format, faults) {
@@ -376,28 +675,27 @@ fn main() {
                 }
                 std::process::exit(0);
             }
+            Command::List {
+                format,
+                faults,
+                target: ListTarget::Client,
+            } => {
+                let cases = client::client_catalogue();
+                match (format, faults) {
+                    (ListFormat::Text, false) => print!("{}", report::list_text(&cases)),
+                    (ListFormat::Markdown, false) => print!("{}", report::list_markdown(&cases)),
+                    (ListFormat::Text, true) => print!("{}", client::faults::list_text()),
+                    (ListFormat::Markdown, true) => print!("{}", client::faults::list_markdown()),
+                }
+                std::process::exit(0);
+            }
             Command::Inproc { report, fault } => {
                 let opts = run_options(&report)?;
                 Ok((run_inproc(fault.as_deref(), &opts).await?, report))
             }
             Command::Component { target, report } => {
                 let opts = run_options(&report)?;
-                let secret = std::fs::read_to_string(&target.secret_file).map_err(|e| {
-                    format!(
-                        "cannot read the secret file {}: {e}",
-                        target.secret_file.display()
-                    )
-                })?;
-                let copts = ComponentOptions {
-                    listen: target.listen,
-                    domain: target.domain,
-                    secret: secret.trim().to_string(),
-                    spawn: target.spawn,
-                    answer_wait: secs(target.waits.answer_wait),
-                    io_wait: secs(target.waits.connect_timeout),
-                    impl_answer_timeout: secs(target.waits.impl_answer_timeout),
-                    connect_wait: secs(target.connect_wait),
-                };
+                let copts = component_options(&target)?;
                 let r = component::run(&copts, &opts)
                     .await
                     .map_err(|e| e.to_string())?;
@@ -425,9 +723,41 @@ fn main() {
                     .map_err(|e| e.to_string())?;
                 Ok((r, report))
             }
+            Command::Explore { target } => {
+                let code = explore_main(target).await?;
+                std::process::exit(code);
+            }
             Command::SelfTest { report } => {
                 let opts = run_options(&report)?;
                 let r = selftest::run(&opts).await.map_err(|e| e.to_string())?;
+                Ok((r, report))
+            }
+            Command::Client { target, report } => {
+                let opts = run_options(&report)?;
+                let copts = client::ClientOptions {
+                    listen: target.listen,
+                    domain: target.domain,
+                    service: target.service,
+                    case_timeout: Duration::try_from_secs_f64(target.case_timeout).map_err(
+                        |_| {
+                            format!(
+                                "--case-timeout {}: not a number of seconds",
+                                target.case_timeout
+                            )
+                        },
+                    )?,
+                    ..client::ClientOptions::new(&target.exec)
+                };
+                let r = client::run(&copts, &opts)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok((r, report))
+            }
+            Command::ClientSelfTest { report } => {
+                let opts = run_options(&report)?;
+                let r = selftest::run_client(&opts)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 Ok((r, report))
             }
         }

@@ -256,34 +256,14 @@ pub async fn run_suite(
     let mut outcomes = Vec::new();
     let mut broken: Option<String> = None;
     for (index, case) in cases.iter().enumerate().filter(|(_, c)| opts.selects(c.id)) {
-        let mut out = Outcome {
-            id: case.id.to_string(),
-            section: case.section.to_string(),
-            listing: case.listing,
-            level: case.level,
-            requirement: spec::quote(case.requirement),
-            description: case.description.to_string(),
-            status: Status::Pass,
-            notes: Vec::new(),
-            failure: None,
-            duration_ms: 0,
-            expected: None,
-            transcript: Transcript::default(),
-        };
+        let mut out = blank_outcome(case);
         if broken.is_none() {
             if let Err(e) = h.reset().await {
                 broken = Some(format!("implementation disconnected: {e}"));
             }
         }
         if let Some(why) = &broken {
-            judge(&mut out, Status::Fail, opts);
-            out.notes.push(why.clone());
-            out.failure = Some(Failure {
-                step: "start the case".into(),
-                sent: None,
-                expected: "the implementation connected".into(),
-                got: Some(why.clone()),
-            });
+            fail_unstarted(&mut out, why, opts);
             outcomes.push(out);
             continue;
         }
@@ -292,6 +272,7 @@ pub async fn run_suite(
         let mut ctx = Ctx::new(h, index + 1).with_tolerance(opts.timing_tolerance);
         let result = (case.run)(&mut ctx).await;
         ctx.cleanup().await;
+        out.transcript = ctx.take_transcript();
         let (back, warnings) = ctx.into_parts();
         h = back;
         let seen = h.take_events();
@@ -304,43 +285,91 @@ pub async fn run_suite(
             out.transcript.entries.sort_by_key(|e| e.at_ms);
         }
         out.duration_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
-        out.notes = warnings;
-        let soft = case.level != Level::Must;
-        // The verdict without --strict; `judge` applies --strict and expectations.
-        match result {
-            Ok(()) if out.notes.is_empty() => judge(&mut out, Status::Pass, opts),
-            // A tolerated deviation.
-            Ok(()) => judge(&mut out, Status::Warn, opts),
-            Err(Stop::Skip(why)) => {
-                judge(&mut out, Status::Skip, opts);
-                let why = if why.trim().is_empty() {
-                    "no reason given".to_string()
-                } else {
-                    why
-                };
-                out.notes.push(why);
-            }
-            Err(Stop::Fail(f)) => {
-                judge(
-                    &mut out,
-                    if soft { Status::Warn } else { Status::Fail },
-                    opts,
-                );
-                out.failure = Some(f);
-            }
-            Err(Stop::Harness(e)) => {
-                judge(&mut out, Status::Fail, opts);
-                out.notes.push(e.to_string());
-                out.failure = Some(Failure {
-                    step: "talk to the implementation".into(),
-                    sent: None,
-                    expected: "the harness keeps working".into(),
-                    got: Some(e.to_string()),
-                });
-            }
-        }
+        conclude(&mut out, result, warnings, opts);
         outcomes.push(out);
     }
+    (assemble(target, outcomes, cases, opts), h)
+}
+
+/// A case's outcome before it ran: its catalogue facts, PASS, nothing noted.
+pub(crate) fn blank_outcome<C>(case: &Case<C>) -> Outcome {
+    Outcome {
+        id: case.id.to_string(),
+        section: case.section.to_string(),
+        listing: case.listing,
+        level: case.level,
+        requirement: spec::quote(case.requirement),
+        description: case.description.to_string(),
+        status: Status::Pass,
+        notes: Vec::new(),
+        failure: None,
+        duration_ms: 0,
+        expected: None,
+        transcript: Transcript::default(),
+    }
+}
+
+/// A case that could not start because the target broke down: FAIL with `why`.
+pub(crate) fn fail_unstarted(out: &mut Outcome, why: &str, opts: &RunOptions) {
+    judge(out, Status::Fail, opts);
+    out.notes.push(why.to_string());
+    out.failure = Some(Failure {
+        step: "start the case".into(),
+        sent: None,
+        expected: "the implementation connected".into(),
+        got: Some(why.to_string()),
+    });
+}
+
+/// The verdict of a case that ran (DESIGN decision 42): from how it ended and the
+/// deviations it noted (`warnings`, which become the outcome's notes).
+pub(crate) fn conclude(
+    out: &mut Outcome,
+    result: Result<(), Stop>,
+    warnings: Vec<String>,
+    opts: &RunOptions,
+) {
+    out.notes = warnings;
+    let soft = out.level != Level::Must;
+    // The verdict without --strict; `judge` applies --strict and expectations.
+    match result {
+        Ok(()) if out.notes.is_empty() => judge(out, Status::Pass, opts),
+        // A tolerated deviation.
+        Ok(()) => judge(out, Status::Warn, opts),
+        Err(Stop::Skip(why)) => {
+            judge(out, Status::Skip, opts);
+            let why = if why.trim().is_empty() {
+                "no reason given".to_string()
+            } else {
+                why
+            };
+            out.notes.push(why);
+        }
+        Err(Stop::Fail(f)) => {
+            judge(out, if soft { Status::Warn } else { Status::Fail }, opts);
+            out.failure = Some(f);
+        }
+        Err(Stop::Harness(e)) => {
+            judge(out, Status::Fail, opts);
+            out.notes.push(e.to_string());
+            out.failure = Some(Failure {
+                step: "talk to the implementation".into(),
+                sent: None,
+                expected: "the harness keeps working".into(),
+                got: Some(e.to_string()),
+            });
+        }
+    }
+}
+
+/// The report of a run: the outcomes, stale expectations against `cases`, and the
+/// baseline comparison.
+pub(crate) fn assemble<C>(
+    target: &str,
+    outcomes: Vec<Outcome>,
+    cases: &[Case<C>],
+    opts: &RunOptions,
+) -> SuiteReport {
     let mut report = SuiteReport {
         target: target.to_string(),
         strict: opts.strict,
@@ -352,7 +381,7 @@ pub async fn run_suite(
     if let Some(b) = &opts.baseline {
         b.apply(&mut report);
     }
-    (report, h)
+    report
 }
 
 /// Sets the status of `out` from its verdict without `--strict`: under `--strict` a

@@ -19,18 +19,24 @@ const MAX_LEASES: usize = 8;
 /// Where `pass-node` should be: beside `exe`, or one level up when `exe` is a test
 /// binary in `target/<profile>/deps`.
 pub fn locate_node(exe: &Path) -> Option<PathBuf> {
+    locate_beside(exe, "pass-node")
+}
+
+/// Where the executable `name` should be: beside `exe`, or one level up when `exe`
+/// is a test binary in `target/<profile>/deps`.
+pub fn locate_beside(exe: &Path, name: &str) -> Option<PathBuf> {
     let dir = exe.parent()?;
-    let mut candidates = vec![dir.join("pass-node")];
+    let mut candidates = vec![dir.join(name)];
     if dir.file_name().is_some_and(|n| n == "deps") {
         if let Some(up) = dir.parent() {
-            candidates.push(up.join("pass-node"));
+            candidates.push(up.join(name));
         }
     }
     candidates.into_iter().find(|p| p.is_file())
 }
 
 /// A free TCP port on 127.0.0.1 (the OS picks it).
-fn free_port() -> Result<u16, RunError> {
+pub fn free_port() -> Result<u16, RunError> {
     let l = TcpListener::bind("127.0.0.1:0")
         .map_err(|e| RunError::Listen(format!("cannot find a free port: {e}")))?;
     l.local_addr()
@@ -39,7 +45,7 @@ fn free_port() -> Result<u16, RunError> {
 }
 
 /// `POOL` consecutive free ports, as `A-B`.
-fn free_range() -> Result<(u16, u16), RunError> {
+pub fn free_range() -> Result<(u16, u16), RunError> {
     for _ in 0..50 {
         let base = 20000 + rand::random::<u16>() % 30000;
         let all_free = (base..base + POOL).all(|p| TcpListener::bind(("127.0.0.1", p)).is_ok());
@@ -78,16 +84,20 @@ pub fn options(node: &Path, secret_file: &Path) -> Result<ComponentOptions, RunE
 
 /// Runs the self-test with the `pass-node` beside the current executable.
 pub async fn run(opts: &RunOptions) -> Result<SuiteReport, RunError> {
+    run_with_node(&beside_me("pass-node")?, opts).await
+}
+
+/// The executable `name` beside the current one, or an error saying how to build it.
+fn beside_me(name: &str) -> Result<PathBuf, RunError> {
     let exe = std::env::current_exe()
         .map_err(|e| RunError::Spawn(format!("cannot find my own executable: {e}")))?;
-    let node = locate_node(&exe).ok_or_else(|| {
+    locate_beside(&exe, name).ok_or_else(|| {
         RunError::Spawn(format!(
-            "pass-node not found next to {}: build it: cargo build --release -p pass-node \
-             (or cargo build -p pass-node for a debug run)",
+            "{name} not found next to {}: build it: cargo build --release -p {name} \
+             (or cargo build -p {name} for a debug run)",
             exe.display()
         ))
-    })?;
-    run_with_node(&node, opts).await
+    })
 }
 
 /// Runs the self-test against the `pass-node` binary at `node`.
@@ -102,4 +112,44 @@ pub async fn run_with_node(node: &Path, opts: &RunOptions) -> Result<SuiteReport
     let mut copts = options(node, file.path())?;
     copts.secret = secret;
     component::run(&copts, opts).await
+}
+
+/// The shim that maps the client target's environment to pass-client's flags
+/// (`conformance/shims/pass-client.sh`), built in so that `client-self-test` needs
+/// nothing but the two executables.
+pub const PASS_CLIENT_SHIM: &str = include_str!("../shims/pass-client.sh");
+
+/// `client-self-test`: the client cases against the `pass-client` beside the current
+/// executable, through its shim.
+pub async fn run_client(opts: &RunOptions) -> Result<SuiteReport, RunError> {
+    run_client_with(&beside_me("pass-client")?, opts).await
+}
+
+/// The client cases against the `pass-client` binary at `client`, through its shim.
+pub async fn run_client_with(client: &Path, opts: &RunOptions) -> Result<SuiteReport, RunError> {
+    let shim = shim_file()?;
+    let copts = crate::client::ClientOptions::new(&shim_command(client, shim.path()));
+    crate::client::run(&copts, opts).await
+}
+
+/// The `--exec` command that runs pass-client at `client` through the shim at `shim`.
+pub fn shim_command(client: &Path, shim: &Path) -> String {
+    format!(
+        "PASS_CLIENT='{}' exec sh '{}'",
+        client.display(),
+        shim.display()
+    )
+}
+
+/// The built-in shim, written to a temporary file.
+pub fn shim_file() -> Result<tempfile::NamedTempFile, RunError> {
+    let mut file = tempfile::Builder::new()
+        .prefix("pass-client-shim-")
+        .suffix(".sh")
+        .tempfile()
+        .map_err(|e| RunError::Spawn(format!("cannot write the shim: {e}")))?;
+    file.write_all(PASS_CLIENT_SHIM.as_bytes())
+        .and_then(|()| file.flush())
+        .map_err(|e| RunError::Spawn(format!("cannot write the shim: {e}")))?;
+    Ok(file)
 }

@@ -114,7 +114,17 @@ impl Sockets {
         let mut buf = vec![0u8; 256 * 1024];
         match timeout(wait, s.read.read(&mut buf)).await {
             Err(_) => Ok(ReadEvent::Timeout),
-            Ok(Ok(0)) | Ok(Err(_)) => Ok(ReadEvent::Eof),
+            Ok(Ok(0)) => Ok(ReadEvent::Eof),
+            // An RST is told from a FIN in the transcript (DESIGN decision 45).
+            Ok(Err(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted
+                ) =>
+            {
+                Ok(ReadEvent::Reset)
+            }
+            Ok(Err(_)) => Ok(ReadEvent::Eof),
             Ok(Ok(n)) => {
                 buf.truncate(n);
                 Ok(ReadEvent::Data(buf))

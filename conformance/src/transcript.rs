@@ -121,6 +121,37 @@ impl Transcript {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
+
+    /// Which side closed connection `conn` first (its first FIN, RST or close),
+    /// `None` while neither did.
+    pub fn first_to_close(&self, conn: u64) -> Option<Side> {
+        self.entries.iter().find_map(|e| match e.event {
+            Event::Fin { conn: c, by }
+            | Event::Reset { conn: c, by }
+            | Event::Close { conn: c, by }
+                if c == conn =>
+            {
+                Some(by)
+            }
+            _ => None,
+        })
+    }
+
+    /// Whether entry `i` is the first FIN, RST or close of its connection: what
+    /// reports mark as "closed first".
+    pub fn is_first_close(&self, i: usize) -> bool {
+        let conn = match self.entries.get(i).map(|e| &e.event) {
+            Some(
+                Event::Fin { conn, .. } | Event::Reset { conn, .. } | Event::Close { conn, .. },
+            ) => *conn,
+            _ => return false,
+        };
+        !self.entries[..i].iter().any(|e| {
+            matches!(e.event,
+                Event::Fin { conn: c, .. } | Event::Reset { conn: c, .. } | Event::Close { conn: c, .. }
+                if c == conn)
+        })
+    }
 }
 
 /// Records a case's events against the time the case started.
@@ -184,6 +215,35 @@ mod tests {
         );
         let back: Transcript = serde_json::from_str(&json).expect("parses back");
         assert_eq!(back, t);
+    }
+
+    #[test]
+    fn who_closed_first() {
+        let start = Instant::now();
+        let mut r = Recorder::new(start);
+        let by = |by| Event::Fin { conn: 1, by };
+        r.record(start, Event::Note { text: "x".into() });
+        r.record(start, by(Side::Implementation));
+        r.record(
+            start,
+            Event::Close {
+                conn: 1,
+                by: Side::Runner,
+            },
+        );
+        r.record(
+            start,
+            Event::Reset {
+                conn: 2,
+                by: Side::Runner,
+            },
+        );
+        let t = r.finish();
+        assert_eq!(t.first_to_close(1), Some(Side::Implementation));
+        assert_eq!(t.first_to_close(2), Some(Side::Runner));
+        assert_eq!(t.first_to_close(3), None);
+        let firsts: Vec<bool> = (0..5).map(|i| t.is_first_close(i)).collect();
+        assert_eq!(firsts, [false, true, false, true, false]);
     }
 
     #[test]

@@ -37,8 +37,11 @@ fn every_fault_is_caught_by_exactly_its_declared_cases() {
 
 #[test]
 fn every_fault_is_caught_by_some_case() {
-    // An empty declaration would make "exactly its cases" vacuous.
+    // An empty declaration would make "exactly its cases" vacuous. The sequence
+    // faults are the exception: no case catches them (the test above proves every
+    // case passes with them on), `explore` does (tests/explore_faults.rs).
     let missed: Vec<&str> = KnownFault::all()
+        .filter(|f| !matches!(f, KnownFault::Engine(e) if e.is_sequence()))
         .filter(|f| f.caught_by().iter().all(|c| c.cases.is_empty()))
         .map(|f| f.name())
         .collect();

@@ -244,3 +244,81 @@ fn conformance_doc_lists_the_declared_faults_verbatim() {
     let text = bin().args(["list", "--faults"]).output().unwrap();
     assert!(String::from_utf8_lossy(&text.stdout).contains("host-ignore-unlisten"));
 }
+
+#[test]
+fn verbose_shows_the_transcript_of_a_passing_case() {
+    let run = |verbose: bool| {
+        let mut cmd = bin();
+        cmd.args(["inproc", "--only", "pass/2/register-result"]);
+        if verbose {
+            cmd.arg("--verbose");
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let quiet = run(false);
+    assert!(!quiet.contains("transcript:"), "{quiet}");
+    assert!(!quiet.contains("+0.000s"), "{quiet}");
+    let verbose = run(true);
+    let details = verbose
+        .split("\nPASS pass/2/register-result [MUST] ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{verbose}"));
+    assert!(
+        details.contains("\n  transcript:\n    +0.000s  sent  <iq type='set'"),
+        "{verbose}"
+    );
+    assert!(
+        verbose.contains("+0.000s  recv  <iq type='result' id='c2-1' from='pass.localhost'"),
+        "{verbose}"
+    );
+}
+
+#[test]
+fn format_html_writes_one_page_and_prints_the_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("report.html");
+    let out = bin()
+        .args([
+            "inproc",
+            "--only",
+            "pass/4.3/*",
+            "--format",
+            "html",
+            "--output",
+        ])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("pass/4.3/close-ack"), "{stdout}");
+    let page = std::fs::read_to_string(&path).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>"), "{page}");
+    assert!(
+        page.contains("data-case=\"pass/4.3/close-ack\" data-status=\"PASS\""),
+        "{page}"
+    );
+}
+
+#[test]
+fn conformance_doc_holds_the_client_cases_and_faults_verbatim() {
+    let doc = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/CONFORMANCE.md");
+    let doc = std::fs::read_to_string(doc).unwrap();
+    for args in [
+        &["list", "--target", "client", "--format", "markdown"][..],
+        &[
+            "list", "--target", "client", "--faults", "--format", "markdown",
+        ][..],
+    ] {
+        let out = bin().args(args).output().unwrap();
+        assert!(out.status.success());
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            doc.contains(&text),
+            "docs/CONFORMANCE.md does not hold the output of `pass-conformance {}`; paste it in:\n{text}",
+            args.join(" ")
+        );
+    }
+}

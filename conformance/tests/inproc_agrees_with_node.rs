@@ -9,6 +9,7 @@
 
 use pass_conformance::inproc::reference_host;
 use pass_conformance::runner::{run_suite, RunOptions, Status, SuiteReport};
+use pass_conformance::transcript::{Event, Side};
 use pass_conformance::{catalogue, report, selftest, Level};
 use std::collections::BTreeMap;
 
@@ -71,6 +72,32 @@ fn inproc_verdicts_equal_node_verdicts() {
         "MUST cases pass-node did not pass: {must_not_passed:?}"
     );
     assert_eq!(node.exit_code(), 0, "the reference node must pass --strict");
+    // The component target records transcripts too, on the wall clock (DESIGN
+    // decision 44): every case has one, in time order, over real sockets.
+    for o in &node.outcomes {
+        let times: Vec<u64> = o.transcript.entries.iter().map(|e| e.at_ms).collect();
+        assert!(!times.is_empty(), "{}: no transcript", o.id);
+        assert!(
+            times.windows(2).all(|w| w[0] <= w[1]),
+            "{}: {times:?}",
+            o.id
+        );
+    }
+    let events: Vec<&Event> = node
+        .outcomes
+        .iter()
+        .flat_map(|o| o.transcript.entries.iter().map(|e| &e.event))
+        .collect();
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, Event::Connect { local, .. } if local.starts_with("127.0.0.1:"))));
+    assert!(events.iter().any(|e| matches!(
+        e,
+        Event::Fin {
+            by: Side::Implementation,
+            ..
+        }
+    )));
     let (inproc, node) = (verdicts(&inproc), verdicts(&node));
     assert_eq!(inproc.len(), cases.len());
     assert_eq!(node.len(), cases.len());

@@ -76,6 +76,27 @@ fn json_report_snapshot_and_shape() {
     assert_eq!(unmet[0]["section"], "4.3");
     assert_eq!(unmet[0]["cases"][0], "pass/4.3/close-not-owner-401");
     assert_eq!(r.exit_code(), 1);
+    // Every case carries its transcript: flat entries, times on the virtual clock.
+    assert!(outcomes.iter().all(|o| o["transcript"].is_array()));
+    let t = failed["transcript"].as_array().unwrap();
+    let kinds: Vec<&str> = t.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "stanza-sent",
+            "stanza-received",
+            "stanza-sent",
+            "stanza-received",
+            "stanza-sent",
+            "stanza-received"
+        ]
+    );
+    assert_eq!(t[3]["at_ms"], 0);
+    assert!(
+        t[3]["xml"].as_str().unwrap().contains("<error code='404'"),
+        "{}",
+        t[3]
+    );
     insta::assert_snapshot!("json_report", text);
 }
 
@@ -148,4 +169,39 @@ fn table_names_section_expected_and_got() {
         t.contains("expected:") && t.contains("got:") && t.contains("sent:"),
         "{t}"
     );
+}
+
+#[test]
+fn table_prints_transcripts_of_failures_and_with_verbose_of_passes() {
+    let r = fixed_run();
+    let t = report::table(&r);
+    let failing = t
+        .split("\nFAIL pass/4.3/close-not-owner-401")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{t}"));
+    assert!(
+        failing.contains("  transcript:\n    +0.000s  sent  <iq type='set' id='c28-1'"),
+        "{t}"
+    );
+    assert!(
+        failing.contains("    +0.000s  recv  <iq type='error' id='c28-2' from='pass.localhost'"),
+        "{t}"
+    );
+    // A passing case shows neither details nor transcript without --verbose...
+    assert!(!t.contains("PASS pass/4.3/close-port-closed"), "{t}");
+    assert_eq!(
+        t.matches("  transcript:").count(),
+        r.outcomes
+            .iter()
+            .filter(|o| o.status != Status::Pass)
+            .count()
+    );
+    // ...and both with it.
+    let v = report::table_with(&r, report::TableOptions::verbose(true));
+    assert!(
+        v.contains("\nPASS pass/4.3/close-port-closed [MUST]"),
+        "{v}"
+    );
+    assert_eq!(v.matches("  transcript:").count(), r.outcomes.len());
+    insta::assert_snapshot!("table_report", t);
 }

@@ -1,5 +1,5 @@
 //! The reference core compiled to wasm gives the same verdicts as the native core,
-//! case for case: same status, same notes, same failure text; and it does so within
+//! case for case: same status, same notes, same failure text, same transcript; and it does so within
 //! 1% of the default fuel budget and an eighth of the default memory cap, the
 //! headroom `GuestLimits` documents.
 
@@ -25,6 +25,12 @@ fn wasm_verdicts_equal_inproc_verdicts() {
     drop(h);
     assert_eq!(guest.outcomes.len(), cases.len());
     assert_eq!(verdicts(&guest), verdicts(&native));
+    // Both run on the same virtual clock: the transcripts, times included, agree
+    // event for event (DESIGN decision 44).
+    for (g, n) in guest.outcomes.iter().zip(&native.outcomes) {
+        assert!(!n.transcript.is_empty(), "{}: no transcript", n.id);
+        assert_eq!(g.transcript, n.transcript, "{}", n.id);
+    }
     // The comparison means something only if the reference passes.
     assert_eq!(native.count(Status::Fail), 0, "{:#?}", verdicts(&native));
 }

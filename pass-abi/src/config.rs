@@ -99,6 +99,7 @@ impl ConfigRecord {
                     config.call_per_second = number(RECORD, "call_per_second", value)?
                 }
                 "max_idle_lease_ms" => config.max_idle_lease = ms("max_idle_lease_ms", value)?,
+                "reconnect_grace_ms" => config.reconnect_grace = ms("reconnect_grace_ms", value)?,
                 "max_stanza_bytes" => {
                     config.stanza_limits.max_stanza_bytes =
                         number(RECORD, "max_stanza_bytes", value)?
@@ -159,6 +160,7 @@ impl fmt::Display for ConfigRecord {
             call_burst,
             call_per_second,
             max_idle_lease,
+            reconnect_grace,
             stanza_limits,
         } = &self.config;
         write!(f, "config service={service} advertised=")?;
@@ -175,13 +177,14 @@ impl fmt::Display for ConfigRecord {
              max_relays={max_relays} max_expire_ms={} answer_timeout_ms={} proxy_window_ms={} \
              seed={seed} quarantine_ms={} iq_burst={iq_burst} iq_per_second={iq_per_second} \
              call_burst={call_burst} call_per_second={call_per_second} max_idle_lease_ms={} \
-             max_stanza_bytes={} \
+             reconnect_grace_ms={} max_stanza_bytes={} \
              max_depth={} max_attributes={} max_attribute_bytes={} max_text_bytes={}",
             max_expire.as_millis(),
             answer_timeout.as_millis(),
             proxy_window.as_millis(),
             quarantine.as_millis(),
             max_idle_lease.as_millis(),
+            reconnect_grace.as_millis(),
             stanza_limits.max_stanza_bytes,
             stanza_limits.max_depth,
             stanza_limits.max_attributes,
@@ -222,7 +225,7 @@ mod tests {
             "service=p.x advertised=192.0.2.1,2001:db8::1 ports=5000-5009 max_leases=3 \
              max_leases_per_account=2 max_relays=4 max_expire_ms=60000 answer_timeout_ms=1500 \
              proxy_window_ms=2500 seed=99 quarantine_ms=7000 iq_burst=5 iq_per_second=6 \
-             call_burst=3 call_per_second=4 max_idle_lease_ms=0 max_stanza_bytes=9000 max_depth=7 max_attributes=8 max_attribute_bytes=900 \
+             call_burst=3 call_per_second=4 max_idle_lease_ms=0 reconnect_grace_ms=5000 max_stanza_bytes=9000 max_depth=7 max_attributes=8 max_attribute_bytes=900 \
              max_text_bytes=800 fault=ignore-close",
         )
         .unwrap();
@@ -245,6 +248,7 @@ mod tests {
             call_burst: 3,
             call_per_second: 4,
             max_idle_lease: Duration::ZERO,
+            reconnect_grace: Duration::from_secs(5),
             stanza_limits: pass_core::xml::Limits {
                 max_stanza_bytes: 9000,
                 max_depth: 7,
@@ -318,7 +322,7 @@ mod tests {
         assert!(
             r.ends_with(
                 " iq_burst=20 iq_per_second=10 call_burst=100 call_per_second=20 \
-                 max_idle_lease_ms=86400000 \
+                 max_idle_lease_ms=86400000 reconnect_grace_ms=60000 \
                  max_stanza_bytes=65536 max_depth=32 \
                  max_attributes=32 max_attribute_bytes=4096 max_text_bytes=16384 \
                  fault=drop-notices"

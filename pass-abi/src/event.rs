@@ -14,6 +14,9 @@ use pass_core::xml::{parse_element, Element, Limits};
 /// One event: the [`Engine`](pass_core::engine::Engine) call it stands for, or the
 /// configuration that comes first.
 #[derive(Clone, Debug, PartialEq, Eq)]
+// The config comes once per run: boxing it would save nothing worth an
+// indirection in every match on it.
+#[allow(clippy::large_enum_variant)]
 pub enum Event {
     /// `config ...`: the first event, exactly once.
     Config(ConfigRecord),

@@ -150,6 +150,7 @@ fn config(g: &mut Gen) -> Config {
     c.call_burst = u32::arbitrary(g).max(1);
     c.call_per_second = u32::arbitrary(g).max(1);
     c.max_idle_lease = Duration::from_millis(u64::arbitrary(g));
+    c.reconnect_grace = Duration::from_millis(u64::arbitrary(g));
     c.stanza_limits = Limits {
         max_stanza_bytes: usize::arbitrary(g),
         max_depth: usize::arbitrary(g),

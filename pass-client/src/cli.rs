@@ -93,7 +93,9 @@ pub struct Account {
     /// Read the password from this file (first line). Else PASS_CLIENT_PASSWORD.
     #[arg(long = "password-file", value_name = "FILE")]
     pub password_file: Option<PathBuf>,
-    /// The XMPP server, HOST:PORT (default: the JID's domain, port 5222).
+    /// The XMPP server, HOST:PORT (default: the JID's domain's DNS SRV records
+    /// _xmpp-client._tcp, else the domain on port 5222; with --tls none, the domain
+    /// on port 5222).
     #[arg(long, value_name = "HOST:PORT")]
     pub server: Option<String>,
     /// How the connection is secured.

@@ -5,8 +5,10 @@
 //! - [`xmpp`]: the reconnecting c2s link the binary runs on, and [`xmpp::authenticate`],
 //!   one login up to the stream features, for callers that read the stream themselves.
 //! - [`tls`]: STARTTLS with rustls and the `--tls-ca` / `--tls-insecure` settings.
+//! - [`srv`]: where the server is (`--server`, or DNS SRV records).
 //! - [`exit`]: the documented exit codes and the error that carries one.
 
 pub mod exit;
+pub mod srv;
 pub mod tls;
 pub mod xmpp;

@@ -5,25 +5,25 @@
 mod bridge;
 mod cli;
 mod discover;
+mod faults;
 mod report;
 mod shell;
 
 // The c2s pieces live in the library (shared with pass-conformance's c2s target).
-use pass_client::{exit, tls, xmpp};
+use pass_client::{exit, srv, tls, xmpp};
 
 use clap::Parser as _;
 use cli::{Account, Cli, Command, LogFormat, Tls};
 use exit::Fatal;
 use pass_core::client::ClientConfig;
 use pass_core::{Client, Jid};
+use std::io::IsTerminal as _;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs as _};
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
 /// The environment variable holding the password when `--password-file` is absent.
 const PASSWORD_ENV: &str = "PASS_CLIENT_PASSWORD";
-/// The c2s port when `--server` is not given.
-const DEFAULT_C2S_PORT: u16 = 5222;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -50,8 +50,13 @@ fn fail(f: &Fatal) -> ExitCode {
 
 fn init_logs(format: LogFormat, level: &str) {
     let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colour only on a terminal, and never with NO_COLOR set (as pass-node does, DESIGN
+    // decision 72): a file, a pipe or the journal would keep the escapes as text.
+    let ansi = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Human => logs.init(),
@@ -60,6 +65,7 @@ fn init_logs(format: LogFormat, level: &str) {
 }
 
 async fn run(cli: Cli) -> Result<(), Fatal> {
+    let fault = faults::current().map_err(|e| Fatal::new(exit::SETUP, e))?;
     match cli.command {
         Command::Expose(args) => {
             let (login, _) = login(&args.account)?;
@@ -69,16 +75,20 @@ async fn run(cli: Cli) -> Result<(), Fatal> {
                 Some(s) => parse_jid(s, "--service")?,
                 None => discover::find_service(&mut link, &me, me.domain()).await?,
             };
-            let allow_jids = args
+            let mut allow_jids = args
                 .allow_jid
                 .iter()
                 .map(|j| parse_jid(j, "--allow-jid"))
                 .collect::<Result<Vec<_>, _>>()?;
+            if fault == Some(faults::Fault::NoPeerCheck) {
+                allow_jids.clear();
+            }
             let mut config =
                 ClientConfig::new(me, service).with_policy(shell::policy(&args.allow, &allow_jids));
             config.id_seed = fastrand::u64(..);
             let reporter = report::Reporter { json: args.json };
-            let shell = shell::Shell::new(Client::new(config), link, args.local, reporter);
+            let shell = shell::Shell::new(Client::new(config), link, args.local, reporter)
+                .with_fault(fault);
             shell
                 .expose(shell::Lease {
                     expire: args.expire,
@@ -89,9 +99,10 @@ async fn run(cli: Cli) -> Result<(), Fatal> {
         }
         Command::Answer(args) => {
             let (login, server) = login(&args.account)?;
-            let ip = match args.ip {
-                Some(ip) => ip,
-                None => local_ip_towards(server)?,
+            let ip = match (args.ip, server) {
+                (Some(ip), _) => ip,
+                (None, Some(addr)) => local_ip_towards(addr)?,
+                (None, None) => local_ip_of_a_connection(&login.server).await?,
             };
             let mut link = xmpp::Link::start(login);
             let me = wait_online(&mut link).await?;
@@ -101,29 +112,42 @@ async fn run(cli: Cli) -> Result<(), Fatal> {
             let mut config = ClientConfig::new(me, domain).with_answer_ip(ip);
             config.id_seed = fastrand::u64(..);
             let reporter = report::Reporter { json: false };
-            let shell = shell::Shell::new(Client::new(config), link, String::new(), reporter);
+            let shell = shell::Shell::new(Client::new(config), link, String::new(), reporter)
+                .with_fault(fault);
             shell.answer().await
         }
     }
 }
 
-/// The login details and the server's address, after the TLS and password rules.
-fn login(account: &Account) -> Result<(xmpp::Login, SocketAddr), Fatal> {
+/// The login details and, when it is known before connecting (`--server`, or
+/// `--tls none`), the server's first address; after the TLS and password rules.
+fn login(account: &Account) -> Result<(xmpp::Login, Option<SocketAddr>), Fatal> {
     let bare = parse_jid(&account.jid, "--jid")?;
     if bare.node().is_none() {
         return Err(Fatal::new(exit::SETUP, "--jid must be user@domain"));
     }
-    let server = account
-        .server
-        .clone()
-        .unwrap_or_else(|| format!("{}:{DEFAULT_C2S_PORT}", bare.domain()));
-    let addrs: Vec<SocketAddr> = server
-        .to_socket_addrs()
-        .map_err(|e| Fatal::new(exit::SETUP, format!("cannot resolve {server}: {e}")))?
-        .collect();
-    let first = *addrs
-        .first()
-        .ok_or_else(|| Fatal::new(exit::SETUP, format!("{server} resolves to nothing")))?;
+    // Clear text never follows SRV records: the loopback check below must see the
+    // address it will connect to (docs/DESIGN.md decision 95).
+    let server = match (&account.server, account.tls) {
+        (Some(addr), _) => srv::Server::Addr(addr.clone()),
+        (None, Tls::None) => srv::Server::Addr(format!("{}:{}", bare.domain(), srv::FALLBACK_PORT)),
+        (None, Tls::Starttls) => srv::Server::domain(bare.domain()),
+    };
+    let addrs: Vec<SocketAddr> = match &server {
+        srv::Server::Addr(addr) => addr
+            .to_socket_addrs()
+            .map_err(|e| Fatal::new(exit::SETUP, format!("cannot resolve {addr}: {e}")))?
+            .collect(),
+        srv::Server::Domain { .. } => Vec::new(),
+    };
+    let first = match &server {
+        srv::Server::Addr(addr) => Some(
+            *addrs
+                .first()
+                .ok_or_else(|| Fatal::new(exit::SETUP, format!("{addr} resolves to nothing")))?,
+        ),
+        srv::Server::Domain { .. } => None,
+    };
     let tls = match account.tls {
         Tls::Starttls => Some(tls::client_config(
             account.tls_ca.as_deref(),
@@ -201,6 +225,18 @@ async fn wait_online(link: &mut xmpp::Link) -> Result<Jid, Fatal> {
             Some(_) => {}
         }
     }
+}
+
+/// The local address of a TCP connection to `server` (found through DNS SRV): the
+/// address its c2s connection will have.
+async fn local_ip_of_a_connection(server: &srv::Server) -> Result<IpAddr, Fatal> {
+    let (tcp, _) = server
+        .connect()
+        .await
+        .map_err(|e| Fatal::new(exit::SETUP, format!("cannot reach {server}: {e}")))?;
+    tcp.local_addr()
+        .map(|a| a.ip())
+        .map_err(|e| Fatal::new(exit::SETUP, format!("cannot find the local IP: {e}")))
 }
 
 /// The local IP the route to `server` leaves from: the local address of the c2s

@@ -4,6 +4,7 @@
 
 use crate::bridge;
 use crate::exit::{self, Fatal};
+use crate::faults::{Fault, Faulty};
 use crate::report::Reporter;
 use crate::xmpp::{Link, LinkEvent};
 use pass_core::client::{ConnectError, Endpoint, Failure, Policy};
@@ -75,6 +76,8 @@ pub struct Shell {
     suspended: bool,
     done_tx: mpsc::UnboundedSender<Done>,
     done_rx: mpsc::UnboundedReceiver<Done>,
+    /// The deliberate fault, in a `faults` build (DESIGN decision 114).
+    faulty: Faulty,
 }
 
 /// Why the loop stops with success.
@@ -98,7 +101,14 @@ impl Shell {
             suspended: false,
             done_tx,
             done_rx,
+            faulty: Faulty::new(None),
         }
+    }
+
+    /// The same shell running with a deliberate fault (only a `faults` build has one).
+    pub fn with_fault(mut self, fault: Option<Fault>) -> Shell {
+        self.faulty = Faulty::new(fault);
+        self
     }
 
     /// `expose`: registers, serves callers, and ends as docs/CLIENT.md says.
@@ -153,13 +163,20 @@ impl Shell {
                         tracing::info!("connected to the XMPP server as {jid}");
                         if std::mem::take(&mut self.suspended) {
                             self.reporter.reconnected(&jid);
+                            // Tell the service at once that the owner is back, so
+                            // that a notice bounced meanwhile does not end the lease
+                            // (DESIGN decision 94).
+                            self.client.handle_reconnected(self.clock.now());
                         }
                     }
                     Some(LinkEvent::Suspended) => {
                         tracing::warn!("lost the XMPP connection; reconnecting (the lease is kept)");
                         self.suspended = true;
                     }
-                    Some(LinkEvent::Stanza(el)) => self.client.handle_stanza(self.clock.now(), &el),
+                    Some(LinkEvent::Stanza(el)) => {
+                        self.faulty.received(&el);
+                        self.client.handle_stanza(self.clock.now(), &el);
+                    }
                 },
                 Some(done) = self.done_rx.recv() => self.handle_done(done),
                 _ = tokio::time::sleep_until(timeout.unwrap_or(far)) => {
@@ -170,7 +187,7 @@ impl Shell {
                     return Ok(());
                 }
                 _ = signals.next() => {
-                    if close_deadline.is_some() {
+                    if close_deadline.is_some() || self.faulty.is(Fault::NoCloseOnExit) {
                         return Ok(());
                     }
                     tracing::info!("signal: closing the lease");
@@ -215,7 +232,25 @@ impl Shell {
     async fn carry_out(&mut self) {
         while let Some(action) = self.client.poll_action() {
             match action {
-                ClientAction::Send(iq) => self.link.send(&iq).await,
+                ClientAction::Send(iq) => {
+                    let (iq, stray) = self.faulty.outgoing(iq);
+                    if let Some(iq) = iq {
+                        self.link.send(&iq).await;
+                    }
+                    if let Some(proxy) = stray {
+                        // ConnectAfterDeny: the denied caller's proxy port, held a while.
+                        tokio::spawn(async move {
+                            if let Ok(s) = TcpStream::connect(proxy).await {
+                                tokio::time::sleep(Duration::from_secs(5)).await;
+                                drop(s);
+                            }
+                        });
+                    }
+                }
+                ClientAction::Connect {
+                    to: Endpoint::Proxy(_),
+                    ..
+                } if self.faulty.is(Fault::AcceptWithoutConnecting) => {}
                 ClientAction::Connect { conn, to } => {
                     let target = match to {
                         Endpoint::Proxy(addr) => addr.to_string(),
@@ -237,8 +272,9 @@ impl Shell {
                     };
                     self.relays += 1;
                     let tx = self.done_tx.clone();
+                    let corrupt = self.faulty.is(Fault::CorruptForward);
                     tokio::spawn(async move {
-                        bridge::relay(p, l).await;
+                        bridge::relay(p, l, corrupt).await;
                         let _ = tx.send(Done::RelayEnded { proxy, local });
                     });
                 }

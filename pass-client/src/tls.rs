@@ -144,8 +144,8 @@ fn tls_failure(why: String) -> XmppError {
 /// TCP to `server`, then STARTTLS with `config`.
 #[derive(Clone, Debug)]
 pub struct StartTls {
-    /// HOST:PORT.
-    pub server: String,
+    /// Where the server is (`--server` or DNS SRV).
+    pub server: crate::srv::Server,
     /// rustls settings.
     pub config: Arc<ClientConfig>,
 }
@@ -165,16 +165,13 @@ impl ServerConnector for StartTls {
             from: None,
             id: None,
         };
-        let tcp = TcpStream::connect(&self.server).await?;
+        let (tcp, target) = self.server.connect().await?;
         let plain = initiate_stream(BufStream::new(tcp), ns, header(), timeouts).await?;
         let (features, mut stream) = plain
             .recv_features::<tokio_xmpp::xmlstream::FallibleStreamElement>()
             .await?;
         if !features.can_starttls() {
-            return Err(tls_failure(format!(
-                "{} does not offer STARTTLS",
-                self.server
-            )));
+            return Err(tls_failure(format!("{target} does not offer STARTTLS")));
         }
         stream
             .send(&XmppStreamElement::Starttls(starttls::Nonza::Request(
@@ -204,7 +201,7 @@ impl ServerConnector for StartTls {
         let tls = TlsConnector::from(self.config.clone())
             .connect(name, tcp)
             .await
-            .map_err(|e| tls_failure(format!("TLS handshake with {}: {e}", self.server)))?;
+            .map_err(|e| tls_failure(format!("TLS handshake with {target}: {e}")))?;
         let secure = initiate_stream(BufStream::new(tls), ns, header(), timeouts).await?;
         Ok((secure, ChannelBinding::None))
     }

@@ -54,8 +54,8 @@ pub struct Link {
 /// Who logs in where.
 #[derive(Clone, Debug)]
 pub struct Login {
-    /// HOST:PORT of the server.
-    pub server: String,
+    /// Where the server is (`--server`, or DNS SRV).
+    pub server: crate::srv::Server,
     /// The full JID to bind (the resource is kept across reconnects, so that the
     /// lease, owned by the full JID, survives: docs/DESIGN.md decision 92).
     pub jid: XmppJid,
@@ -169,8 +169,20 @@ pub async fn authenticate<T: FromXml + std::fmt::Debug>(
 ) -> Result<LoggedIn<T>, XmppError> {
     match &login.tls {
         None => {
-            let tcp = TcpServerConnector::from(DnsConfig::addr(&login.server));
-            let (features, stream) = authenticate_with(tcp, login)
+            let dns = match &login.server {
+                crate::srv::Server::Addr(addr) => DnsConfig::addr(addr),
+                // Not made by main (clear text skips SRV), but meaningful.
+                crate::srv::Server::Domain {
+                    domain,
+                    fallback_port,
+                    resolver,
+                } => DnsConfig::NoSrv {
+                    host: domain.clone(),
+                    port: *fallback_port,
+                    resolver: resolver.as_deref().cloned(),
+                },
+            };
+            let (features, stream) = authenticate_with(TcpServerConnector::from(dns), login)
                 .await?
                 .recv_features::<T>()
                 .await?;

@@ -40,6 +40,27 @@ fn tls_none_to_a_remote_server_is_refused() {
 }
 
 #[test]
+fn logs_to_a_pipe_carry_no_colour_codes() {
+    // The refusal is logged through tracing as well as printed (DESIGN decision 72).
+    let out = pass_client(
+        &[
+            "expose",
+            "127.0.0.1:8080",
+            "--jid",
+            "me@example.org",
+            "--tls",
+            "none",
+            "--server",
+            "192.0.2.1:5222",
+        ],
+        Some("pw"),
+    );
+    let err = stderr(&out);
+    assert!(err.contains("ERROR"), "no log line on stderr: {err}");
+    assert!(!err.contains('\x1b'), "colour escapes on a pipe: {err:?}");
+}
+
+#[test]
 fn an_unreadable_tls_ca_is_a_setup_error() {
     let out = pass_client(
         &[

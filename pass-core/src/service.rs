@@ -19,6 +19,9 @@
 //!   with service-unavailable (503, cancel).
 //! - `result`/`error` IQs go to the machine, which matches them to its own requests
 //!   by id and by the JID it sent to; unmatched ones are ignored.
+//! - Every IQ that parses, whatever its type, payload or rate, is first shown to
+//!   the machine as a sign that its sender is online
+//!   ([`LeaseMachine::handle_iq_seen`], DESIGN decision 94).
 
 mod rate_limit;
 
@@ -251,6 +254,8 @@ impl Service {
             Ok(iq) => iq,
             Err(e) => return self.answer_malformed(now, stanza, &e.to_string()),
         };
+        // Any IQ from an owner's full JID says it is online (DESIGN decision 94).
+        self.machine.handle_iq_seen(now, &iq);
         match iq.kind {
             IqType::Result | IqType::Error => self.machine.handle_answer(now, &iq),
             IqType::Get | IqType::Set => self.handle_request(now, &iq),

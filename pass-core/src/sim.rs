@@ -18,6 +18,9 @@
 //! checks the lease invariants after every event; `Script::decode` makes scripts
 //! from bytes, for quickcheck on stable and cargo-fuzz on nightly alike.
 //!
+//! [`mod@reference`] is the model of the protocol as seen from outside, which
+//! `pass-conformance explore` checks any implementation against (decision 130).
+//!
 //! Built with the `sim` feature (and for pass-core's own tests); no_std + alloc.
 //!
 //! [`Engine`]: crate::engine::Engine
@@ -26,6 +29,7 @@ mod checks;
 mod host;
 pub mod model;
 mod pipe;
+pub mod reference;
 mod script;
 
 pub use checks::{Checks, Violation};

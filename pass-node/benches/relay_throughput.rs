@@ -20,50 +20,10 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{Link, NodeProcess};
-
-const CHUNK: usize = 1 << 20;
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// Writes `total` bytes into `src` while another thread drains `dst`; the time until
-/// the last byte arrived.
-fn pump(mut src: TcpStream, mut dst: TcpStream, total: u64) -> Duration {
-    let start = Instant::now();
-    let reader = std::thread::spawn(move || {
-        let mut buf = vec![0u8; CHUNK];
-        let mut got = 0u64;
-        while got < total {
-            let n = dst.read(&mut buf).expect("sink read");
-            assert!(n > 0, "relay closed after {got} of {total} bytes");
-            got += n as u64;
-        }
-        Instant::now()
-    });
-    let buf = vec![0xa5u8; CHUNK];
-    let mut sent = 0u64;
-    while sent < total {
-        let n = (total - sent).min(CHUNK as u64) as usize;
-        src.write_all(&buf[..n]).expect("source write");
-        sent += n as u64;
-    }
-    let end = reader.join().expect("reader thread");
-    let _ = src.shutdown(Shutdown::Both);
-    end - start
-}
-
-fn gbit_per_s(bytes: u64, d: Duration) -> f64 {
-    bytes as f64 * 8.0 / d.as_secs_f64() / 1e9
-}
+use support::{env_u64, gbit_per_s, pump, Link, NodeProcess};
 
 /// A connected pair straight through the kernel.
 fn direct_pair() -> (TcpStream, TcpStream) {

@@ -359,7 +359,7 @@ impl<E: Engine + Send + 'static> Driver<E> {
     }
 
     /// Says at INFO when the engine ended a lease as abandoned (DESIGN decisions
-    /// 100 and 101); `unlistened` are the ports it let go of meanwhile (the
+    /// 100, 94 and 101); `unlistened` are the ports it let go of meanwhile (the
     /// lease's, and a proxy port's if a caller was waiting).
     fn log_abandoned_leases(&mut self, unlistened: &[u16]) {
         let s = self.engine.stats();
@@ -368,7 +368,7 @@ impl<E: Engine + Send + 'static> Driver<E> {
             info!(
                 ports = ?unlistened,
                 ended = s.leases_owner_gone - gone,
-                "lease ended: its owner is gone (the owner's server bounced the incoming-connection notice); the caller was dropped"
+                "lease ended: its owner is gone (the owner's server bounced an incoming-connection notice and nothing came from the owner within reconnect_grace)"
             );
         }
         if s.leases_idle > idle {

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use pass_core::stanza::{IqType, PassMessage};
+use pass_core::stanza::{Iq, IqType, PassMessage};
 use pass_core::xml::StreamEvent;
 use pass_node::config::RelayMode;
 use std::net::SocketAddr;
@@ -370,26 +370,46 @@ async fn an_idle_lease_ends_with_an_expire_notice() {
     node.stop().await.unwrap();
 }
 
-/// DESIGN decision 100: the owner's server bounces the notice (the owner logged
-/// off): the caller is dropped and the lease port stops listening, no notice.
-#[tokio::test]
-async fn a_bounced_notice_ends_the_lease() {
-    let (_server, mut session, node) = node_with(|_| {}).await;
-    let lease = session.register(OWNER, "").await;
-    let mut client = connect(lease).await;
-    let (notice, _, _) = session.expect_incoming().await;
-    // What Prosody sends back for an IQ to a full JID no longer online.
-    let bounce = format!(
+/// What Prosody sends back for an IQ to a full JID no longer online.
+fn bounce_of(notice: &Iq) -> String {
+    format!(
         "<iq type='error' id='{}' from='{OWNER}' to='{DOMAIN}'>\
          <error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>",
         notice.id
-    );
-    session.send_raw(&bounce).await;
+    )
+}
+
+/// DESIGN decisions 100 and 94: the owner's server bounces the notice (the owner
+/// logged off): the caller is dropped at once; the lease port keeps listening for
+/// `reconnect_grace` (a caller meanwhile is announced, bounced, dropped), then
+/// stops, no notice.
+#[tokio::test]
+async fn a_bounced_notice_ends_the_lease() {
+    const GRACE: Duration = Duration::from_secs(2);
+    let (_server, mut session, node) = node_with(|c| c.core.reconnect_grace = GRACE).await;
+    let lease = session.register(OWNER, "").await;
+    let mut client = connect(lease).await;
+    let (notice, _, _) = session.expect_incoming().await;
+    let bounced = tokio::time::Instant::now();
+    session.send_raw(&bounce_of(&notice)).await;
     assert!(closed_by_peer(&mut client).await, "caller not dropped");
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Within the grace the port still takes callers; each is dropped at its bounce.
+    let mut second = connect(lease).await;
+    let (notice, _, _) = session.expect_incoming().await;
+    assert!(
+        bounced.elapsed() < GRACE,
+        "the test was too slow to check the grace"
+    );
+    session.send_raw(&bounce_of(&notice)).await;
+    assert!(
+        closed_by_peer(&mut second).await,
+        "second caller not dropped"
+    );
+    // The grace (from the first bounce) runs out: the port stops listening.
+    tokio::time::sleep_until(bounced + GRACE + Duration::from_millis(500)).await;
     assert!(
         TcpStream::connect(lease).await.is_err(),
-        "lease still listens"
+        "lease still listens after its grace"
     );
     // No notice went out for it: the next stanza is the answer to this ping.
     session
@@ -397,6 +417,33 @@ async fn a_bounced_notice_ends_the_lease() {
         .await;
     let next = session.next_iq().await;
     assert_eq!((next.id.as_str(), next.kind), ("p1", IqType::Result));
+    node.stop().await.unwrap();
+}
+
+/// DESIGN decision 94: after a bounce, an IQ from the owner's full JID (pass-client
+/// pings after a reconnect) ends the grace: the lease outlives it and serves.
+#[tokio::test]
+async fn an_owner_back_within_the_grace_keeps_the_lease() {
+    let (_server, mut session, node) =
+        node_with(|c| c.core.reconnect_grace = Duration::from_secs(1)).await;
+    let lease = session.register(OWNER, "").await;
+    let mut client = connect(lease).await;
+    let (notice, _, _) = session.expect_incoming().await;
+    session.send_raw(&bounce_of(&notice)).await;
+    assert!(closed_by_peer(&mut client).await, "caller not dropped");
+    session
+        .send_iq(OWNER, "back", "get", "<ping xmlns='urn:xmpp:ping'/>")
+        .await;
+    let pong = session.next_iq().await;
+    assert_eq!((pong.id.as_str(), pong.kind), ("back", IqType::Result));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Past the grace, the same port takes a caller and announces it.
+    let _caller = connect(lease).await;
+    let (again, _, _) = session.expect_incoming().await;
+    assert_eq!(
+        again.to.as_ref().map(ToString::to_string).as_deref(),
+        Some(OWNER)
+    );
     node.stop().await.unwrap();
 }
 

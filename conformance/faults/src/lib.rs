@@ -15,12 +15,12 @@ pub use caught::{fail, repeated_case, warn, Catch, Verdict};
 
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::format;
-use core::net::SocketAddr;
+use core::net::{IpAddr, SocketAddr};
 use pass_core::engine::Engine;
 use pass_core::jid::Jid;
 use pass_core::lease::{Action, ConnId, ListenError};
 use pass_core::ns;
-use pass_core::stanza::{Condition, ErrorType, Iq, IqType};
+use pass_core::stanza::{Condition, ErrorType, Iq, IqType, PassError, PassMessage, StanzaError};
 use pass_core::time::{Duration, Instant};
 use pass_core::xml::{Element, Node};
 
@@ -61,11 +61,34 @@ pub enum Fault {
     CallerDroppedAtOnce,
     /// Error tables: errors are sent from another JID than the service's.
     ErrorFromWrongJid,
+    // Sequence faults (DESIGN decision 133): each shows only after a sequence of
+    // operations no catalogue case performs; `pass-conformance explore` finds them.
+    /// §4.1/§4.3: a close does not cancel the lease's expiry timer; the expire notice
+    /// comes anyway, for a lease that ended.
+    StaleExpireTimer,
+    /// Each session's proxy port is never returned to the pool: after
+    /// [`LEAK_EXHAUSTS_AFTER`] sessions the pool is exhausted and every registration
+    /// gets 502.
+    ProxyPortLeak,
+    /// §4.3: with two leases on one account, a close of one closes the other.
+    CloseOtherLease,
+    /// §3/§4: notices go to the resource of the owner's account that spoke last,
+    /// not to the full JID that registered the lease.
+    NoticeToLatestResource,
+    /// §4.1: each session restarts the lease's expiry.
+    ExpiryRestartedBySession,
+    /// §2: after a session the owner (rather than the caller) ended, the lease port
+    /// does not listen again.
+    NoRelistenAfterOwnerHangUp,
 }
+
+/// Sessions after which [`Fault::ProxyPortLeak`] has leaked the whole pool (more
+/// than the whole catalogue relays, so that only a long sequence shows it).
+pub const LEAK_EXHAUSTS_AFTER: u32 = 40;
 
 impl Fault {
     /// Every fault.
-    pub const ALL: [Fault; 16] = [
+    pub const ALL: [Fault; 22] = [
         Fault::NoExpireNotice,
         Fault::NoOneshotNotice,
         Fault::CloseWithoutOwnerCheck,
@@ -82,7 +105,29 @@ impl Fault {
         Fault::ExpireNoticeLate,
         Fault::CallerDroppedAtOnce,
         Fault::ErrorFromWrongJid,
+        Fault::StaleExpireTimer,
+        Fault::ProxyPortLeak,
+        Fault::CloseOtherLease,
+        Fault::NoticeToLatestResource,
+        Fault::ExpiryRestartedBySession,
+        Fault::NoRelistenAfterOwnerHangUp,
     ];
+
+    /// The faults only a sequence of operations shows (no catalogue case catches
+    /// them; `pass-conformance explore` does, DESIGN decision 133).
+    pub const SEQUENCE: [Fault; 6] = [
+        Fault::StaleExpireTimer,
+        Fault::ProxyPortLeak,
+        Fault::CloseOtherLease,
+        Fault::NoticeToLatestResource,
+        Fault::ExpiryRestartedBySession,
+        Fault::NoRelistenAfterOwnerHangUp,
+    ];
+
+    /// Whether only a sequence of operations shows this fault.
+    pub fn is_sequence(self) -> bool {
+        Fault::SEQUENCE.contains(&self)
+    }
 
     /// A stable, kebab-case name.
     pub fn name(self) -> &'static str {
@@ -103,6 +148,12 @@ impl Fault {
             Fault::ExpireNoticeLate => "expire-notice-late",
             Fault::CallerDroppedAtOnce => "caller-dropped-at-once",
             Fault::ErrorFromWrongJid => "error-from-wrong-jid",
+            Fault::StaleExpireTimer => "stale-expire-timer",
+            Fault::ProxyPortLeak => "proxy-port-leak",
+            Fault::CloseOtherLease => "close-other-lease",
+            Fault::NoticeToLatestResource => "notice-to-latest-resource",
+            Fault::ExpiryRestartedBySession => "expiry-restarted-by-session",
+            Fault::NoRelistenAfterOwnerHangUp => "no-relisten-after-owner-hang-up",
         }
     }
 
@@ -129,6 +180,44 @@ pub struct FaultyEngine<E: Engine> {
     last_conn: Option<ConnId>,
     /// Notices held back, with when they go out (ExpireNoticeLate).
     held: VecDeque<(Instant, Action)>,
+    /// What the sequence faults track of the service as seen from outside.
+    seq: Sequence,
+}
+
+/// A lease as the sequence faults know it (from the register result).
+#[derive(Debug, Clone)]
+struct Known {
+    owner: Jid,
+    host: alloc::string::String,
+    /// The expiry asked for, kept by the wrapper (StaleExpireTimer,
+    /// ExpiryRestartedBySession), and when it is due.
+    expire: Option<(Duration, Instant)>,
+}
+
+/// The sequence faults' bookkeeping.
+#[derive(Debug, Default)]
+struct Sequence {
+    /// The service's JID (from the first thing it sent).
+    service: Option<Jid>,
+    /// Register requests in flight: id → (from, expiry kept by the wrapper).
+    registers: BTreeMap<alloc::string::String, (Jid, Option<Duration>)>,
+    /// Close requests in flight: id → port closed.
+    closes: BTreeMap<alloc::string::String, u16>,
+    /// Live leases by port.
+    leases: BTreeMap<u16, Known>,
+    /// The full JID of each account that spoke last.
+    latest: BTreeMap<alloc::string::String, Jid>,
+    /// Relays: owner connection → lease port.
+    relays: BTreeMap<ConnId, u16>,
+    /// Relays: client connection → owner connection.
+    relay_clients: BTreeMap<ConnId, ConnId>,
+    /// Sessions bridged so far (ProxyPortLeak).
+    sessions: u32,
+    /// Closed leases whose expiry timer was not cancelled (StaleExpireTimer).
+    stale: alloc::vec::Vec<(u16, Known)>,
+    /// Ids of what the wrapper itself sent or asked (their answers are swallowed).
+    own_ids: BTreeSet<alloc::string::String>,
+    next_own: u64,
 }
 
 /// How long ExpireNoticeLate holds a notice: well beyond any sensible tolerance.
@@ -149,6 +238,7 @@ impl<E: Engine> FaultyEngine<E> {
             now: Instant::default(),
             last_conn: None,
             held: VecDeque::new(),
+            seq: Sequence::default(),
         }
     }
 
@@ -273,13 +363,285 @@ impl<E: Engine> FaultyEngine<E> {
                 })
             }
             (Fault::NoRelisten, Action::Listen { port }) if self.dead_ports.contains(&port) => None,
-            (Fault::NoRelisten, Action::Unlisten { port }) => {
+            (Fault::NoRelisten | Fault::NoRelistenAfterOwnerHangUp, Action::Unlisten { port }) => {
                 self.dead_ports.remove(&port);
                 Some(Action::Unlisten { port })
+            }
+            (Fault::NoRelistenAfterOwnerHangUp, Action::Listen { port })
+                if self.dead_ports.contains(&port) =>
+            {
+                None
+            }
+            (Fault::NoticeToLatestResource, Action::Send(mut iq))
+                if is_set_with(&iq, "expire")
+                    || is_set_with(&iq, "oneshot")
+                    || is_set_with(&iq, "client") =>
+            {
+                if let Some(latest) = iq
+                    .to
+                    .as_ref()
+                    .and_then(|to| self.seq.latest.get(&format!("{}", to.to_bare())))
+                {
+                    iq.to = Some(latest.clone());
+                }
+                Some(Action::Send(iq))
+            }
+            (_, Action::Send(iq)) if self.seq.own_ids.contains(&iq.id) => {
+                // The answer to a close the wrapper asked for itself.
+                self.seq.own_ids.remove(&iq.id);
+                None
             }
             (_, a) => Some(a),
         }
     }
+}
+
+/// The sequence faults' view of the traffic (DESIGN decision 133).
+impl<E: Engine> FaultyEngine<E> {
+    fn own_id(&mut self) -> alloc::string::String {
+        self.seq.next_own += 1;
+        let id = format!("fault-{}", self.seq.next_own);
+        self.seq.own_ids.insert(id.clone());
+        id
+    }
+
+    /// An incoming stanza as the sequence faults see it: `None` swallows it.
+    fn seq_in(&mut self, stanza: &Element) -> Option<Element> {
+        let Ok(iq) = Iq::try_from(stanza) else {
+            return Some(stanza.clone());
+        };
+        let from = iq.from.clone()?;
+        if from.resource().is_some() {
+            self.seq
+                .latest
+                .insert(format!("{}", from.to_bare()), from.clone());
+        }
+        if matches!(iq.kind, IqType::Result | IqType::Error) && self.seq.own_ids.remove(&iq.id) {
+            // The owner's acknowledgement of a notice the wrapper sent.
+            return None;
+        }
+        let msg = PassMessage::from_iq(&iq).ok();
+        match msg {
+            Some(PassMessage::Register { expire, .. }) if iq.kind == IqType::Set => {
+                if self.fault == Fault::ProxyPortLeak && self.seq.sessions >= LEAK_EXHAUSTS_AFTER {
+                    let refusal =
+                        Iq::error_for(&iq, StanzaError::from(PassError::NoPortsAvailable));
+                    self.extra.push_back(Action::Send(refusal));
+                    return None;
+                }
+                let keeps = matches!(
+                    self.fault,
+                    Fault::StaleExpireTimer | Fault::ExpiryRestartedBySession
+                );
+                match expire.filter(|s| *s > 0) {
+                    Some(secs) if keeps => {
+                        self.seq
+                            .registers
+                            .insert(iq.id.clone(), (from, Some(Duration::from_secs(secs))));
+                        return without_expire(stanza).or_else(|| Some(stanza.clone()));
+                    }
+                    _ => {
+                        self.seq.registers.insert(iq.id.clone(), (from, None));
+                    }
+                }
+            }
+            Some(PassMessage::Close { proxy: Some(p) }) if iq.kind == IqType::Set => {
+                let Some(port) = p.port else {
+                    return Some(stanza.clone());
+                };
+                let mut closes = port;
+                if self.fault == Fault::CloseOtherLease {
+                    let account = from.to_bare();
+                    let own = |k: &Known| k.owner.to_bare() == account;
+                    let holds = self.seq.leases.get(&port).is_some_and(own);
+                    let other = self
+                        .seq
+                        .leases
+                        .iter()
+                        .find(|(q, k)| **q != port && own(k))
+                        .map(|(q, _)| *q);
+                    if let (true, Some(other)) = (holds, other) {
+                        closes = other;
+                    }
+                }
+                self.seq.closes.insert(iq.id.clone(), closes);
+                if closes != port {
+                    return Some(with_close_port(stanza, closes));
+                }
+            }
+            _ => {}
+        }
+        Some(stanza.clone())
+    }
+
+    /// An action of the inner engine, before the fault's filter.
+    fn seq_out(&mut self, action: &Action) {
+        let now = self.now;
+        match action {
+            Action::Send(iq) => {
+                if self.seq.service.is_none() {
+                    self.seq.service = iq.from.clone();
+                }
+                if let Some((owner, keep)) = self.seq.registers.remove(&iq.id) {
+                    if let Ok(PassMessage::Registered { servers }) = PassMessage::from_iq(iq) {
+                        if let Some(first) = servers.first() {
+                            let known = Known {
+                                owner,
+                                host: format!("{}", first.ip()),
+                                expire: keep.map(|d| (d, now + d)),
+                            };
+                            self.seq.leases.insert(first.port(), known);
+                        }
+                    }
+                    return;
+                }
+                if let Some(port) = self.seq.closes.remove(&iq.id) {
+                    if iq.kind == IqType::Result {
+                        if let Some(k) = self.seq.leases.remove(&port) {
+                            if self.fault == Fault::StaleExpireTimer && k.expire.is_some() {
+                                // The bug: the timer is not cancelled.
+                                self.seq.stale.push((port, k));
+                            }
+                        }
+                    }
+                    return;
+                }
+                if iq.kind == IqType::Set {
+                    if let Ok(
+                        PassMessage::OneshotNotice { proxy } | PassMessage::ExpireNotice { proxy },
+                    ) = PassMessage::from_iq(iq)
+                    {
+                        self.seq.leases.remove(&proxy.port());
+                    }
+                }
+            }
+            Action::Bridge { client, owner, .. } => {
+                self.seq.sessions = self.seq.sessions.saturating_add(1);
+                if let Some(port) = self.conn_ports.get(client).copied() {
+                    self.seq.relays.insert(*owner, port);
+                    self.seq.relay_clients.insert(*client, *owner);
+                    if self.fault == Fault::ExpiryRestartedBySession {
+                        if let Some(k) = self.seq.leases.get_mut(&port) {
+                            if let Some((d, _)) = k.expire {
+                                k.expire = Some((d, now + d));
+                            }
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A connection ended: NoRelistenAfterOwnerHangUp stops the lease port when the
+    /// owner's side of a relay ended first.
+    fn seq_closed(&mut self, conn: ConnId) {
+        if let Some(owner) = self.seq.relay_clients.remove(&conn) {
+            self.seq.relays.remove(&owner);
+            return;
+        }
+        if let Some(port) = self.seq.relays.remove(&conn) {
+            self.seq.relay_clients.retain(|_, o| *o != conn);
+            if self.fault == Fault::NoRelistenAfterOwnerHangUp {
+                self.dead_ports.insert(port);
+                self.extra.push_back(Action::Unlisten { port });
+            }
+        }
+    }
+
+    /// Expiries the wrapper keeps (StaleExpireTimer, ExpiryRestartedBySession).
+    fn fire_timers(&mut self, now: Instant) {
+        let due: alloc::vec::Vec<u16> = self
+            .seq
+            .leases
+            .iter()
+            .filter(|(_, k)| k.expire.is_some_and(|(_, at)| at <= now))
+            .map(|(p, _)| *p)
+            .collect();
+        for port in due {
+            let Some(k) = self.seq.leases.remove(&port) else {
+                continue;
+            };
+            self.expire_notice(port, &k);
+            // The service ends the lease as its expiry would.
+            let id = self.own_id();
+            let close = close_stanza(&id, &k, port, self.seq.service.clone());
+            self.inner.handle_stanza(now, &close);
+        }
+        let stale: alloc::vec::Vec<(u16, Known)> = self
+            .seq
+            .stale
+            .iter()
+            .filter(|(_, k)| k.expire.is_some_and(|(_, at)| at <= now))
+            .cloned()
+            .collect();
+        self.seq
+            .stale
+            .retain(|(_, k)| k.expire.is_some_and(|(_, at)| at > now));
+        for (port, k) in stale {
+            self.expire_notice(port, &k);
+        }
+    }
+
+    fn expire_notice(&mut self, port: u16, k: &Known) {
+        let Ok(ip) = k.host.parse::<IpAddr>() else {
+            return;
+        };
+        let id = self.own_id();
+        let proxy = SocketAddr::new(ip, port);
+        let iq = PassMessage::ExpireNotice { proxy }.to_iq(
+            &id,
+            self.seq.service.clone(),
+            Some(k.owner.clone()),
+        );
+        self.extra.push_back(Action::Send(iq));
+    }
+
+    fn next_wrapper_timer(&self) -> Option<Instant> {
+        self.seq
+            .leases
+            .values()
+            .chain(self.seq.stale.iter().map(|(_, k)| k))
+            .filter_map(|k| k.expire.map(|(_, at)| at))
+            .min()
+    }
+}
+
+/// A registration without its `<expire/>` (the wrapper keeps the expiry).
+fn without_expire(stanza: &Element) -> Option<Element> {
+    let mut out = stanza.clone();
+    let q = out.children.iter_mut().find_map(|n| match n {
+        Node::Element(e) if e.is("query", ns::PASS) => Some(e),
+        _ => None,
+    })?;
+    q.children
+        .retain(|n| !matches!(n, Node::Element(e) if e.is("expire", ns::PASS)));
+    Some(out)
+}
+
+/// A close naming `port` instead.
+fn with_close_port(stanza: &Element, port: u16) -> Element {
+    let mut out = stanza.clone();
+    for n in out.children.iter_mut() {
+        if let Node::Element(q) = n {
+            for c in q.children.iter_mut() {
+                if let Node::Element(p) = c {
+                    if p.is("proxy", ns::PASS) {
+                        p.set_attr("port", &format!("{port}"));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The close the wrapper sends the inner engine as the lease's owner.
+fn close_stanza(id: &str, k: &Known, port: u16, service: Option<Jid>) -> Element {
+    let proxy = pass_core::stanza::PassEntity::new(&k.host, Some(port));
+    PassMessage::Close { proxy: Some(proxy) }
+        .to_iq(id, Some(k.owner.clone()), service)
+        .to_element()
 }
 
 /// Whether `iq` is a set whose `jabber:iq:pass` query has a child named `child`.
@@ -334,6 +696,19 @@ fn is_deny(e: &Element) -> bool {
 impl<E: Engine> Engine for FaultyEngine<E> {
     fn handle_stanza(&mut self, now: Instant, stanza: &Element) {
         self.now = now;
+        self.fire_timers(now);
+        let rewritten;
+        let stanza = if self.fault.is_sequence() {
+            match self.seq_in(stanza) {
+                Some(s) => {
+                    rewritten = s;
+                    &rewritten
+                }
+                None => return,
+            }
+        } else {
+            stanza
+        };
         if self.fault == Fault::ExpireNoticeEarly {
             if let Some(shorter) = with_expire_divided(stanza, 3) {
                 self.inner.handle_stanza(now, &shorter);
@@ -365,12 +740,15 @@ impl<E: Engine> Engine for FaultyEngine<E> {
 
     fn handle_closed(&mut self, now: Instant, conn: ConnId) {
         self.now = now;
-        self.conn_ports.remove(&conn);
+        self.fire_timers(now);
         self.inner.handle_closed(now, conn);
+        self.seq_closed(conn);
+        self.conn_ports.remove(&conn);
     }
 
     fn handle_timeout(&mut self, now: Instant) {
         self.now = now;
+        self.fire_timers(now);
         while self.held.front().is_some_and(|(due, _)| *due <= now) {
             if let Some((_, a)) = self.held.pop_front() {
                 self.extra.push_back(a);
@@ -391,6 +769,9 @@ impl<E: Engine> Engine for FaultyEngine<E> {
                 return Some(a);
             }
             let a = self.inner.poll_action()?;
+            if self.fault.is_sequence() {
+                self.seq_out(&a);
+            }
             if let Some(a) = self.filter(a) {
                 return Some(a);
             }
@@ -398,7 +779,13 @@ impl<E: Engine> Engine for FaultyEngine<E> {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        let held = self.held.front().map(|(due, _)| *due);
+        let held = self
+            .held
+            .front()
+            .map(|(due, _)| *due)
+            .into_iter()
+            .chain(self.next_wrapper_timer())
+            .min();
         match (self.inner.poll_timeout(), held) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

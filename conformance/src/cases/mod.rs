@@ -68,7 +68,7 @@ pub(crate) async fn reconnect_for_incoming(
     for _ in 0..10 {
         let (sock, _) = connect_retry(c, "a second third party", addr).await?;
         match c.read_event(sock, Duration::from_millis(200)).await? {
-            ReadEvent::Eof => {
+            ReadEvent::Eof | ReadEvent::Reset => {
                 c.close(sock).await;
                 c.sleep(Duration::from_millis(100)).await;
             }

@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 /// One line per case: id, section, listing, level, description; under it, indented,
 /// the XEP-0003 text it checks.
-pub fn list_text(cases: &[Case]) -> String {
+pub fn list_text<C>(cases: &[Case<C>]) -> String {
     let w = cases.iter().map(|c| c.id.len()).max().unwrap_or(0);
     let mut s = String::new();
     for c in cases {
@@ -28,7 +28,7 @@ pub fn list_text(cases: &[Case]) -> String {
 }
 
 /// A Markdown table per section (for docs/CONFORMANCE.md).
-pub fn list_markdown(cases: &[Case]) -> String {
+pub fn list_markdown<C>(cases: &[Case<C>]) -> String {
     let mut s = String::new();
     let mut current = "";
     for c in cases {

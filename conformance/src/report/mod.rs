@@ -1,13 +1,18 @@
-//! Rendering a [`SuiteReport`]: a table for people, JSON and
-//! JUnit XML for machines, and the case list (plain or Markdown).
+//! Rendering a [`SuiteReport`]: a table and a self-contained HTML page for people,
+//! JSON and JUnit XML for machines, and the case list (plain or Markdown). Every renderer is a
+//! function of the report alone, whatever target made it.
 
+mod html;
 mod junit;
 mod list;
 mod table;
+mod transcript_text;
 
+pub use html::html;
 pub use junit::junit;
 pub use list::{list_markdown, list_text};
-pub use table::table;
+pub use table::{table, table_with, TableOptions};
+pub use transcript_text::{event_text, transcript_lines};
 
 use crate::runner::{SuiteReport, Unmet};
 use crate::spec::SPEC_VERSION;
@@ -26,7 +31,8 @@ struct JsonReport<'a> {
 }
 
 /// The report as pretty JSON (serde_json), with the spec version the quotes come from
-/// and the requirements not met; with `--expect`, each judged case's `expected`, the
+/// and the requirements not met; each case's `transcript` (when it has one) as a list
+/// of `{"at_ms", "kind", …}` entries (DESIGN decision 44); with `--expect`, each judged case's `expected`, the
 /// `unexpected_passes` and `stale_expectations`; with `--baseline`, the `baseline`
 /// comparison.
 pub fn json(report: &SuiteReport) -> String {

@@ -1,12 +1,34 @@
 //! The report for people.
 
+use super::transcript_lines;
 use crate::runner::{Status, SuiteReport};
 use crate::spec::SPEC_VERSION;
 use std::fmt::Write;
 
-/// A table (id, section, level, status) followed by the details of every failure
-/// and warning, and a summary line.
+/// How much the table shows.
+#[derive(Clone, Copy, Debug, Default)]
+#[non_exhaustive]
+pub struct TableOptions {
+    /// Details and transcripts of passing cases too (`--verbose`).
+    pub verbose: bool,
+}
+
+impl TableOptions {
+    /// With the details and transcripts of passing cases too, or not.
+    pub fn verbose(verbose: bool) -> TableOptions {
+        TableOptions { verbose }
+    }
+}
+
+/// A table (id, section, level, status) followed by the details of every case that
+/// did not pass (failure, notes, transcript), and a summary line.
 pub fn table(report: &SuiteReport) -> String {
+    table_with(report, TableOptions::default())
+}
+
+/// [`table`], and with `opts.verbose` the details and transcript of every passing
+/// case as well.
+pub fn table_with(report: &SuiteReport, opts: TableOptions) -> String {
     let mut s = String::new();
     let w = report
         .outcomes
@@ -39,7 +61,7 @@ pub fn table(report: &SuiteReport) -> String {
     let details: Vec<_> = report
         .outcomes
         .iter()
-        .filter(|o| o.status != Status::Pass)
+        .filter(|o| opts.verbose || o.status != Status::Pass)
         .collect();
     if !details.is_empty() {
         let _ = writeln!(s, "\nDetails:");
@@ -60,6 +82,10 @@ pub fn table(report: &SuiteReport) -> String {
                 "  expected {} (--expect line {}, case {:?}): {}",
                 e.outcome, e.line, e.case, e.reason
             );
+        }
+        if !o.transcript.is_empty() {
+            let _ = writeln!(s, "  transcript:");
+            s.push_str(&transcript_lines(&o.transcript, "    "));
         }
     }
     let unexpected = report.unexpected_passes();

@@ -30,6 +30,11 @@ pub struct World {
 impl World {
     /// Starts the node as `info.service` and waits until the server routes to it.
     pub async fn start(info: ServerInfo) -> World {
+        World::start_with(info, &[]).await
+    }
+
+    /// [`World::start`] with `extra` pass-node flags (the benches lift the call rate).
+    pub async fn start_with(info: ServerInfo, extra: &[&str]) -> World {
         // The in-process node's log, shown when a test fails.
         let _ = tracing_subscriber::fmt()
             .with_env_filter("pass_node=debug")
@@ -41,23 +46,27 @@ impl World {
         std::fs::write(dir.path().join("owner-pw"), USERS[0].1).expect("password file");
         std::fs::write(dir.path().join("other-pw"), USERS[1].1).expect("password file");
         let (first, last) = ports::free_range(8);
-        let cli = pass_node::config::Cli::parse_args_from([
-            "pass-node".to_owned(),
-            "--server".into(),
-            info.component.to_string(),
-            "--domain".into(),
-            info.service.clone(),
-            "--secret-file".into(),
-            secret_file.display().to_string(),
-            "--public-ip".into(),
-            "127.0.0.1".into(),
-            "--bind".into(),
-            "127.0.0.1".into(),
-            "--ports".into(),
-            format!("{first}-{last}"),
-            "--metrics".into(),
-            "off".into(),
-        ])
+        let cli = pass_node::config::Cli::parse_args_from(
+            [
+                "pass-node".to_owned(),
+                "--server".into(),
+                info.component.to_string(),
+                "--domain".into(),
+                info.service.clone(),
+                "--secret-file".into(),
+                secret_file.display().to_string(),
+                "--public-ip".into(),
+                "127.0.0.1".into(),
+                "--bind".into(),
+                "127.0.0.1".into(),
+                "--ports".into(),
+                format!("{first}-{last}"),
+                "--metrics".into(),
+                "off".into(),
+            ]
+            .into_iter()
+            .chain(extra.iter().map(|s| s.to_string())),
+        )
         .expect("node flags");
         let config = pass_node::config::resolve(
             &cli.settings,
@@ -119,6 +128,16 @@ impl World {
     /// The `pass-client` binary as `user` (`owner` or `other`): plain TCP to Prosody,
     /// the user's password file, stdout piped, `args` after the subcommand's.
     pub fn pass_client(&self, user: &str, args: &[&str]) -> (Child, BufReader<ChildStdout>) {
+        self.pass_client_via(self.info.c2s, user, args)
+    }
+
+    /// [`World::pass_client`] logging in through `server` (a [`Gate`]).
+    pub fn pass_client_via(
+        &self,
+        server: SocketAddr,
+        user: &str,
+        args: &[&str],
+    ) -> (Child, BufReader<ChildStdout>) {
         let mut child = Command::new(env!("CARGO_BIN_EXE_pass-client"))
             .args(args)
             .args(["--jid", &format!("{user}@localhost")])
@@ -128,7 +147,7 @@ impl World {
                 &["--tls", "none"][..]
             })
             .arg("--server")
-            .arg(self.info.c2s.to_string())
+            .arg(server.to_string())
             .arg("--password-file")
             .arg(self.dir.path().join(format!("{user}-pw")))
             .env_remove("PASS_CLIENT_PASSWORD")
@@ -144,10 +163,15 @@ impl World {
 
     /// `pass-client expose LOCAL --json` as `owner`, plus `extra`.
     pub fn expose(&self, local: SocketAddr, extra: &[&str]) -> Exposed {
+        self.expose_via(self.info.c2s, local, extra)
+    }
+
+    /// [`World::expose`] logging in through `server` (a [`Gate`]).
+    pub fn expose_via(&self, server: SocketAddr, local: SocketAddr, extra: &[&str]) -> Exposed {
         let local = local.to_string();
         let mut args = vec!["expose", local.as_str(), "--json"];
         args.extend_from_slice(extra);
-        let (child, stdout) = self.pass_client("owner", &args);
+        let (child, stdout) = self.pass_client_via(server, "owner", &args);
         Exposed { child, stdout }
     }
 
@@ -323,4 +347,51 @@ pub async fn http_server(body: &'static str) -> SocketAddr {
         }
     });
     addr
+}
+
+/// A TCP forwarder to the XMPP server's c2s port that a test can shut: shut, it
+/// cuts every connection through it and hangs up on new ones at once, so that a
+/// client stays offline while the server and its component are up.
+pub struct Gate {
+    /// Where clients connect.
+    pub addr: SocketAddr,
+    open: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl Gate {
+    /// An open gate to `upstream`.
+    pub async fn to(upstream: SocketAddr) -> Gate {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let open = std::sync::Arc::new(tokio::sync::watch::Sender::new(true));
+        let state = open.clone();
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let mut rx = state.subscribe();
+                if !*rx.borrow_and_update() {
+                    continue;
+                }
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = rx.wait_for(|open| !*open) => {}
+                    }
+                });
+            }
+        });
+        Gate { addr, open }
+    }
+
+    /// Cuts every connection and refuses new ones.
+    pub fn shut(&self) {
+        self.open.send_replace(false);
+    }
+
+    /// Lets connections through again.
+    pub fn open(&self) {
+        self.open.send_replace(true);
+    }
 }

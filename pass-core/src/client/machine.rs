@@ -235,6 +235,28 @@ impl Client {
         self.send_request(now, peer, asking, &PassMessage::ClientIpQuery);
     }
 
+    /// The host's XMPP stream is back after it was lost, under the same full JID.
+    /// While a lease is held (or being registered), a ping (XEP-0199) goes to the
+    /// service: a sign of life that ends the reconnect grace a notice bounced during
+    /// the outage started, so the lease is kept (DESIGN decision 94). Its answer
+    /// is not awaited (an unmatched reply is ignored, decision 62).
+    pub fn handle_reconnected(&mut self, now: Instant) {
+        self.advance(now);
+        if self.lease == Lease::Idle {
+            return;
+        }
+        self.sent += 1;
+        let iq = Iq {
+            id: format!("pc{:x}-{}", self.config.id_seed, self.sent),
+            kind: IqType::Get,
+            from: Some(self.config.jid.clone()),
+            to: Some(self.config.service.clone()),
+            payload: Some(ping::ping()),
+            error: None,
+        };
+        self.actions.push_back(ClientAction::Send(iq));
+    }
+
     fn ask_allowed_jids(&mut self, now: Instant) {
         for peer in self.config.policy.allow_jids.clone() {
             self.ask_ip(now, peer);

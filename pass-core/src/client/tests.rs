@@ -482,6 +482,38 @@ fn unanswered_requests_time_out() {
     assert_eq!(client.register(deadline, None, false), Ok(()));
 }
 
+#[test]
+fn a_reconnect_with_a_lease_pings_the_service_and_ignores_the_answer() {
+    let mut idle = Client::new(config());
+    idle.handle_reconnected(t(0));
+    assert!(actions(&mut idle).is_empty(), "no lease: nothing to tell");
+
+    let mut client = registered(config());
+    client.handle_reconnected(t(5));
+    let ping = sent(&mut client);
+    assert_eq!(
+        (ping.kind, ping.to, ping.from),
+        (IqType::Get, Some(jid(SERVICE)), Some(jid(USER)))
+    );
+    assert!(ping
+        .payload
+        .as_ref()
+        .is_some_and(crate::stanza::ping::is_ping));
+    assert_eq!(client.poll_timeout(), None, "the answer is not awaited");
+    let pong = Iq {
+        id: ping.id.clone(),
+        kind: IqType::Result,
+        from: Some(jid(SERVICE)),
+        to: Some(jid(USER)),
+        payload: None,
+        error: None,
+    };
+    client.handle_stanza(t(6), &pong.to_element());
+    assert!(actions(&mut client).is_empty());
+    assert!(events(&mut client).is_empty());
+    assert_eq!(client.lease(), Some(&[sa("1.2.3.4:43253")][..]));
+}
+
 /// A request from `from` with `payload` (raw, as a stranger could send it).
 fn request(kind: &str, from: &str, payload: Element) -> Element {
     Element::new("iq", ns::CLIENT)

@@ -53,6 +53,11 @@ pub struct Config {
     /// answer from its account before it ends with an expire notice (DESIGN
     /// decision 101); zero turns the check off.
     pub max_idle_lease: Duration,
+    /// How long a lease outlives a bounced incoming-connection notice (its owner's
+    /// server says the owner's full JID is offline): any IQ from that full JID in
+    /// the meantime keeps the lease, else it ends when this runs out (DESIGN
+    /// decisions 100 and 94); zero ends it at the first bounce.
+    pub reconnect_grace: Duration,
     /// Strict per-element limits on each stanza from the stream; a stanza over them
     /// is refused alone (policy-violation to a request's sender), the stream stays
     /// up. The host's framer gets [`Limits::relaxed_for_framing`] of these.
@@ -93,6 +98,12 @@ impl Config {
     /// longer than that for a caller without hearing from the service.
     pub const DEFAULT_MAX_IDLE_LEASE: Duration = Duration::from_secs(24 * 3600);
 
+    /// Default [`reconnect_grace`](Config::reconnect_grace): a minute, longer than
+    /// a client's c2s reconnect after a server restart (pass-client backs off from
+    /// 0.5 s, DESIGN decision 92), short enough that a port of a crashed client is
+    /// soon back in the pool.
+    pub const DEFAULT_RECONNECT_GRACE: Duration = Duration::from_secs(60);
+
     /// Settings with the defaults for everything but the names and addresses.
     pub fn new(service: Jid, advertised: Vec<IpAddr>) -> Config {
         Config {
@@ -113,6 +124,7 @@ impl Config {
             call_burst: Self::DEFAULT_CALL_BURST,
             call_per_second: Self::DEFAULT_CALL_PER_SECOND,
             max_idle_lease: Self::DEFAULT_MAX_IDLE_LEASE,
+            reconnect_grace: Self::DEFAULT_RECONNECT_GRACE,
             stanza_limits: Limits::default(),
         }
     }

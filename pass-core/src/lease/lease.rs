@@ -111,6 +111,10 @@ pub(crate) enum Timer {
     /// The lease on this port may have been idle for
     /// [`Config::max_idle_lease`](super::Config::max_idle_lease) (DESIGN decision 101).
     Idle(u16),
+    /// The owner of the lease on this port, whose server bounced a notice, did not
+    /// show up again within [`Config::reconnect_grace`](super::Config::reconnect_grace)
+    /// (DESIGN decision 94).
+    Grace(u16),
     /// The session on this lease port ran out of time (answer timeout or proxy
     /// window, by its phase).
     Session(u16),
@@ -130,7 +134,8 @@ pub(crate) enum End {
     /// Idle for [`Config::max_idle_lease`](super::Config::max_idle_lease): a §4.1
     /// expire notice, as for an expiry (DESIGN decision 101).
     Idle,
-    /// Its owner's server bounced a notice with an error meaning the owner is gone
-    /// (DESIGN decision 100): no notice, it would bounce too.
+    /// Its owner's server bounced a notice with an error meaning the owner is gone,
+    /// and the owner did not come back within the reconnect grace (DESIGN decisions
+    /// 100 and 94): no notice, it would bounce too.
     OwnerGone,
 }

@@ -66,12 +66,17 @@ const MAX_OUTSTANDING_NOTICES: usize = 1024;
 ///   IP not advertised → 405; port not a lease → 404; another account's lease → 401
 ///   (any resource of the owning account may close, decision 6); else the lease ends
 ///   (in-flight connections dropped) and an empty query acknowledges it.
-/// - **Owner gone** (DESIGN decision 100). An incoming-connection notice
+/// - **Owner gone** (DESIGN decisions 100 and 94). An incoming-connection notice
 ///   answered with an error meaning its recipient is gone ([`owner_is_gone`]:
 ///   service-unavailable, recipient-unavailable, item-not-found, gone; what an XMPP
-///   server bounces for an offline full JID, RFC 6120 §8.3.3 and §10.5.3.2) ends
-///   the lease as well as the session: port freed, no notice (it would bounce too),
-///   counted in [`Stats::leases_owner_gone`]. Any other error is a deny (§5.2).
+///   server bounces for an offline full JID, RFC 6120 §8.3.3 and §10.5.3.2) drops
+///   its caller and starts the lease's reconnect grace
+///   ([`Config::reconnect_grace`]); a later bounce leaves it running. Any IQ from
+///   the owner's full JID other than such a bounce ends the grace (the owner is
+///   back: [`LeaseMachine::handle_iq_seen`]). When the grace runs out the lease
+///   ends: port freed, no notice (it would bounce too), counted in
+///   [`Stats::leases_owner_gone`]. A zero grace ends it at the first bounce. Any
+///   other error is a deny (§5.2).
 /// - **Idle** (DESIGN decision 101). A lease with no caller, no session and no
 ///   `jabber:iq:pass` IQ from its account for [`Config::max_idle_lease`] ends with
 ///   a §4.1 expire notice, counted in [`Stats::leases_idle`]; zero turns it off.
@@ -108,6 +113,9 @@ pub struct LeaseMachine {
     notices: BTreeMap<u64, Jid>,
     /// Deadlines, earliest first.
     timers: BTreeSet<(Instant, Timer)>,
+    /// Leases whose owner's server bounced a notice, by port: when their reconnect
+    /// grace runs out (DESIGN decision 94).
+    outages: BTreeMap<u16, Instant>,
     /// Sessions in flight (pending or relaying).
     sessions: usize,
     /// Sessions relaying.
@@ -147,6 +155,7 @@ impl LeaseMachine {
             asked: BTreeMap::new(),
             notices: BTreeMap::new(),
             timers: BTreeSet::new(),
+            outages: BTreeMap::new(),
             sessions: 0,
             relays: 0,
             shut_down: false,
@@ -244,20 +253,55 @@ impl LeaseMachine {
             self.asked.remove(&n);
             if accepted {
                 self.accept(port);
-            } else if iq
-                .error
-                .as_ref()
-                .and_then(|e| e.condition)
-                .is_some_and(owner_is_gone)
-            {
-                self.leases_owner_gone += 1;
-                self.end_lease(port, End::OwnerGone);
+            } else if is_bounce(iq) {
+                self.owner_unreachable(port);
             } else {
                 self.cancel_session(port, None);
             }
         } else if self.notices.get(&n) == Some(from) {
             self.notices.remove(&n);
         }
+    }
+
+    /// Any IQ the router read (request or answer, whatever its payload): from the
+    /// full JID of a lease's owner, and not itself a bounce ([`is_bounce`]), it says
+    /// the owner is online, which ends that lease's reconnect grace (DESIGN decision
+    /// 94). The router calls it before routing the IQ.
+    pub fn handle_iq_seen(&mut self, now: Instant, iq: &Iq) {
+        self.advance(now);
+        if self.outages.is_empty() || is_bounce(iq) {
+            return;
+        }
+        let Some(from) = iq.from.as_ref() else { return };
+        let back: Vec<u16> = self
+            .outages
+            .keys()
+            .copied()
+            .filter(|port| self.leases.get(port).is_some_and(|l| l.owner == *from))
+            .collect();
+        for port in back {
+            if let Some(until) = self.outages.remove(&port) {
+                self.timers.remove(&(until, Timer::Grace(port)));
+            }
+        }
+    }
+
+    /// The owner's server bounced a notice of the lease at `port`: drop its caller
+    /// and start its reconnect grace, or end it now without one.
+    fn owner_unreachable(&mut self, port: u16) {
+        let grace = self.config.reconnect_grace;
+        if grace.is_zero() {
+            self.leases_owner_gone += 1;
+            return self.end_lease(port, End::OwnerGone);
+        }
+        self.cancel_session(port, None);
+        if !self.leases.contains_key(&port) || self.outages.contains_key(&port) {
+            // A later bounce does not move the end of the grace.
+            return;
+        }
+        let until = self.now + grace;
+        self.outages.insert(port, until);
+        self.timers.insert((until, Timer::Grace(port)));
     }
 
     /// The outcome of an [`Action::Listen`]. Results for ports the machine did not
@@ -819,6 +863,9 @@ impl LeaseMachine {
         if let Some(at) = lease.idle_check {
             self.timers.remove(&(at, Timer::Idle(port)));
         }
+        if let Some(at) = self.outages.remove(&port) {
+            self.timers.remove(&(at, Timer::Grace(port)));
+        }
         self.actions.push_back(Action::Unlisten { port });
         self.pool.release(port);
         self.forget_account_use(&lease.account);
@@ -874,6 +921,12 @@ impl LeaseMachine {
             match timer {
                 Timer::Expire(port) => self.end_lease(port, End::Expired),
                 Timer::Idle(port) => self.idle_check(port),
+                Timer::Grace(port) => {
+                    // Nobody from the owner's full JID since the bounce.
+                    self.outages.remove(&port);
+                    self.leases_owner_gone += 1;
+                    self.end_lease(port, End::OwnerGone);
+                }
                 // The answer timer or the proxy window ran out.
                 Timer::Session(port) => self.cancel_session(port, None),
             }
@@ -1012,6 +1065,18 @@ pub fn owner_is_gone(condition: Condition) -> bool {
             | Condition::ItemNotFound
             | Condition::Gone
     )
+}
+
+/// Whether `iq` is an error meaning its sender is not there ([`owner_is_gone`]):
+/// what a server sends back in the name of an offline full JID, so no sign that
+/// the JID is online.
+pub fn is_bounce(iq: &Iq) -> bool {
+    iq.kind == IqType::Error
+        && iq
+            .error
+            .as_ref()
+            .and_then(|e| e.condition)
+            .is_some_and(owner_is_gone)
 }
 
 /// What a message is, for error texts.

@@ -17,5 +17,5 @@ mod stats;
 
 pub use action::{Action, ConnId, ListenError};
 pub use config::{Config, ConfigError};
-pub use machine::{owner_is_gone, LeaseMachine, MAX_LISTEN_TRIES};
+pub use machine::{is_bounce, owner_is_gone, LeaseMachine, MAX_LISTEN_TRIES};
 pub use stats::{LatencyHistogram, Stats, ANSWER_LATENCY_BOUNDS_MS};

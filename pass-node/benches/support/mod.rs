@@ -3,8 +3,13 @@
 //! (an XMPP server routing for its users, collapsed into one process).
 #![allow(dead_code)] // each bench binary uses a different part
 
+mod measure;
 #[path = "../../tests/common/server_end.rs"]
 mod server_end;
+
+// Each bench binary uses a different part.
+#[allow(unused_imports)]
+pub use measure::{env_u64, gbit_per_s, machine, pump, quantile, CHUNK};
 
 use pass_core::component::ServerHandshake;
 use pass_core::ns;
@@ -245,28 +250,4 @@ pub fn free_range(len: u16) -> (u16, u16) {
         p += 1;
     }
     panic!("no {len} free consecutive ports in {FLOOR}-{CEILING}");
-}
-
-/// The `q`-quantile (0..=1) of sorted samples.
-pub fn quantile(sorted: &[Duration], q: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let idx = ((sorted.len() - 1) as f64 * q).round() as usize;
-    sorted[idx.min(sorted.len() - 1)]
-}
-
-/// One line describing the machine, for the record.
-pub fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| {
-            c.lines()
-                .find_map(|l| l.strip_prefix("model name"))
-                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    format!("{cpu}, {cores} cores, Linux {}", kernel.trim())
 }

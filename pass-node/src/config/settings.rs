@@ -129,6 +129,12 @@ settings! {
         /// account before it ends with an expire notice; 0 for no limit
         #[arg(long, value_name = "SECS")]
         pub max_idle_lease: Option<u64> = Some(CoreConfig::DEFAULT_MAX_IDLE_LEASE.as_secs()),
+        /// Seconds a lease outlives a bounced incoming-connection notice (its owner's
+        /// client is offline, e.g. reconnecting): the caller is dropped, and the lease
+        /// ends only if no IQ comes from the owner's full JID for this long; 0 ends it
+        /// at the first bounce
+        #[arg(long, value_name = "SECS")]
+        pub reconnect_grace: Option<u64> = Some(CoreConfig::DEFAULT_RECONNECT_GRACE.as_secs()),
         /// How relays move bytes
         #[arg(long, value_enum, value_name = "MODE")]
         pub relay_mode: Option<RelayMode> = Some(RelayMode::default()),

@@ -123,6 +123,7 @@ fn check(s: Settings, secret: SecretSource) -> Result<NodeConfig, ConfigError> {
     core.proxy_window = secs("proxy_window", s.proxy_window, 1)?;
     core.max_expire = secs("max_expire", s.max_expire, 1)?;
     core.max_idle_lease = secs("max_idle_lease", s.max_idle_lease, 0)?;
+    core.reconnect_grace = secs("reconnect_grace", s.reconnect_grace, 0)?;
     core.iq_burst = defaulted("iq_burst", s.iq_burst)?;
     core.iq_per_second = defaulted("iq_per_second", s.iq_per_second)?;
     core.call_burst = defaulted("call_burst", s.call_burst)?;

@@ -365,10 +365,11 @@ pub async fn owner_denies_incoming_connection(server: &ServerInfo) {
     service_set(&f.service, &again);
 }
 
-/// DESIGN decision 100 against a real server: the owner logs off, a caller comes,
-/// Prosody bounces the notice to the gone full JID, and the node ends the lease.
+/// DESIGN decisions 100 and 94 against a real server: the owner logs off, a caller
+/// comes, the server bounces the notice to the gone full JID, the caller is dropped,
+/// and the node ends the lease when its reconnect grace (2 s here) runs out.
 pub async fn owner_gone_ends_the_lease(server: &ServerInfo) {
-    let f = Fixture::start(server, 4, &[]).await;
+    let f = Fixture::start(server, 4, &["--reconnect-grace", "2"]).await;
     let Fixture {
         mut owner,
         service,

@@ -618,8 +618,9 @@ fn deny_before_the_owner_connects_unlistens_the_proxy() {
     assert_eq!(h.drain(), [Action::Drop { conn: ConnId(2) }]);
 }
 
-/// A bounce meaning the owner is gone ends the lease as well (DESIGN decision 100;
-/// every condition is in pass-core/tests/abandoned.rs).
+/// A bounce meaning the owner is gone drops the caller and ends the lease when the
+/// reconnect grace runs out with no word from the owner (DESIGN decisions 100 and
+/// 94; every condition and the grace's end are in pass-core/tests/abandoned.rs).
 #[test]
 fn a_server_bounce_ends_the_lease() {
     let mut h = H::new();
@@ -639,9 +640,13 @@ fn a_server_bounce_ends_the_lease() {
         [
             Action::Drop { conn: ConnId(1) },
             Action::Unlisten { port: proxy },
-            Action::Unlisten { port: lease }
         ]
     );
+    let grace = Config::DEFAULT_RECONNECT_GRACE.as_secs();
+    h.timeout(Instant::from_millis((1 + grace) * 1000 - 1));
+    assert!(h.drain().is_empty(), "still in its reconnect grace");
+    h.timeout(secs(1 + grace));
+    assert_eq!(h.drain(), [Action::Unlisten { port: lease }]);
     assert!(h.lease_ports().is_empty());
 }
 

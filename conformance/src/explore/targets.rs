@@ -1,0 +1,156 @@
+//! The targets explore runs against: the in-process reference (with or without a
+//! fault), a wasm module, and a networked component.
+
+use super::exec::Timing;
+use super::{model_config, InProcess, Target};
+use crate::component::{ComponentHarness, ComponentOptions, Spawned};
+use crate::faults::KnownFault;
+use crate::harness::TargetInfo;
+use crate::inproc::{reference_config, reference_host};
+use crate::wasm::{wasm_host, WasmModule};
+use async_trait::async_trait;
+use pass_core::sim::reference::ReferenceConfig;
+use std::time::Duration;
+
+/// What the model is told beyond the target's own facts.
+#[derive(Clone, Copy, Debug)]
+pub struct Settings {
+    /// `--pool-size`: with it, 502s are judged.
+    pub pool_size: Option<usize>,
+    /// `--timing-tolerance`.
+    pub tolerance: Duration,
+}
+
+fn proxy_window() -> Duration {
+    Duration::from_millis(
+        u64::try_from(reference_config().proxy_window.as_millis()).unwrap_or(u64::MAX),
+    )
+}
+
+/// The in-process reference service, or with `fault` on.
+pub fn inproc(fault: Option<KnownFault>, s: Settings) -> InProcess {
+    let name = match fault {
+        Some(f) => format!("inproc (fault {})", f.name()),
+        None => "inproc".to_string(),
+    };
+    InProcess {
+        name,
+        make: Box::new(move || match fault {
+            Some(f) => f.inproc_host(),
+            None => Ok(Box::new(reference_host()?)),
+        }),
+        proxy_window: proxy_window(),
+        pool_size: s.pool_size,
+        tolerance: s.tolerance,
+    }
+}
+
+/// A fresh instance of `module` for each run, configured as the in-process
+/// reference (with `fault=NAME` if given, for a module built with faults).
+pub fn wasm(module: WasmModule, label: &str, fault: Option<String>, s: Settings) -> InProcess {
+    let name = match &fault {
+        Some(f) => format!("wasm {label} (fault {f})"),
+        None => format!("wasm {label}"),
+    };
+    InProcess {
+        name,
+        make: Box::new(move || {
+            wasm_host(&module, fault.as_deref())
+                .map(|h| Box::new(h) as Box<dyn crate::Harness>)
+                .map_err(|e| e.to_string())
+        }),
+        proxy_window: proxy_window(),
+        pool_size: s.pool_size,
+        tolerance: s.tolerance,
+    }
+}
+
+/// A networked implementation connected as an XEP-0114 component; one stream for
+/// every run (each run closes its leases at the end), real and bounded waits, and
+/// the nemesis: the stream is cut and must be re-established with leases kept.
+pub struct Component {
+    name: String,
+    harness: Option<Box<dyn crate::Harness>>,
+    spawned: Option<Spawned>,
+    proxy_window: Duration,
+    settings: Settings,
+    io_wait: Duration,
+}
+
+/// Starts listening, spawns the implementation if asked, and waits for it.
+pub async fn component(
+    copts: ComponentOptions,
+    proxy_window: Duration,
+    settings: Settings,
+) -> Result<Component, String> {
+    let mut harness = ComponentHarness::start(&copts)
+        .await
+        .map_err(|e| e.to_string())?;
+    let spawned = match &copts.spawn {
+        Some(cmd) => Some(Spawned::start(cmd).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    if let Err(e) = harness.connect_implementation().await {
+        let tail = match spawned {
+            Some(s) => format!("; its output ends with:\n{}", s.stop().await),
+            None => String::new(),
+        };
+        return Err(format!("{e}{tail}"));
+    }
+    Ok(Component {
+        name: format!("component {} ({})", copts.listen, copts.domain),
+        harness: Some(Box::new(harness)),
+        spawned,
+        proxy_window,
+        settings,
+        io_wait: copts.io_wait,
+    })
+}
+
+#[async_trait(?Send)]
+impl Target for Component {
+    fn describe(&self) -> String {
+        self.name.clone()
+    }
+
+    async fn fresh(&mut self) -> Result<Box<dyn crate::Harness>, String> {
+        let mut h = self
+            .harness
+            .take()
+            .ok_or_else(|| "the component's harness is in use".to_string())?;
+        h.reset().await.map_err(|e| e.to_string())?;
+        Ok(h)
+    }
+
+    async fn done(&mut self, h: Box<dyn crate::Harness>) {
+        self.harness = Some(h);
+    }
+
+    fn reference(&self, info: &TargetInfo) -> ReferenceConfig {
+        model_config(
+            info,
+            self.proxy_window,
+            self.settings.pool_size,
+            self.settings.tolerance,
+        )
+    }
+
+    fn timing(&self) -> Timing {
+        Timing {
+            // Long enough for a stanza over loopback, short enough for many steps.
+            settle: Duration::from_millis(150),
+            io_wait: self.io_wait,
+        }
+    }
+
+    fn nemesis(&self) -> bool {
+        true
+    }
+
+    async fn finish(&mut self) {
+        if let Some(s) = self.spawned.take() {
+            s.stop().await;
+        }
+        self.harness = None;
+    }
+}
