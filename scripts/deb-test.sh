@@ -83,6 +83,8 @@ if grep -q 'pass-node.service' <<<"$said"; then fail "systemd-analyze verify war
 /usr/bin/pass-node check-config --config /etc/pass-node/pass-node.toml >/dev/null ||
   fail "check-config refuses the installed config"
 /usr/bin/pass-node --version | grep -q '^pass-node ' || fail "pass-node --version"
+# The fault switch is a test build's only (docs/DESIGN.md decision 124).
+if grep -aq PASS_NODE_FAULT /usr/bin/pass-node; then fail "the packaged pass-node has the faults switch"; fi
 
 # Remove: the binary and the unit go, the conffile stays until the purge.
 # The lease store as systemd leaves it for the unit (StateDirectory=, DynamicUser=):

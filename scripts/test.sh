@@ -74,10 +74,9 @@ free_debug_build() {
     echo "PASS_LOW_DISK: removing target/debug ($(du -sh target/debug | cut -f1))"
     rm -rf target/debug
   fi
-  # pass-client's faults build (conformance/tests/client_faults.rs builds it there).
-  if [ "${PASS_LOW_DISK:-0}" = 1 ] && [ -d target/client-faults ]; then
-    echo "PASS_LOW_DISK: removing target/client-faults ($(du -sh target/client-faults | cut -f1))"
-    rm -rf target/client-faults
+  # The faults builds (scripts/build-faults.sh).
+  if [ "${PASS_LOW_DISK:-0}" = 1 ] && [ -d target/faults ]; then
+    rm -rf target/faults
   fi
 }
 free_debug_build # clippy's check build
@@ -112,9 +111,12 @@ fi
 step "cargo test --workspace"
 # The conformance tests and pass-client's chaos soak run the pass-node and pass-client
 # binaries found beside them: cargo builds them for their own integration tests. The
-# client target's proof (conformance/tests/client_faults.rs) builds pass-client with
-# --features faults into target/client-faults. The soak (pass-client/tests/soak) runs
-# about 3 minutes (PASS_SOAK_SECS, docs/OPERATING.md).
+# soak (pass-client/tests/soak) runs about 3 minutes (PASS_SOAK_SECS,
+# docs/OPERATING.md). The proofs of the client and c2s targets run builds with the
+# faults switch (docs/DESIGN.md decisions 114, 124): scripts/build-faults.sh builds
+# them in this target folder (only the two crates recompile), sets them aside and
+# restores the normal binaries.
+eval "$(bash scripts/build-faults.sh)"
 cargo test --workspace
 free_debug_build
 

@@ -91,6 +91,26 @@ pub fn catalogue() -> Vec<Case> {
     all
 }
 
+/// The cases only the c2s target can run (DESIGN decision 122): listed for it alone,
+/// never SKIP on the others.
+pub fn c2s_only() -> Vec<Case> {
+    cases::c2s_only::cases()
+}
+
+/// The cases the c2s target runs: [`catalogue`] with [`c2s_only`] after the last
+/// case of their sections.
+pub fn for_c2s() -> Vec<Case> {
+    let mut all = catalogue();
+    for c in c2s_only() {
+        let at = all
+            .iter()
+            .rposition(|x| x.section == c.section)
+            .map_or(all.len(), |p| p + 1);
+        all.insert(at, c);
+    }
+    all
+}
+
 /// Listings exchanged between two users, never with the service: a service target
 /// cannot exchange them, so no case here claims them (they are the client target's).
 pub const PEER_LISTINGS: &[u8] = &[12];
@@ -117,7 +137,7 @@ mod tests {
 
     #[test]
     fn ids_are_unique_and_well_formed() {
-        let cases = catalogue();
+        let cases = for_c2s();
         let mut seen = HashSet::new();
         for c in &cases {
             assert!(seen.insert(c.id), "duplicate id {}", c.id);
@@ -130,6 +150,27 @@ mod tests {
             assert!(
                 !section_title(c.section).is_empty(),
                 "{} has no section title",
+                c.id
+            );
+        }
+    }
+
+    #[test]
+    fn c2s_only_cases_are_marked_and_in_their_sections() {
+        let all = for_c2s();
+        assert_eq!(all.len(), catalogue().len() + c2s_only().len());
+        for c in c2s_only() {
+            assert!(
+                c.description.starts_with("(c2s target only)"),
+                "{}: the listing says where it runs",
+                c.id
+            );
+            assert!(!catalogue().iter().any(|x| x.id == c.id), "{}", c.id);
+            let at = all.iter().position(|x| x.id == c.id).unwrap_or(0);
+            assert_eq!(
+                all[at - 1].section,
+                c.section,
+                "{} sits in its section",
                 c.id
             );
         }

@@ -9,19 +9,20 @@
 use crate::catalogue::catalogue;
 use crate::harness::{ConnectError, Harness, HarnessError, ReadEvent, SockId, TargetInfo};
 use crate::runner::{run_suite, RunOptions, Status, SuiteReport};
+use crate::sockets::Sockets;
 use crate::xmlfmt::to_xml_in;
 use async_trait::async_trait;
 use pass_core::component::{ServerHandshake, ServerStep, StreamError, StreamErrorCondition};
 use pass_core::ns;
 use pass_core::xml::{Element, Limits, StreamEvent, StreamFramer, STREAM_CLOSE};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::timeout;
@@ -92,18 +93,6 @@ impl Drop for Link {
         let _ = self.writer.try_write(STREAM_CLOSE.as_bytes());
         self.reader.abort();
     }
-}
-
-/// A TCP connection a case opened.
-struct Sock {
-    read: OwnedReadHalf,
-    tx: mpsc::UnboundedSender<SockCmd>,
-    writer: JoinHandle<()>,
-}
-
-enum SockCmd {
-    Data(Vec<u8>),
-    Shutdown,
 }
 
 /// Reads the next framer event, feeding it from `r`; bounded by `wait`.
@@ -218,8 +207,7 @@ pub struct ComponentHarness {
     secret: String,
     connect_wait: Duration,
     link: Option<Link>,
-    socks: HashMap<u64, Sock>,
-    next_sock: u64,
+    socks: Sockets,
 }
 
 impl ComponentHarness {
@@ -247,8 +235,7 @@ impl ComponentHarness {
             secret: opts.secret.clone(),
             connect_wait: opts.connect_wait,
             link: None,
-            socks: HashMap::new(),
-            next_sock: 1,
+            socks: Sockets::default(),
         })
     }
 
@@ -330,84 +317,23 @@ impl Harness for ComponentHarness {
     }
 
     async fn connect(&mut self, addr: SocketAddr) -> Result<(SockId, SocketAddr), ConnectError> {
-        let stream = match timeout(self.info.io_wait, TcpStream::connect(addr)).await {
-            Err(_) => return Err(ConnectError::Timeout),
-            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-                return Err(ConnectError::Refused)
-            }
-            Ok(Err(e)) => return Err(ConnectError::Other(e.to_string())),
-            Ok(Ok(s)) => s,
-        };
-        let _ = stream.set_nodelay(true);
-        let local = stream
-            .local_addr()
-            .map_err(|e| ConnectError::Other(e.to_string()))?;
-        let (read, mut write) = stream.into_split();
-        let (tx, mut rx) = mpsc::unbounded_channel::<SockCmd>();
-        // A writer task per connection: a case can queue megabytes both ways without
-        // blocking on the peer's reading.
-        let writer = tokio::spawn(async move {
-            while let Some(cmd) = rx.recv().await {
-                let ok = match cmd {
-                    SockCmd::Data(d) => write.write_all(&d).await.is_ok(),
-                    SockCmd::Shutdown => write.shutdown().await.is_ok(),
-                };
-                if !ok {
-                    return;
-                }
-            }
-        });
-        let id = self.next_sock;
-        self.next_sock += 1;
-        self.socks.insert(id, Sock { read, tx, writer });
-        Ok((SockId(id), local))
+        self.socks.connect(addr, self.info.io_wait).await
     }
 
     async fn write(&mut self, sock: SockId, data: &[u8]) -> Result<(), HarnessError> {
-        if let Some(s) = self.socks.get(&sock.0) {
-            let _ = s.tx.send(SockCmd::Data(data.to_vec()));
-        }
-        Ok(())
+        self.socks.write(sock, data)
     }
 
     async fn shutdown_write(&mut self, sock: SockId) -> Result<(), HarnessError> {
-        if let Some(s) = self.socks.get(&sock.0) {
-            let _ = s.tx.send(SockCmd::Shutdown);
-        }
-        Ok(())
+        self.socks.shutdown_write(sock)
     }
 
     async fn close(&mut self, sock: SockId) {
-        if let Some(s) = self.socks.remove(&sock.0) {
-            // Dropping both halves closes the socket at once, queued bytes or not.
-            s.writer.abort();
-            let _ = s.writer.await;
-            drop(s.read);
-        }
+        self.socks.close(sock).await
     }
 
     async fn read(&mut self, sock: SockId, wait: Duration) -> Result<ReadEvent, HarnessError> {
-        let Some(s) = self.socks.get_mut(&sock.0) else {
-            return Ok(ReadEvent::Eof);
-        };
-        let mut buf = vec![0u8; 256 * 1024];
-        match timeout(wait, s.read.read(&mut buf)).await {
-            Err(_) => Ok(ReadEvent::Timeout),
-            Ok(Ok(0)) => Ok(ReadEvent::Eof),
-            Ok(Err(e))
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted
-                ) =>
-            {
-                Ok(ReadEvent::Reset)
-            }
-            Ok(Err(_)) => Ok(ReadEvent::Eof),
-            Ok(Ok(n)) => {
-                buf.truncate(n);
-                Ok(ReadEvent::Data(buf))
-            }
-        }
+        self.socks.read(sock, wait).await
     }
 
     async fn sleep(&mut self, d: Duration) {
@@ -415,10 +341,7 @@ impl Harness for ComponentHarness {
     }
 
     async fn reset(&mut self) -> Result<(), HarnessError> {
-        let ids: Vec<u64> = self.socks.keys().copied().collect();
-        for id in ids {
-            self.close(SockId(id)).await;
-        }
+        self.socks.close_all().await;
         if let Some(link) = self.link.as_mut() {
             // Leftovers of the last case are nobody's business now.
             loop {

@@ -357,12 +357,28 @@ impl Ctx {
     }
 
     /// A full user JID unique to this case, e.g. `owner-3@localhost/conformance`.
+    /// On a target that logs in (c2s) it is a resource of one of its accounts
+    /// ([`Harness::user_jid`]).
     pub fn user(&self, name: &str) -> String {
-        format!(
-            "{name}-{}@{}/conformance",
-            self.index,
-            self.h.info().user_domain
-        )
+        self.h.user_jid(name, self.index)
+    }
+
+    /// How many registrations the case may make to exhaust the service's ports
+    /// (`None`: not on this target).
+    pub fn registration_budget(&self) -> Option<usize> {
+        self.h.registration_budget()
+    }
+
+    /// Takes `jid` offline (c2s only): its server bounces what the service sends it.
+    pub async fn go_offline(&mut self, jid: &str) -> Result<(), Stop> {
+        self.h.go_offline(jid).await?;
+        Ok(())
+    }
+
+    /// Brings `jid` online before it sends anything (c2s: logs it in).
+    pub async fn go_online(&mut self, jid: &str) -> Result<(), Stop> {
+        self.h.go_online(jid).await?;
+        Ok(())
     }
 
     /// Notes a deviation the spec tolerates; the case ends WARN if it otherwise passes.
@@ -397,6 +413,9 @@ impl Ctx {
 
     /// Sends a stanza as a user.
     pub async fn send(&mut self, stanza: &Element) -> Result<(), Stop> {
+        if let Some(from) = stanza.attr("from") {
+            self.h.can_send_as(from).map_err(Stop::Skip)?;
+        }
         self.last_sent = Some(to_xml(stanza));
         self.record(Event::StanzaSent {
             xml: to_xml_in(stanza, ns::COMPONENT),

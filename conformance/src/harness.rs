@@ -1,6 +1,7 @@
 //! What a target offers the cases: act as user JIDs on the XMPP side, open TCP
 //! connections as the third party and the owner, and let time pass.
 
+use crate::transcript::Event;
 use async_trait::async_trait;
 use pass_core::xml::Element;
 use std::fmt;
@@ -115,6 +116,46 @@ pub trait Harness {
     /// Between cases: closes every connection the last case left open and makes sure
     /// the service is reachable again (a component target waits for a reconnect).
     async fn reset(&mut self) -> Result<(), HarnessError>;
+
+    /// The full JID the cases' user `name` is in the case numbered `index`. A target
+    /// that sends as any JID makes one up, unique to the case; one that logs in as
+    /// real accounts (c2s) names a resource of one of them (DESIGN decision 121).
+    fn user_jid(&self, name: &str, index: usize) -> String {
+        format!("{name}-{index}@{}/conformance", self.info().user_domain)
+    }
+
+    /// Whether this target can send stanzas as `jid`; `Err` says why not (the case
+    /// is then SKIP with that reason).
+    fn can_send_as(&self, _jid: &str) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// How many registrations a case may make to run the service out of ports;
+    /// `None` when this target must not try (c2s without `--exhaust N`).
+    fn registration_budget(&self) -> Option<usize> {
+        Some(256)
+    }
+
+    /// Takes `jid` offline, so that its server bounces what is sent to it. Only a
+    /// target that logs in as real accounts can (the c2s-only cases use it).
+    async fn go_offline(&mut self, jid: &str) -> Result<(), HarnessError> {
+        Err(HarnessError(format!(
+            "this target cannot take {jid} offline (only the c2s target logs in)"
+        )))
+    }
+
+    /// Makes sure `jid` is online (receives what is sent to it) before it sends
+    /// anything. Targets that act as any JID need nothing for this.
+    async fn go_online(&mut self, _jid: &str) -> Result<(), HarnessError> {
+        Ok(())
+    }
+
+    /// What the target itself saw during the case, with when (on [`Harness::clock`]):
+    /// the c2s target's logins and logouts, a session its server ended. The runner
+    /// adds them to the case's transcript.
+    fn take_events(&mut self) -> Vec<(Instant, Event)> {
+        Vec::new()
+    }
 
     /// The nemesis of `explore` (network targets): cuts the XMPP stream to the
     /// service; the service must re-establish it and keep its leases. Targets with

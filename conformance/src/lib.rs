@@ -23,6 +23,7 @@
 //! - [`transcript`]: what each case exchanged with the implementation, with times.
 
 pub mod baseline;
+pub mod c2s;
 pub mod cases;
 pub mod catalogue;
 pub mod client;
@@ -32,10 +33,12 @@ pub mod expect;
 pub mod explore;
 pub mod faults;
 pub mod harness;
+pub mod ibr;
 pub mod inproc;
 pub mod report;
 pub mod runner;
 pub mod selftest;
+pub mod sockets;
 pub mod spec;
 pub mod transcript;
 pub mod wasm;

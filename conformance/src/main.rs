@@ -9,6 +9,7 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use pass_conformance::baseline::Baseline;
+use pass_conformance::c2s::{self, C2sOptions};
 use pass_conformance::component::{self, ComponentOptions};
 use pass_conformance::expect::Expectations;
 use pass_conformance::faults::{self, KnownFault};
@@ -64,6 +65,14 @@ enum Command {
     Component {
         #[command(flatten)]
         target: ComponentArgs,
+        #[command(flatten)]
+        report: ReportArgs,
+    },
+    /// Log in to a real XMPP server as ordinary accounts and check the PASS service
+    /// there the way its users reach it.
+    C2s {
+        #[command(flatten)]
+        target: C2sArgs,
         #[command(flatten)]
         report: ReportArgs,
     },
@@ -283,6 +292,52 @@ struct ComponentArgs {
     /// Start the implementation with `sh -c COMMAND` (stopped at the end).
     #[arg(long)]
     spawn: Option<String>,
+    #[command(flatten)]
+    waits: Waits,
+    /// Seconds to wait for the implementation to connect (and to reconnect).
+    #[arg(long, default_value_t = 10.0)]
+    connect_wait: f64,
+}
+
+#[derive(Args)]
+struct C2sArgs {
+    /// The XMPP server's client port, HOST:PORT.
+    #[arg(long, value_name = "HOST:PORT")]
+    server: String,
+    /// The PASS service's JID.
+    #[arg(long, value_name = "JID")]
+    service: String,
+    /// An account to log in as (repeatable, at least two: the owner, then the
+    /// intruder). With --register, accounts to create (throwaway names).
+    #[arg(long, value_name = "JID", required = true)]
+    account: Vec<String>,
+    /// One `JID PASSWORD` per line for the --account JIDs (not read with --register).
+    #[arg(long, value_name = "FILE", required_unless_present = "register")]
+    password_file: Option<PathBuf>,
+    /// Create the --account JIDs by in-band registration (XEP-0077) with random
+    /// passwords first, and remove them at the end.
+    #[arg(long)]
+    register: bool,
+    /// How the c2s connections are secured.
+    #[arg(long, value_enum, default_value_t = C2sTls::Starttls)]
+    tls: C2sTls,
+    /// Trust only the CA certificates (PEM) in this file (STARTTLS).
+    #[arg(long, value_name = "FILE", conflicts_with = "tls_insecure")]
+    tls_ca: Option<PathBuf>,
+    /// Do not verify the server's certificate (test servers only).
+    #[arg(long)]
+    tls_insecure: bool,
+    /// Run pass/2/no-ports-502, registering at most N leases to use the ports up
+    /// (SKIP without it: a deployed service's ports are other users' too).
+    #[arg(long, value_name = "N")]
+    exhaust: Option<usize>,
+    #[command(flatten)]
+    waits: Waits,
+}
+
+/// How long the network targets wait.
+#[derive(Args)]
+struct Waits {
     /// Seconds to wait for a stanza that should come.
     #[arg(long, default_value_t = 5.0)]
     answer_wait: f64,
@@ -292,9 +347,77 @@ struct ComponentArgs {
     /// Seconds the implementation waits for an owner's answer before dropping the client.
     #[arg(long, default_value_t = 30.0)]
     impl_answer_timeout: f64,
-    /// Seconds to wait for the implementation to connect (and to reconnect).
-    #[arg(long, default_value_t = 10.0)]
-    connect_wait: f64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum C2sTls {
+    /// STARTTLS with rustls.
+    Starttls,
+    /// Plain TCP: only to a server on a loopback address.
+    None,
+}
+
+/// The c2s options from the flags: accounts and passwords, TLS.
+fn c2s_options(t: C2sArgs) -> Result<C2sOptions, String> {
+    let mut accounts = Vec::new();
+    let known = match (&t.password_file, t.register) {
+        (Some(path), false) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read --password-file {}: {e}", path.display()))?;
+            c2s::parse_password_file(&text)
+                .map_err(|e| format!("--password-file {}: {e}", path.display()))?
+        }
+        _ => Vec::new(),
+    };
+    for a in &t.account {
+        let jid = c2s::BareJid::new(a).map_err(|e| format!("--account {a:?}: {e}"))?;
+        if jid.node().is_none() {
+            return Err(format!("--account {a}: an account is user@domain"));
+        }
+        let password = if t.register {
+            (0..24)
+                .map(|_| format!("{:x}", rand::random::<u8>() & 0xf))
+                .collect()
+        } else {
+            known
+                .iter()
+                .find(|k| k.jid == jid)
+                .map(|k| k.password.clone())
+                .ok_or_else(|| format!("--account {jid}: no line for it in the password file"))?
+        };
+        accounts.push(c2s::Account { jid, password });
+    }
+    let tls = match t.tls {
+        C2sTls::Starttls => Some(
+            pass_client::tls::client_config(t.tls_ca.as_deref(), t.tls_insecure)
+                .map_err(|e| e.to_string())?,
+        ),
+        C2sTls::None => {
+            use std::net::ToSocketAddrs as _;
+            let addrs = t
+                .server
+                .to_socket_addrs()
+                .map_err(|e| format!("--server {}: {e}", t.server))?;
+            if let Some(remote) = addrs.into_iter().find(|a| !a.ip().is_loopback()) {
+                return Err(format!(
+                    "--tls none sends passwords in clear: refused for {} ({remote} is not a loopback address)",
+                    t.server
+                ));
+            }
+            None
+        }
+    };
+    Ok(C2sOptions {
+        server: t.server,
+        service: t.service,
+        accounts,
+        register: t.register,
+        tls,
+        exhaust: t.exhaust,
+        answer_wait: secs(t.waits.answer_wait),
+        io_wait: secs(t.waits.connect_timeout),
+        impl_answer_timeout: secs(t.waits.impl_answer_timeout),
+    })
 }
 
 fn secs(s: f64) -> Duration {
@@ -516,9 +639,9 @@ fn component_options(target: &ComponentArgs) -> Result<ComponentOptions, String>
         domain: target.domain.clone(),
         secret: secret.trim().to_string(),
         spawn: target.spawn.clone(),
-        answer_wait: secs(target.answer_wait),
-        io_wait: secs(target.connect_timeout),
-        impl_answer_timeout: secs(target.impl_answer_timeout),
+        answer_wait: secs(target.waits.answer_wait),
+        io_wait: secs(target.waits.connect_timeout),
+        impl_answer_timeout: secs(target.waits.impl_answer_timeout),
         connect_wait: secs(target.connect_wait),
     })
 }
@@ -542,7 +665,8 @@ fn main() {
                 faults,
                 target: ListTarget::Service,
             } => {
-                let cases = catalogue();
+                // Every case, the c2s target's own marked "(c2s target only)".
+                let cases = catalogue::for_c2s();
                 match (format, faults) {
                     (ListFormat::Text, false) => print!("{}", report::list_text(&cases)),
                     (ListFormat::Markdown, false) => print!("{}", report::list_markdown(&cases)),
@@ -575,6 +699,12 @@ fn main() {
                 let r = component::run(&copts, &opts)
                     .await
                     .map_err(|e| e.to_string())?;
+                Ok((r, report))
+            }
+            Command::C2s { target, report } => {
+                let opts = run_options(&report)?;
+                let copts = c2s_options(target)?;
+                let r = c2s::run(&copts, &opts).await.map_err(|e| e.to_string())?;
                 Ok((r, report))
             }
             Command::Wasm {

@@ -6,7 +6,7 @@ use crate::ctx::{Ctx, Failure, Stop, DEFAULT_TIMING_TOLERANCE};
 use crate::expect::{Expectations, Expected, Stale};
 use crate::harness::Harness;
 use crate::spec::{self, SPEC_VERSION};
-use crate::transcript::Transcript;
+use crate::transcript::{Recorder, Transcript};
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
@@ -268,12 +268,22 @@ pub async fn run_suite(
             continue;
         }
         let start = Instant::now();
+        let case_start = h.clock();
         let mut ctx = Ctx::new(h, index + 1).with_tolerance(opts.timing_tolerance);
         let result = (case.run)(&mut ctx).await;
         ctx.cleanup().await;
         out.transcript = ctx.take_transcript();
         let (back, warnings) = ctx.into_parts();
         h = back;
+        let seen = h.take_events();
+        if !seen.is_empty() {
+            let mut r = Recorder::new(case_start);
+            for (at, event) in seen {
+                r.record(at, event);
+            }
+            out.transcript.entries.extend(r.finish().entries);
+            out.transcript.entries.sort_by_key(|e| e.at_ms);
+        }
         out.duration_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
         conclude(&mut out, result, warnings, opts);
         outcomes.push(out);

@@ -2,9 +2,10 @@
 //! `faults` feature, run once per fault (`PASS_CLIENT_FAULT`), fails exactly the cases
 //! the fault declares (`conformance/src/client/faults.rs`) and passes every other.
 //!
-//! Builds pass-client with `--features faults` into `target/client-faults` (its own
-//! target directory, so that the normal build is not redone); the first build takes
-//! minutes, later ones are incremental.
+//! The faults build is `PASS_CLIENT_FAULTS_BIN` (scripts/build-faults.sh makes it and
+//! scripts/test.sh sets it), or, run alone, built now into `target/client-faults` (its
+//! own target directory, so that the normal build is not redone; the first build takes
+//! minutes, later ones are incremental).
 
 use pass_conformance::client::faults::{CLIENT_FAULTS, FAULT_ENV};
 use pass_conformance::client::{self, ClientOptions};
@@ -13,8 +14,17 @@ use pass_conformance::{RunOptions, Status};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Builds the faults build of pass-client; its path.
+/// The faults build of pass-client: `PASS_CLIENT_FAULTS_BIN`, or built now.
 fn faulty_client() -> PathBuf {
+    if let Some(path) = std::env::var_os("PASS_CLIENT_FAULTS_BIN") {
+        let path = PathBuf::from(path);
+        assert!(
+            path.is_file(),
+            "PASS_CLIENT_FAULTS_BIN={} is not a file",
+            path.display()
+        );
+        return path;
+    }
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let target = workspace.join("target").join("client-faults");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());

@@ -5,13 +5,12 @@
 mod bridge;
 mod cli;
 mod discover;
-mod exit;
 mod faults;
 mod report;
 mod shell;
-mod srv;
-mod tls;
-mod xmpp;
+
+// The c2s pieces live in the library (shared with pass-conformance's c2s target).
+use pass_client::{exit, srv, tls, xmpp};
 
 use clap::Parser as _;
 use cli::{Account, Cli, Command, LogFormat, Tls};

@@ -21,7 +21,7 @@ use tokio_rustls::rustls::client::danger::{
     HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
 };
 use tokio_rustls::rustls::crypto::{self, CryptoProvider};
-use tokio_rustls::rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use tokio_rustls::rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 use tokio_rustls::TlsConnector;
 use tokio_xmpp::connect::{ServerConnector, ServerConnectorError};
 use tokio_xmpp::error::Error as XmppError;
@@ -30,6 +30,9 @@ use tokio_xmpp::parsers::starttls;
 use tokio_xmpp::xmlstream::{
     initiate_stream, PendingFeaturesRecv, ReadError, StreamHeader, Timeouts, XmppStreamElement,
 };
+
+/// rustls's client settings, as [`client_config`] makes them.
+pub use tokio_rustls::rustls::ClientConfig;
 
 /// The TLS settings from `--tls-ca` and `--tls-insecure`.
 pub fn client_config(ca: Option<&Path>, insecure: bool) -> Result<Arc<ClientConfig>, Fatal> {

@@ -14,14 +14,16 @@ use sasl::common::Credentials;
 use std::borrow::Cow;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
-use tokio_xmpp::connect::{DnsConfig, ServerConnector, TcpServerConnector};
+use tokio_xmpp::connect::{AsyncReadAndWrite, DnsConfig, ServerConnector, TcpServerConnector};
 use tokio_xmpp::error::{AuthError, Error as XmppError};
 use tokio_xmpp::jid::Jid as XmppJid;
 use tokio_xmpp::minidom::Element as XmppElement;
 use tokio_xmpp::parsers::iq::Iq as XmppIq;
+use tokio_xmpp::parsers::stream_features::StreamFeatures;
 use tokio_xmpp::stanzastream::{Connection, Event, StanzaStream, StreamEvent};
-use tokio_xmpp::xmlstream::{StreamHeader, Timeouts};
+use tokio_xmpp::xmlstream::{PendingFeaturesRecv, StreamHeader, Timeouts, XmlStream};
 use tokio_xmpp::Stanza;
+use xso::FromXml;
 
 /// The first wait before logging in again; doubled up to [`MAX_BACKOFF`].
 const MIN_BACKOFF: Duration = Duration::from_millis(500);
@@ -143,8 +145,28 @@ impl Link {
     }
 }
 
-/// One login over TCP or STARTTLS.
+/// One login over TCP or STARTTLS, as the stream's [`Connection`].
 async fn log_in(login: &Login) -> Result<Connection, XmppError> {
+    let (features, stream) = authenticate(login).await?;
+    Ok(Connection {
+        stream,
+        features,
+        identity: login.jid.clone(),
+    })
+}
+
+/// A logged-in stream whose items are `T`.
+pub type LoggedIn<T> = (
+    StreamFeatures,
+    XmlStream<Box<dyn AsyncReadAndWrite + Send + 'static>, T>,
+);
+
+/// One login: connect (TCP or STARTTLS as `login` says), SASL, stream restart, the
+/// new stream's features. Resource binding is the caller's (tokio-xmpp's stream
+/// binds for [`Link`]; pass-conformance binds itself, reading raw elements).
+pub async fn authenticate<T: FromXml + std::fmt::Debug>(
+    login: &Login,
+) -> Result<LoggedIn<T>, XmppError> {
     match &login.tls {
         None => {
             let dns = match &login.server {
@@ -160,23 +182,31 @@ async fn log_in(login: &Login) -> Result<Connection, XmppError> {
                     resolver: resolver.as_deref().cloned(),
                 },
             };
-            log_in_with(TcpServerConnector::from(dns), login).await
+            let (features, stream) = authenticate_with(TcpServerConnector::from(dns), login)
+                .await?
+                .recv_features::<T>()
+                .await?;
+            Ok((features, stream.box_stream()))
         }
         Some(config) => {
             let starttls = crate::tls::StartTls {
                 server: login.server.clone(),
                 config: config.clone(),
             };
-            log_in_with(starttls, login).await
+            let (features, stream) = authenticate_with(starttls, login)
+                .await?
+                .recv_features::<T>()
+                .await?;
+            Ok((features, stream.box_stream()))
         }
     }
 }
 
-/// One login: connect, SASL, stream restart. Resource binding is the stream's.
-async fn log_in_with<C: ServerConnector>(
+/// Connect, SASL, and the restarted stream's header sent.
+async fn authenticate_with<C: ServerConnector>(
     connector: C,
     login: &Login,
-) -> Result<Connection, XmppError> {
+) -> Result<PendingFeaturesRecv<C::Stream>, XmppError> {
     let (pending, binding) = connector
         .connect(&login.jid, ns::CLIENT, Timeouts::default())
         .await?;
@@ -187,19 +217,13 @@ async fn log_in_with<C: ServerConnector>(
         .with_password(login.password.clone())
         .with_channel_binding(binding);
     let stream = tokio_xmpp::client_login(stream, features.sasl_mechanisms, creds).await?;
-    let stream = stream
+    Ok(stream
         .send_header(StreamHeader {
             to: Some(Cow::Borrowed(login.jid.domain().as_str())),
             from: None,
             id: None,
         })
-        .await?;
-    let (features, stream) = stream.recv_features().await?;
-    Ok(Connection {
-        stream: stream.box_stream(),
-        features,
-        identity: login.jid.clone(),
-    })
+        .await?)
 }
 
 /// A login error retrying cannot fix.

@@ -21,7 +21,6 @@ mod server;
 mod support;
 
 use server::Prosody;
-use std::path::PathBuf;
 use std::time::Duration;
 use support::{
     denied_caller, echo_server, http_server, random_bytes, round_trip, Gate, World, STEP,
@@ -35,79 +34,6 @@ const SERVICE: &str = "pass.localhost";
 async fn world() -> (Prosody, World) {
     let (prosody, info) = Prosody::with_component(SERVICE);
     (prosody, World::start(info).await)
-}
-
-/// A test CA (outside Prosody's reach) and a certificate it signs for `localhost`
-/// in Prosody's certificate folder; Prosody restarted to take it (c2s then offers
-/// STARTTLS). Returns the CA certificate's path.
-async fn install_certificate(prosody: &mut Prosody, world: &World) -> PathBuf {
-    let certs = prosody.certs_dir();
-    let ca = world.dir().join("ca.crt");
-    let ca_key = world.dir().join("ca.key");
-    let csr = world.dir().join("localhost.csr");
-    let ext = world.dir().join("localhost.ext");
-    std::fs::write(&ext, "subjectAltName=DNS:localhost\n").expect("ext file");
-    let p = |p: &PathBuf| p.display().to_string();
-    let steps: [Vec<String>; 3] = [
-        vec![
-            "req".into(),
-            "-x509".into(),
-            "-newkey".into(),
-            "rsa:2048".into(),
-            "-nodes".into(),
-            "-days".into(),
-            "2".into(),
-            "-subj".into(),
-            "/CN=pass test CA".into(),
-            "-keyout".into(),
-            p(&ca_key),
-            "-out".into(),
-            p(&ca),
-        ],
-        vec![
-            "req".into(),
-            "-newkey".into(),
-            "rsa:2048".into(),
-            "-nodes".into(),
-            "-subj".into(),
-            "/CN=localhost".into(),
-            "-keyout".into(),
-            p(&certs.join("localhost.key")),
-            "-out".into(),
-            p(&csr),
-        ],
-        vec![
-            "x509".into(),
-            "-req".into(),
-            "-in".into(),
-            p(&csr),
-            "-CA".into(),
-            p(&ca),
-            "-CAkey".into(),
-            p(&ca_key),
-            "-CAcreateserial".into(),
-            "-days".into(),
-            "2".into(),
-            "-extfile".into(),
-            p(&ext),
-            "-out".into(),
-            p(&certs.join("localhost.crt")),
-        ],
-    ];
-    for args in steps {
-        let out = std::process::Command::new("openssl")
-            .args(&args)
-            .output()
-            .expect("run openssl");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    prosody.restart();
-    world.wait_for_component().await;
-    ca
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -265,7 +191,8 @@ async fn keep_registers_again_after_an_expiry_and_the_new_port_serves() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn starttls_with_a_private_ca_relays_and_an_unknown_ca_exits_5() {
     let (mut prosody, world) = world().await;
-    let crt = install_certificate(&mut prosody, &world).await;
+    let crt = prosody.install_certificate(world.dir());
+    world.wait_for_component().await;
     let crt = crt.to_str().expect("UTF-8 path");
     let echo = echo_server().await;
 

@@ -21,6 +21,8 @@ pub mod clock;
 pub mod component;
 pub mod config;
 mod driver;
+#[cfg(feature = "faults")]
+pub mod faults;
 pub mod listen;
 pub mod logs;
 pub mod metrics;
@@ -99,6 +101,16 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
             reason: e.reason.to_string(),
         })
     })?;
+    #[cfg(feature = "faults")]
+    if let Some(fault) = faults::from_env().map_err(NodeError::Config)? {
+        tracing::warn!(
+            fault = fault.name(),
+            "{}: the engine is deliberately broken (a test build)",
+            faults::FAULT_ENV
+        );
+        let engine = pass_faults::FaultyEngine::new(engine, fault);
+        return run_with_engine(config, engine, shutdown).await;
+    }
     run_with_engine(config, engine, shutdown).await
 }
 

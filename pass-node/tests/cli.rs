@@ -775,3 +775,22 @@ fn check_config_reports_the_lease_store() {
         "{stderr}"
     );
 }
+
+/// The fault switch (`--features faults`, DESIGN decision 124) is a test build's only:
+/// the default build (the one the Debian package ships) has no trace of it.
+#[cfg(not(feature = "faults"))]
+#[test]
+fn the_default_build_has_no_fault_switch() {
+    let binary = std::fs::read(BIN).expect("read the pass-node binary");
+    for needle in [
+        &b"PASS_NODE_FAULT"[..],
+        b"deny-ignored",
+        b"notice-to-wrong-jid",
+    ] {
+        assert!(
+            !binary.windows(needle.len()).any(|w| w == needle),
+            "{} is in the default build",
+            String::from_utf8_lossy(needle)
+        );
+    }
+}

@@ -1,6 +1,7 @@
 //! The cases, one module per spec section. Each case is a short async scenario on a
 //! [`Ctx`]; the catalogue entry beside it says what it checks.
 
+pub mod c2s_only;
 pub mod robustness;
 pub mod s2_registration;
 pub mod s3_incoming;

@@ -282,6 +282,7 @@ pub async fn soak(plan: &Plan) -> Report {
             secret: secret.clone(),
         }],
         &user_refs,
+        false,
     );
     let info = prosody.info(SERVICE, &secret);
     let dir = tempfile::Builder::new()
