@@ -81,6 +81,11 @@ free_debug_build() {
 }
 free_debug_build # clippy's check build
 
+# Files outside target/ that no test may leave behind: what is untracked now is the
+# developer's own; anything new after the tests is a leak (a state directory, a report).
+untracked() { git status --porcelain --untracked-files=all 2>/dev/null | sed -n 's/^?? //p' | sort; }
+untracked_before=$(untracked)
+
 # First, as a smoke test: it fails fast and says what is wrong in spec terms.
 step "README main job: the conformance suite against the reference node (--strict: every case must PASS)"
 cargo build --quiet -p pass-node -p pass-conformance
@@ -111,7 +116,7 @@ fi
 step "cargo test --workspace"
 # The conformance tests and pass-client's chaos soak run the pass-node and pass-client
 # binaries found beside them: cargo builds them for their own integration tests. The
-# soak (pass-client/tests/soak) runs about 3 minutes (PASS_SOAK_SECS,
+# soak (pass-client/tests/soak) runs about 2 minutes (PASS_SOAK_SECS,
 # docs/OPERATING.md). The proofs of the client and c2s targets run builds with the
 # faults switch (docs/DESIGN.md decisions 114, 124): scripts/build-faults.sh builds
 # them in this target folder (only the two crates recompile), sets them aside and
@@ -119,6 +124,14 @@ step "cargo test --workspace"
 eval "$(bash scripts/build-faults.sh)"
 cargo test --workspace
 free_debug_build
+
+step "no test left files in the repository"
+left=$(comm -13 <(echo "$untracked_before") <(untracked))
+if [ -n "$left" ]; then
+  echo "test.sh: the tests left these files in the repository:" >&2
+  echo "$left" >&2
+  exit 1
+fi
 
 if [ "${PASS_SKIP_FUZZ:-0}" != 1 ]; then
   step "fuzzing (cargo +nightly fuzz, ${FUZZ_SECONDS:-20} s a target)"

@@ -42,7 +42,7 @@ impl Node {
             .args(["--max-leases-per-account", &MAX_LEASES.to_string()])
             // One account acts for every case: the per-account rate is not under test.
             .args(["--iq-burst", "1000", "--iq-per-second", "1000"])
-            .args(["--metrics", "off"])
+            .args(["--metrics", "off", "--no-state"])
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::from(

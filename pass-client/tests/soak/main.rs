@@ -7,7 +7,7 @@
 //! every expire notice delivered exactly once; the node's memory and descriptors back
 //! to the baseline at the end. Sessions cut by a fault are counted, never dropped.
 //!
-//! `PASS_SOAK_SECS` (default 150) lengthens it, `PASS_SOAK_SEED` replays a run
+//! `PASS_SOAK_SECS` (default 100) lengthens it, `PASS_SOAK_SEED` replays a run
 //! (docs/OPERATING.md, "The chaos soak"). Needs `prosody` (scripts/setup.sh) and the
 //! `pass-node` binary beside this test (`cargo test --workspace` builds it).
 

@@ -19,7 +19,7 @@ use tokio::time::Instant;
 /// The component domain.
 const SERVICE: &str = "pass.localhost";
 /// Soak length without `PASS_SOAK_SECS`: `.ci/run` takes about this plus 30 s.
-const DEFAULT_SECS: u64 = 150;
+const DEFAULT_SECS: u64 = 100;
 /// Owners whose lease lasts the whole run and carries the callers.
 const HOLDERS: usize = 5;
 /// Owners with short leases (`--expire`, `--keep`): each expiry is a notice due.
