@@ -44,6 +44,9 @@ impl Node {
             .args(["--iq-burst", "1000", "--iq-per-second", "1000"])
             .args(["--metrics", "off"])
             .envs(env.iter().copied())
+            // Its own state directory (pass-node-state/ under the working
+            // directory): nodes running side by side must not share a lease store.
+            .current_dir(dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::from(
                 std::fs::File::create(dir.path().join("node.log")).expect("log"),
