@@ -23,6 +23,25 @@ pub struct Settings {
     pub tolerance: Duration,
 }
 
+impl Settings {
+    /// The model's view of a target with this proxy window.
+    fn model(&self, info: &TargetInfo, proxy_window: Duration) -> ReferenceConfig {
+        model_config(info, proxy_window, self.pool_size, self.tolerance)
+    }
+}
+
+/// The harness a network target keeps across runs, reset for the next one.
+async fn take_reset(
+    slot: &mut Option<Box<dyn crate::Harness>>,
+    what: &str,
+) -> Result<Box<dyn crate::Harness>, String> {
+    let mut h = slot
+        .take()
+        .ok_or_else(|| format!("the {what} harness is in use"))?;
+    h.reset().await.map_err(|e| e.to_string())?;
+    Ok(h)
+}
+
 fn proxy_window() -> Duration {
     Duration::from_millis(
         u64::try_from(reference_config().proxy_window.as_millis()).unwrap_or(u64::MAX),
@@ -116,12 +135,7 @@ impl Target for Component {
     }
 
     async fn fresh(&mut self) -> Result<Box<dyn crate::Harness>, String> {
-        let mut h = self
-            .harness
-            .take()
-            .ok_or_else(|| "the component's harness is in use".to_string())?;
-        h.reset().await.map_err(|e| e.to_string())?;
-        Ok(h)
+        take_reset(&mut self.harness, "component's").await
     }
 
     async fn done(&mut self, h: Box<dyn crate::Harness>) {
@@ -129,12 +143,7 @@ impl Target for Component {
     }
 
     fn reference(&self, info: &TargetInfo) -> ReferenceConfig {
-        model_config(
-            info,
-            self.proxy_window,
-            self.settings.pool_size,
-            self.settings.tolerance,
-        )
+        self.settings.model(info, self.proxy_window)
     }
 
     fn timing(&self) -> Timing {
@@ -210,12 +219,7 @@ impl Target for C2s {
     }
 
     async fn fresh(&mut self) -> Result<Box<dyn crate::Harness>, String> {
-        let mut h = self
-            .harness
-            .take()
-            .ok_or_else(|| "the c2s harness is in use".to_string())?;
-        h.reset().await.map_err(|e| e.to_string())?;
-        Ok(h)
+        take_reset(&mut self.harness, "c2s").await
     }
 
     async fn done(&mut self, h: Box<dyn crate::Harness>) {
@@ -223,12 +227,7 @@ impl Target for C2s {
     }
 
     fn reference(&self, info: &TargetInfo) -> ReferenceConfig {
-        model_config(
-            info,
-            self.proxy_window,
-            self.settings.pool_size,
-            self.settings.tolerance,
-        )
+        self.settings.model(info, self.proxy_window)
     }
 
     fn timing(&self) -> Timing {
