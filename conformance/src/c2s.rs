@@ -537,6 +537,13 @@ impl Harness for C2sHarness {
         format!("{}/{name}-{index}", self.accounts[account].jid)
     }
 
+    /// Resource `explore-rN` of the `account`-th account (DESIGN decision 135).
+    fn explore_jid(&self, account: usize, resource: u8) -> Option<String> {
+        self.accounts
+            .get(account)
+            .map(|a| format!("{}/explore-r{resource}", a.jid))
+    }
+
     fn can_send_as(&self, jid: &str) -> Result<(), String> {
         match self.account_of(jid) {
             Some(_) if jid.contains('/') => Ok(()),
@@ -604,7 +611,7 @@ pub async fn run(copts: &C2sOptions, opts: &RunOptions) -> Result<SuiteReport, C
 }
 
 /// Removes a registered account and checks it can no longer log in.
-async fn remove(copts: &C2sOptions, a: &Account) -> Result<(), String> {
+pub(crate) async fn remove(copts: &C2sOptions, a: &Account) -> Result<(), String> {
     ibr::unregister(&copts.server, &copts.tls, a)
         .await
         .map_err(|e| e.to_string())?;

@@ -124,6 +124,17 @@ pub trait Harness {
         format!("{name}-{index}@{}/conformance", self.info().user_domain)
     }
 
+    /// The full JID `explore` acts as for resource `resource` (0 or 1) of its
+    /// account `account`, `None` when the target has no such account. A target that
+    /// sends as any JID makes one up; the c2s target names a resource of its
+    /// `account`-th `--account` (DESIGN decision 135).
+    fn explore_jid(&self, account: usize, resource: u8) -> Option<String> {
+        Some(format!(
+            "user{account}@{}/r{resource}",
+            self.info().user_domain
+        ))
+    }
+
     /// Whether this target can send stanzas as `jid`; `Err` says why not (the case
     /// is then SKIP with that reason).
     fn can_send_as(&self, _jid: &str) -> Result<(), String> {

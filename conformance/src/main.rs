@@ -175,6 +175,18 @@ enum ExploreTarget {
         #[command(flatten)]
         explore: ExploreArgs,
     },
+    /// A service behind a real XMPP server, reached as ordinary accounts (real time):
+    /// explore's accounts are the first --accounts of the --account JIDs, each
+    /// acting as two logged-in resources.
+    C2s {
+        #[command(flatten)]
+        target: C2sArgs,
+        /// Seconds the implementation keeps a proxy port open for the owner.
+        #[arg(long, default_value_t = 30.0)]
+        proxy_window: f64,
+        #[command(flatten)]
+        explore: ExploreArgs,
+    },
 }
 
 #[derive(Args)]
@@ -539,6 +551,31 @@ async fn explore_main(target: ExploreTarget) -> Result<i32, String> {
         } => {
             let copts = component_options(&target)?;
             let t = targets::component(copts, secs(proxy_window), settings(&explore)?).await?;
+            (Box::new(t), explore)
+        }
+        ExploreTarget::C2s {
+            target,
+            proxy_window,
+            explore,
+        } => {
+            if target.exhaust.is_some() {
+                return Err(
+                    "--exhaust is for the catalogue's no-ports case: explore judges 502s \
+                     with --pool-size"
+                        .into(),
+                );
+            }
+            let copts = c2s_options(target)?;
+            if usize::from(explore.accounts) > copts.accounts.len() {
+                return Err(format!(
+                    "--accounts {}: the c2s target acts only as its --account JIDs, and {} \
+                     were given: use --accounts {} at most, or give more --account",
+                    explore.accounts,
+                    copts.accounts.len(),
+                    copts.accounts.len()
+                ));
+            }
+            let t = targets::c2s(copts, secs(proxy_window), settings(&explore)?).await?;
             (Box::new(t), explore)
         }
     };

@@ -322,3 +322,27 @@ fn conformance_doc_holds_the_client_cases_and_faults_verbatim() {
         );
     }
 }
+
+/// `explore c2s` acts only as its `--account`s: more `--accounts` than that is
+/// refused before anything connects, saying how many there are (DESIGN decision 135).
+#[test]
+fn explore_c2s_refuses_more_accounts_than_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let passwords = dir.path().join("passwords");
+    std::fs::write(&passwords, "a@localhost pw-a\nb@localhost pw-b\n").unwrap();
+    let out = bin()
+        .args(["explore", "c2s", "--server", "127.0.0.1:1"])
+        .args(["--service", "pass.localhost", "--tls", "none"])
+        .args(["--account", "a@localhost", "--account", "b@localhost"])
+        .arg("--password-file")
+        .arg(&passwords)
+        .args(["--accounts", "3"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--accounts 3") && stderr.contains("--accounts 2 at most"),
+        "{stderr}"
+    );
+}

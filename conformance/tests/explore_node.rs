@@ -1,15 +1,19 @@
 //! `explore` against the real pass-node over the component target (real, bounded
 //! waits): a short random run finds no mismatch, the nemesis (the component stream
 //! cut mid-session) is survived with the leases kept, and sequence faults of
-//! pass-faults in the node (run in process around a faulty engine) are found over
-//! the network.
+//! pass-faults in the real node built with its `faults` feature
+//! (`PASS_NODE_FAULTS_BIN`, `PASS_NODE_FAULT`) are found over the network.
 //!
 //! Needs `pass-node` built in the same target directory and profile as this test
 //! (`cargo build -p pass-node` first when running `cargo test -p pass-conformance`).
+//! The faults build is `PASS_NODE_FAULTS_BIN` (scripts/build-faults.sh), or built on
+//! first use into `target/node-faults/`.
 
 mod explore_support;
+mod faults_support;
 
 use explore_support::{block_on, settings};
+use faults_support::faults_node;
 use pass_conformance::explore::op::{How, Op, Side};
 use pass_conformance::explore::targets::{self, Component};
 use pass_conformance::explore::{explore, replay, ExploreOptions, Outcome, Target};
@@ -120,81 +124,26 @@ fn the_node_survives_a_cut_stream_with_its_leases() {
     });
 }
 
-/// pass-node in process around `fault`'s engine, connecting to a component target
-/// that listens on a free port; stopped when the sender is dropped.
-async fn faulty_node(
-    fault: pass_faults::Fault,
-) -> (
-    Component,
-    tokio::sync::oneshot::Sender<()>,
-    tempfile::TempDir,
-) {
-    let dir = tempfile::tempdir().unwrap();
+/// The real pass-node built with `--features faults`, `fault` switched on with
+/// `PASS_NODE_FAULT`, spawned by the component target as the self-test spawns the
+/// node. The secret file lives as long as the run.
+async fn faulty_node(fault: pass_faults::Fault) -> (Component, tempfile::NamedTempFile) {
     let secret = "explore-secret-0123456789abcdef";
-    let secret_file = dir.path().join("secret");
-    std::fs::write(&secret_file, secret).unwrap();
-    let port = selftest::free_port().unwrap();
-    let (first, last) = selftest::free_range().unwrap();
-    let t = selftest::NODE_TIMEOUT_SECS.to_string();
-    let cli = pass_node::config::Cli::parse_args_from([
-        "pass-node".to_owned(),
-        "--server".into(),
-        format!("127.0.0.1:{port}"),
-        "--domain".into(),
-        "pass.localhost".into(),
-        "--secret-file".into(),
-        secret_file.display().to_string(),
-        "--public-ip".into(),
-        "127.0.0.1".into(),
-        "--bind".into(),
-        "127.0.0.1".into(),
-        "--ports".into(),
-        format!("{first}-{last}"),
-        "--answer-timeout".into(),
-        t.clone(),
-        "--proxy-window".into(),
-        t,
-        "--max-leases".into(),
-        "8".into(),
-        "--max-leases-per-account".into(),
-        "4".into(),
-        "--metrics".into(),
-        "off".into(),
-    ])
-    .unwrap();
-    let config = pass_node::config::resolve(
-        &cli.settings,
-        &pass_node::config::ConfigFile::default(),
-        pass_node::config::SecretSource::Read,
-    )
-    .unwrap();
-    let service = pass_core::service::Service::new(config.core.clone()).unwrap();
-    let engine = pass_faults::FaultyEngine::new(service, fault);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let _ = pass_node::run_with_engine(config, engine, async {
-            let _ = stopped.await;
-        })
-        .await;
-    });
-    let copts = pass_conformance::component::ComponentOptions {
-        listen: format!("127.0.0.1:{port}"),
-        domain: "pass.localhost".into(),
-        secret: secret.into(),
-        spawn: None,
-        answer_wait: Duration::from_secs(5),
-        io_wait: Duration::from_secs(5),
-        impl_answer_timeout: Duration::from_secs(selftest::NODE_TIMEOUT_SECS),
-        connect_wait: Duration::from_secs(10),
-    };
-    let target = targets::component(
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(secret.as_bytes()).unwrap();
+    let mut copts = selftest::options(&faults_node(), file.path()).unwrap();
+    copts.secret = secret.to_string();
+    copts.spawn = copts
+        .spawn
+        .map(|cmd| format!("PASS_NODE_FAULT={} {cmd}", fault.name()));
+    let t = targets::component(
         copts,
         Duration::from_secs(selftest::NODE_TIMEOUT_SECS),
         settings(None),
     )
     .await
     .unwrap();
-    (target, stop, dir)
+    (t, file)
 }
 
 #[test]
@@ -207,7 +156,7 @@ fn sequence_faults_in_the_node_are_found_over_the_network() {
         (Fault::NoRelistenAfterOwnerHangUp, "was refused"),
     ] {
         block_on(async {
-            let (mut t, stop, _dir) = faulty_node(fault).await;
+            let (mut t, _secret) = faulty_node(fault).await;
             let opts = ExploreOptions {
                 seed: 1,
                 steps: 300,
@@ -218,7 +167,6 @@ fn sequence_faults_in_the_node_are_found_over_the_network() {
             };
             let outcome = explore(&mut t, &opts).await;
             t.finish().await;
-            drop(stop);
             match outcome.unwrap() {
                 Outcome::Found(r, s) => {
                     assert!(

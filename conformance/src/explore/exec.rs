@@ -58,7 +58,6 @@ pub struct Explorer {
     model: Reference,
     timing: Timing,
     accounts: u8,
-    domain: String,
     service: String,
     start: Instant,
     recorder: Recorder,
@@ -71,32 +70,51 @@ pub struct Explorer {
     last_ip: Option<IpAddr>,
     step: u64,
     nemesis: bool,
-}
-
-/// The full JID of resource `r` of account `a`.
-pub fn user(a: u8, r: u8, accounts: u8, domain: &str) -> String {
-    format!("user{}@{domain}/r{}", a % accounts.max(1), r % 2)
+    /// The full JIDs of each account's two resources, as the target names them
+    /// (DESIGN decision 135): senders are taken from here and read back from here.
+    jids: Vec<[String; 2]>,
+    /// Who closes as another account when there is only one: `None` when the
+    /// target cannot send as anyone but its accounts (c2s).
+    intruder: Option<String>,
 }
 
 const UNADVERTISED: IpAddr = IpAddr::V4(Ipv4Addr::new(198, 51, 100, 7));
 
 impl Explorer {
-    /// An explorer of a fresh target.
-    pub fn new(
-        h: Box<dyn Harness>,
+    /// An explorer of a fresh target, its accounts' resources online (logged in,
+    /// on c2s, before the first operation: notices to them must not bounce).
+    pub async fn start(
+        mut h: Box<dyn Harness>,
         model: Reference,
         timing: Timing,
         accounts: u8,
         nemesis: bool,
-    ) -> Explorer {
+    ) -> Result<Explorer, StepError> {
         let info = h.info().clone();
+        let accounts = accounts.max(1);
+        let mut jids = Vec::new();
+        for a in 0..usize::from(accounts) {
+            let jid = |r: u8| {
+                h.explore_jid(a, r).ok_or_else(|| {
+                    StepError::Harness(format!(
+                        "--accounts {accounts}: the target has no account {} to act as",
+                        a + 1
+                    ))
+                })
+            };
+            jids.push([jid(0)?, jid(1)?]);
+        }
+        for jid in jids.iter().flatten() {
+            h.go_online(jid).await?;
+        }
+        let intruder = format!("intruder@{}/x", info.user_domain);
+        let intruder = h.can_send_as(&intruder).is_ok().then_some(intruder);
         let start = h.clock();
-        Explorer {
+        Ok(Explorer {
             h,
             model,
             timing,
-            accounts: accounts.max(1),
-            domain: info.user_domain,
+            accounts,
             service: info.service,
             start,
             recorder: Recorder::new(start),
@@ -107,7 +125,9 @@ impl Explorer {
             last_ip: None,
             step: 0,
             nemesis,
-        }
+            jids,
+            intruder,
+        })
     }
 
     /// The model.
@@ -160,6 +180,7 @@ impl Explorer {
             sessions: self.calls.len(),
             ended: self.model.ended_ports().len(),
             nemesis: self.nemesis,
+            other_account: self.accounts > 1 || self.intruder.is_some(),
         }
     }
 
@@ -195,8 +216,22 @@ impl Explorer {
         Ok(())
     }
 
+    /// Resource `r` of account `a` (both modulo what there is).
     fn user(&self, a: u8, r: u8) -> String {
-        user(a, r, self.accounts, &self.domain)
+        let [r0, r1] = &self.jids[usize::from(a % self.accounts)];
+        if r.is_multiple_of(2) { r0 } else { r1 }.clone()
+    }
+
+    /// The account and resource `jid` is (the owner of a lease: always one of them).
+    fn account_of(&self, jid: &str) -> (u8, u8) {
+        self.jids
+            .iter()
+            .enumerate()
+            .find_map(|(a, rs)| {
+                let r = rs.iter().position(|j| j == jid)?;
+                Some((u8::try_from(a).ok()?, u8::try_from(r).ok()?))
+            })
+            .unwrap_or((0, 0))
     }
 
     /// Carries out one operation, then settles and checks. `Ok(false)`: the
@@ -423,15 +458,18 @@ impl Explorer {
                     .first()
                     .copied()
                     .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
-                let (account, resource) = parse_user(&owner);
+                let (account, resource) = self.account_of(&owner);
                 let (from, port, ip) = match by {
                     Closer::Owner => (owner.clone(), Some(port), ip),
                     Closer::OtherResource => (self.user(account, resource + 1), Some(port), ip),
                     Closer::OtherAccount => {
                         let other = if self.accounts > 1 {
                             self.user(account + 1, resource)
+                        } else if let Some(i) = &self.intruder {
+                            i.clone()
                         } else {
-                            format!("intruder@{}/x", self.domain)
+                            // No one to send as (a replay file from another target).
+                            return Ok(false);
                         };
                         (other, Some(port), ip)
                     }
@@ -793,21 +831,6 @@ fn pick<T: Clone>(v: &[T], i: u8) -> Option<T> {
         return None;
     }
     v.get(usize::from(i) % v.len()).cloned()
-}
-
-/// `user<a>@domain/r<r>` → (a, r).
-fn parse_user(jid: &str) -> (u8, u8) {
-    let a = jid
-        .strip_prefix("user")
-        .and_then(|s| s.split('@').next())
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let r = jid
-        .rsplit("/r")
-        .next()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (a, r)
 }
 
 /// A deny or another error answering an incoming-connection request (§5.2 listing

@@ -176,7 +176,9 @@ struct SeqRun {
 async fn run_ops(target: &mut dyn Target, ops: &[Op], accounts: u8) -> Result<SeqRun, String> {
     let h = target.fresh().await?;
     let model = Reference::new(target.reference(h.info()));
-    let mut ex = Explorer::new(h, model, target.timing(), accounts, target.nemesis());
+    let mut ex = Explorer::start(h, model, target.timing(), accounts, target.nemesis())
+        .await
+        .map_err(|e| mismatch_text(&e))?;
     let mut done = Vec::new();
     let mut failure = None;
     for (i, op) in ops.iter().enumerate() {
@@ -333,7 +335,9 @@ pub async fn explore(target: &mut dyn Target, opts: &ExploreOptions) -> Result<O
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
         let h = target.fresh().await?;
         let model = Reference::new(target.reference(h.info()));
-        let mut ex = Explorer::new(h, model, target.timing(), opts.accounts, target.nemesis());
+        let mut ex = Explorer::start(h, model, target.timing(), opts.accounts, target.nemesis())
+            .await
+            .map_err(|e| format!("run {run}: {}", mismatch_text(&e)))?;
         let mut ops = Vec::new();
         let mut failure = None;
         for step in 0..opts.steps {

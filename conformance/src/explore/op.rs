@@ -371,6 +371,9 @@ pub struct Choices {
     pub ended: usize,
     /// Whether the target has a stream the nemesis can cut.
     pub nemesis: bool,
+    /// Whether there is another account to close as (c2s with one account has
+    /// none: it sends only as its accounts' resources).
+    pub other_account: bool,
 }
 
 /// Most live leases the generator asks for (below the reference's limits, 8 in all
@@ -461,7 +464,17 @@ pub fn generate<R: Rng>(rng: &mut R, c: &Choices) -> Op {
             lease: idx(rng, c.leases),
             // owner 50 %, another resource 10 %, another account 15 %, a wrong IP
             // 10 %, an unknown port 10 %, no proxy 5 %.
-            by: match rng.random_range(0..100) {
+            // Without another account, its 15 % go to the others in proportion.
+            by: match if c.other_account {
+                rng.random_range(0..100)
+            } else {
+                let x = rng.random_range(0..85);
+                if x < 60 {
+                    x
+                } else {
+                    x + 15
+                }
+            } {
                 0..50 => Closer::Owner,
                 50..60 => Closer::OtherResource,
                 60..75 => Closer::OtherAccount,
@@ -502,6 +515,7 @@ mod tests {
             sessions: 3,
             ended: 2,
             nemesis: true,
+            other_account: true,
         };
         let mut seen = std::collections::BTreeSet::new();
         for _ in 0..2000 {
@@ -511,6 +525,23 @@ mod tests {
             assert_eq!(line.parse::<Op>(), Ok(op), "{line}");
         }
         assert_eq!(seen.len(), Op::NAMES.len(), "{seen:?}");
+    }
+
+    #[test]
+    fn without_another_account_no_close_needs_one() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        let c = Choices {
+            leases: 2,
+            ..Choices::default()
+        };
+        let mut closers = std::collections::BTreeSet::new();
+        for _ in 0..3000 {
+            if let Op::Close { by, .. } = generate(&mut rng, &c) {
+                closers.insert(by_str(by));
+            }
+        }
+        assert!(!closers.contains("other-account"), "{closers:?}");
+        assert_eq!(closers.len(), 5, "{closers:?}");
     }
 
     #[test]

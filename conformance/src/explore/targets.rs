@@ -1,8 +1,10 @@
 //! The targets explore runs against: the in-process reference (with or without a
-//! fault), a wasm module, and a networked component.
+//! fault), a wasm module, a networked component, and a service behind a real XMPP
+//! server (c2s).
 
 use super::exec::Timing;
 use super::{model_config, InProcess, Target};
+use crate::c2s::{C2sHarness, C2sOptions};
 use crate::component::{ComponentHarness, ComponentOptions, Spawned};
 use crate::faults::KnownFault;
 use crate::harness::TargetInfo;
@@ -19,6 +21,25 @@ pub struct Settings {
     pub pool_size: Option<usize>,
     /// `--timing-tolerance`.
     pub tolerance: Duration,
+}
+
+impl Settings {
+    /// The model's view of a target with this proxy window.
+    fn model(&self, info: &TargetInfo, proxy_window: Duration) -> ReferenceConfig {
+        model_config(info, proxy_window, self.pool_size, self.tolerance)
+    }
+}
+
+/// The harness a network target keeps across runs, reset for the next one.
+async fn take_reset(
+    slot: &mut Option<Box<dyn crate::Harness>>,
+    what: &str,
+) -> Result<Box<dyn crate::Harness>, String> {
+    let mut h = slot
+        .take()
+        .ok_or_else(|| format!("the {what} harness is in use"))?;
+    h.reset().await.map_err(|e| e.to_string())?;
+    Ok(h)
 }
 
 fn proxy_window() -> Duration {
@@ -114,12 +135,7 @@ impl Target for Component {
     }
 
     async fn fresh(&mut self) -> Result<Box<dyn crate::Harness>, String> {
-        let mut h = self
-            .harness
-            .take()
-            .ok_or_else(|| "the component's harness is in use".to_string())?;
-        h.reset().await.map_err(|e| e.to_string())?;
-        Ok(h)
+        take_reset(&mut self.harness, "component's").await
     }
 
     async fn done(&mut self, h: Box<dyn crate::Harness>) {
@@ -127,12 +143,7 @@ impl Target for Component {
     }
 
     fn reference(&self, info: &TargetInfo) -> ReferenceConfig {
-        model_config(
-            info,
-            self.proxy_window,
-            self.settings.pool_size,
-            self.settings.tolerance,
-        )
+        self.settings.model(info, self.proxy_window)
     }
 
     fn timing(&self) -> Timing {
@@ -152,5 +163,89 @@ impl Target for Component {
             s.stop().await;
         }
         self.harness = None;
+    }
+}
+
+/// A service reached through a real XMPP server as ordinary accounts (DESIGN
+/// decision 135): explore's accounts are the first `--accounts` of `--account`, its
+/// two resources of each are logged in at the start of every run (and out at its
+/// end), real and bounded waits, no nemesis (the runner holds no stream of the
+/// service's to cut).
+pub struct C2s {
+    name: String,
+    harness: Option<Box<dyn crate::Harness>>,
+    copts: C2sOptions,
+    proxy_window: Duration,
+    settings: Settings,
+}
+
+/// Registers the accounts in band if asked, and checks every login.
+pub async fn c2s(
+    copts: C2sOptions,
+    proxy_window: Duration,
+    settings: Settings,
+) -> Result<C2s, String> {
+    let harness = C2sHarness::new(&copts).map_err(|e| e.to_string())?;
+    if copts.register {
+        for (i, a) in copts.accounts.iter().enumerate() {
+            if let Err(e) = crate::ibr::register(&copts.server, &copts.tls, a).await {
+                for made in &copts.accounts[..i] {
+                    let _ = crate::c2s::remove(&copts, made).await;
+                }
+                return Err(format!("in-band registration: {e}"));
+            }
+        }
+    }
+    let mut t = C2s {
+        name: format!("c2s {} ({})", copts.server, copts.service),
+        harness: None,
+        copts,
+        proxy_window,
+        settings,
+    };
+    if let Err(e) = harness.check_logins().await {
+        // Removes what --register made.
+        t.finish().await;
+        return Err(e.to_string());
+    }
+    t.harness = Some(Box::new(harness));
+    Ok(t)
+}
+
+#[async_trait(?Send)]
+impl Target for C2s {
+    fn describe(&self) -> String {
+        self.name.clone()
+    }
+
+    async fn fresh(&mut self) -> Result<Box<dyn crate::Harness>, String> {
+        take_reset(&mut self.harness, "c2s").await
+    }
+
+    async fn done(&mut self, h: Box<dyn crate::Harness>) {
+        self.harness = Some(h);
+    }
+
+    fn reference(&self, info: &TargetInfo) -> ReferenceConfig {
+        self.settings.model(info, self.proxy_window)
+    }
+
+    fn timing(&self) -> Timing {
+        Timing {
+            // Two hops through the server (runner → server → service and back).
+            settle: Duration::from_millis(250),
+            io_wait: self.copts.io_wait,
+        }
+    }
+
+    async fn finish(&mut self) {
+        if let Some(mut h) = self.harness.take() {
+            let _ = h.reset().await;
+        }
+        if self.copts.register {
+            for a in &self.copts.accounts {
+                let _ = crate::c2s::remove(&self.copts, a).await;
+            }
+        }
     }
 }

@@ -6,9 +6,14 @@
 use crate::client::{Kind, XmppClient};
 use crate::info::{ServerInfo, USERS};
 use crate::ports;
+#[allow(unused_imports)] // not every test including this one proves faults
+pub use faults_support::faults_node;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+#[path = "../faults_support/mod.rs"]
+mod faults_support;
 
 /// The node's owner-answer timeout and proxy window, in seconds (short: the runs
 /// wait for them).
@@ -44,6 +49,9 @@ impl Node {
             .args(["--iq-burst", "1000", "--iq-per-second", "1000"])
             .args(["--metrics", "off", "--no-state"])
             .envs(env.iter().copied())
+            // Its own state directory (pass-node-state/ under the working
+            // directory): nodes running side by side must not share a lease store.
+            .current_dir(dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::from(
                 std::fs::File::create(dir.path().join("node.log")).expect("log"),
@@ -111,47 +119,6 @@ pub fn reference_node() -> PathBuf {
             exe.display()
         )
     })
-}
-
-/// pass-node built with `--features faults` (it takes `PASS_NODE_FAULT=NAME`):
-/// `PASS_NODE_FAULTS_BIN`, or built now into `<target>/node-faults/` so that the
-/// normal build is not rebuilt (scripts/test.sh builds it first and sets the variable).
-pub fn faults_node() -> PathBuf {
-    if let Some(path) = std::env::var_os("PASS_NODE_FAULTS_BIN") {
-        let path = PathBuf::from(path);
-        assert!(
-            path.is_file(),
-            "PASS_NODE_FAULTS_BIN={} is not a file",
-            path.display()
-        );
-        return path;
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
-        .join("node-faults");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let out = Command::new(&cargo)
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "pass-node",
-            "--features",
-            "faults",
-        ])
-        .env("CARGO_TARGET_DIR", &target)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cargo:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "building pass-node --features faults failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let bin = target.join("debug/pass-node");
-    assert!(bin.is_file(), "cargo built no {}", bin.display());
-    bin
 }
 
 /// A password file for [`USERS`] on `info.host`, in `dir`.

@@ -189,6 +189,9 @@ struct Session {
     since: u64,
     notice: Option<String>,
     proxy: Option<SocketAddr>,
+    /// Accepted within the tolerance of the service's answer timeout: the service
+    /// may have timed out first (dropped the caller, closed the proxy), or not.
+    late_accept: bool,
 }
 
 /// The model. See the module docs.
@@ -373,6 +376,7 @@ impl Reference {
                 since: now,
                 notice: None,
                 proxy: None,
+                late_accept: false,
             },
         );
     }
@@ -386,7 +390,12 @@ impl Reference {
             .leases
             .get(&port)
             .is_some_and(|l| l.deadline.is_some_and(|d| now + tol >= d) || l.oneshot_due.is_some());
-        if ending {
+        // The proxy of an accept that may have come after the answer timeout.
+        let timed_out = self
+            .sessions
+            .values()
+            .any(|s| s.late_accept && s.proxy.is_some_and(|p| p.port() == port));
+        if ending || timed_out {
             return Ok(());
         }
         ensure!(
@@ -424,6 +433,8 @@ impl Reference {
         if s.phase != Phase::Asked {
             return;
         }
+        s.late_accept =
+            how == OwnerAnswer::Accept && now + tol >= s.since + self.config.answer_timeout_ms;
         s.since = now;
         s.phase = match how {
             OwnerAnswer::Accept => Phase::Accepted,
@@ -489,7 +500,7 @@ impl Reference {
             // A service may drop a caller unannounced (a rate limit, a busy lease).
             Phase::Ringing | Phase::Dropping { .. } => true,
             Phase::Asked => now + tol >= s.since + self.config.answer_timeout_ms,
-            Phase::Accepted => now + tol >= s.since + self.config.proxy_window_ms,
+            Phase::Accepted => s.late_accept || now + tol >= s.since + self.config.proxy_window_ms,
             Phase::Relaying => false,
         } || !lease_live;
         ensure!(
@@ -917,6 +928,49 @@ mod tests {
             .with_attr("from", "pass.example")
             .with_attr("to", to)
             .with_child(Element::new("query", ns::PASS).with_child(server))
+    }
+
+    /// An accept that crosses the service's answer timeout (real time) may find the
+    /// caller dropped and the proxy closed, or not: both are conforming.
+    #[test]
+    fn an_accept_at_the_answer_timeout_may_have_come_too_late() {
+        let proxy: SocketAddr = "127.0.0.1:40001".parse().unwrap();
+        let client: SocketAddr = "127.0.0.1:50000".parse().unwrap();
+        let asked = |m: &mut Reference| {
+            m.register_sent(0, "r1", "a@x/1", None, false);
+            m.received(10, &result("r1", "a@x/1", 40000)).unwrap();
+            m.called(100, 1, 40000, client);
+            let q = Element::new("query", ns::PASS)
+                .with_child(
+                    Element::new("client", ns::PASS)
+                        .with_attr("port", "50000")
+                        .with_text("127.0.0.1"),
+                )
+                .with_child(
+                    Element::new("proxy", ns::PASS)
+                        .with_attr("port", "40001")
+                        .with_text("127.0.0.1"),
+                );
+            let iq = Element::new("iq", ns::COMPONENT)
+                .with_attr("type", "set")
+                .with_attr("id", "n1")
+                .with_attr("from", "pass.example")
+                .with_attr("to", "a@x/1")
+                .with_child(q);
+            m.received(110, &iq).unwrap();
+        };
+        // At the timeout: the drop and the refused proxy are accepted.
+        let mut m = Reference::new(config());
+        asked(&mut m);
+        m.owner_answered(2110, 1, OwnerAnswer::Accept);
+        assert_eq!(m.refused(2150, proxy.port()), Ok(()));
+        assert_eq!(m.caller_dropped(2160, 1), Ok(()));
+        // Well before it: a drop right after the accept is a mismatch.
+        let mut m = Reference::new(config());
+        asked(&mut m);
+        m.owner_answered(500, 1, OwnerAnswer::Accept);
+        assert!(m.refused(550, proxy.port()).is_err());
+        assert!(m.caller_dropped(560, 1).is_err());
     }
 
     #[test]
