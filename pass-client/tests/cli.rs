@@ -16,9 +16,9 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-#[test]
-fn tls_none_to_a_remote_server_is_refused() {
-    let out = pass_client(
+/// `--tls none` to a server that is not on loopback: refused before any connection.
+fn clear_text_to_a_remote_server() -> Output {
+    pass_client(
         &[
             "expose",
             "127.0.0.1:8080",
@@ -30,7 +30,12 @@ fn tls_none_to_a_remote_server_is_refused() {
             "192.0.2.1:5222",
         ],
         Some("pw"),
-    );
+    )
+}
+
+#[test]
+fn tls_none_to_a_remote_server_is_refused() {
+    let out = clear_text_to_a_remote_server();
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("not a loopback address"),
@@ -42,19 +47,7 @@ fn tls_none_to_a_remote_server_is_refused() {
 #[test]
 fn logs_to_a_pipe_carry_no_colour_codes() {
     // The refusal is logged through tracing as well as printed (DESIGN decision 72).
-    let out = pass_client(
-        &[
-            "expose",
-            "127.0.0.1:8080",
-            "--jid",
-            "me@example.org",
-            "--tls",
-            "none",
-            "--server",
-            "192.0.2.1:5222",
-        ],
-        Some("pw"),
-    );
+    let out = clear_text_to_a_remote_server();
     let err = stderr(&out);
     assert!(err.contains("ERROR"), "no log line on stderr: {err}");
     assert!(!err.contains('\x1b'), "colour escapes on a pipe: {err:?}");
