@@ -22,7 +22,7 @@ use std::io::Write;
 use std::time::Duration;
 
 /// The node spawned as the self-test spawns it (2 s answer timeout and proxy
-/// window), behind the component target. The secret file lives as long as the run.
+/// window), behind the component target.
 async fn node() -> (Component, tempfile::NamedTempFile) {
     let exe = std::env::current_exe().unwrap();
     let node = selftest::locate_node(&exe).unwrap_or_else(|| {
@@ -31,11 +31,26 @@ async fn node() -> (Component, tempfile::NamedTempFile) {
             exe.display()
         )
     });
+    spawned(&node, None).await
+}
+
+/// `binary` spawned by the component target as the self-test spawns the node, with
+/// `fault` switched on by `PASS_NODE_FAULT` (a `--features faults` build). The secret
+/// file lives as long as the run.
+async fn spawned(
+    binary: &std::path::Path,
+    fault: Option<pass_faults::Fault>,
+) -> (Component, tempfile::NamedTempFile) {
     let secret = "explore-secret-0123456789abcdef";
     let mut file = tempfile::NamedTempFile::new().unwrap();
     file.write_all(secret.as_bytes()).unwrap();
-    let mut copts = selftest::options(&node, file.path()).unwrap();
+    let mut copts = selftest::options(binary, file.path()).unwrap();
     copts.secret = secret.to_string();
+    if let Some(fault) = fault {
+        copts.spawn = copts
+            .spawn
+            .map(|cmd| format!("PASS_NODE_FAULT={} {cmd}", fault.name()));
+    }
     let t = targets::component(
         copts,
         Duration::from_secs(selftest::NODE_TIMEOUT_SECS),
@@ -124,26 +139,9 @@ fn the_node_survives_a_cut_stream_with_its_leases() {
     });
 }
 
-/// The real pass-node built with `--features faults`, `fault` switched on with
-/// `PASS_NODE_FAULT`, spawned by the component target as the self-test spawns the
-/// node. The secret file lives as long as the run.
+/// The real pass-node built with `--features faults`, `fault` switched on.
 async fn faulty_node(fault: pass_faults::Fault) -> (Component, tempfile::NamedTempFile) {
-    let secret = "explore-secret-0123456789abcdef";
-    let mut file = tempfile::NamedTempFile::new().unwrap();
-    file.write_all(secret.as_bytes()).unwrap();
-    let mut copts = selftest::options(&faults_node(), file.path()).unwrap();
-    copts.secret = secret.to_string();
-    copts.spawn = copts
-        .spawn
-        .map(|cmd| format!("PASS_NODE_FAULT={} {cmd}", fault.name()));
-    let t = targets::component(
-        copts,
-        Duration::from_secs(selftest::NODE_TIMEOUT_SECS),
-        settings(None),
-    )
-    .await
-    .unwrap();
-    (t, file)
+    spawned(&faults_node(), Some(fault)).await
 }
 
 #[test]
