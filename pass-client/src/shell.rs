@@ -342,21 +342,30 @@ fn registration_failed(f: &Failure) -> Fatal {
     Fatal::new(code, format!("registration failed: {f}"))
 }
 
-/// SIGINT and SIGTERM.
+/// SIGINT and SIGTERM, each watched for the whole run: a signal that arrives
+/// while the loop is busy elsewhere is kept for the next `next()` (a listener made
+/// afresh on each call, as `tokio::signal::ctrl_c()` is, misses one that came
+/// between two calls; DESIGN decision 116).
 struct Signals {
+    int: tokio::signal::unix::Signal,
     term: tokio::signal::unix::Signal,
 }
 
 impl Signals {
     fn new() -> Result<Signals, Fatal> {
-        let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .map_err(|e| Fatal::new(exit::SETUP, format!("cannot watch SIGTERM: {e}")))?;
-        Ok(Signals { term })
+        use tokio::signal::unix::{signal, SignalKind};
+        let watch = |kind: SignalKind, name: &str| {
+            signal(kind).map_err(|e| Fatal::new(exit::SETUP, format!("cannot watch {name}: {e}")))
+        };
+        Ok(Signals {
+            int: watch(SignalKind::interrupt(), "SIGINT")?,
+            term: watch(SignalKind::terminate(), "SIGTERM")?,
+        })
     }
 
     async fn next(&mut self) {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
+            _ = self.int.recv() => {}
             _ = self.term.recv() => {}
         }
     }
@@ -372,4 +381,27 @@ pub fn policy(allow: &[pass_core::client::IpNet], allow_jids: &[pass_core::Jid])
         p = p.allow_jid(jid.clone());
     }
     p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Signals;
+    use std::time::Duration;
+
+    /// DESIGN decision 116: a SIGINT that comes while the run loop is not waiting
+    /// on `next()` (it is sending a stanza, say) still stops the client.
+    #[tokio::test]
+    async fn a_sigint_sent_before_next_is_waited_on_is_not_lost() {
+        let mut signals = Signals::new().expect("watch signals");
+        let sent = std::process::Command::new("kill")
+            .args(["-INT", &std::process::id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -INT failed");
+        // The runtime takes the signal in while no one waits on `next()`.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::timeout(Duration::from_secs(10), signals.next())
+            .await
+            .expect("the SIGINT sent before next() was lost");
+    }
 }
