@@ -118,6 +118,16 @@ pub trait Engine {
         self.shutdown(now);
     }
 
+    /// Whether `port`, which the engine asked the host to listen on, is a proxy
+    /// port (the owner of an announced session connects there) rather than a lease
+    /// port. A host short of descriptors refuses callers on lease ports but admits
+    /// owners on proxy ports (DESIGN decision 140). `false` by default: such an
+    /// engine's owners are treated as callers.
+    fn is_proxy_port(&self, port: u16) -> bool {
+        let _ = port;
+        false
+    }
+
     /// Every lease held now, as data; empty by default.
     fn lease_records(&self) -> Vec<LeaseRecord> {
         Vec::new()

@@ -392,6 +392,10 @@ impl Engine for Service {
         Service::suspend(self, now);
     }
 
+    fn is_proxy_port(&self, port: u16) -> bool {
+        self.machine.is_proxy_port(port)
+    }
+
     fn lease_records(&self) -> Vec<LeaseRecord> {
         self.machine.lease_records().collect()
     }

@@ -5,7 +5,7 @@
 use crate::clock::Clock;
 use crate::component::{Link, LinkError, LinkEvent};
 use crate::config::NodeConfig;
-use crate::listen::{listen, AcceptEnv, Accepted, PortListener};
+use crate::listen::{listen, AcceptEnv, Accepted, PortListener, WhenOut};
 use crate::metrics::Metrics;
 use crate::pending::Pending;
 use crate::relay::{relay, RelayEnv, RelayOutcome, Side};
@@ -464,9 +464,17 @@ impl<E: Engine + Send + 'static> Driver<E> {
     fn do_listen(&mut self, port: u16) {
         self.next_generation += 1;
         let now = self.clock.now();
+        // An owner on its proxy port is never refused for want of descriptors
+        // (DESIGN decision 140).
+        let when_out = if self.engine.is_proxy_port(port) {
+            WhenOut::Admit
+        } else {
+            WhenOut::Refuse
+        };
         match listen(
             &self.config.bind,
             port,
+            when_out,
             self.next_generation,
             &self.accepted_tx,
             &self.accept_env,

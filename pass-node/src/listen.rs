@@ -3,9 +3,11 @@
 //!
 //! Accepting survives running out of file descriptors (docs/DESIGN.md decision 51):
 //! a failed accept backs off (5 ms doubling to 1 s, never a busy loop, never an
-//! exit), and each time it spends a spare descriptor kept for the purpose to
-//! accept one waiting caller and close it at once, so that callers past the limit
-//! are refused rather than left hanging in the backlog.
+//! exit). A spare descriptor is kept for those moments. On a lease (or metrics)
+//! port it is spent to accept one waiting caller and close it at once, so that
+//! callers past the limit are refused rather than left hanging in the backlog; on
+//! a proxy port it is spent to admit the owner, whose session was already
+//! announced and must not be lost (decision 140).
 
 use pass_core::lease::ListenError;
 use socket2::{Domain, Protocol, Socket, Type};
@@ -14,7 +16,7 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::Poll;
+use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -34,10 +36,28 @@ pub struct AcceptCounters {
     /// Callers accepted on the spare descriptor and closed at once because the
     /// node was out of descriptors.
     pub refused: AtomicU64,
+    /// Owners admitted on their proxy port on the spare descriptor.
+    pub admitted_on_spare: AtomicU64,
 }
 
-/// What every accept loop shares: a spare descriptor, spent to refuse a caller
-/// when accepting fails for want of descriptors, and the counters.
+/// What a port's waiting connections get when the node is out of descriptors
+/// (DESIGN decision 140).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WhenOut {
+    /// Lease and metrics ports: one waiting connection is refused per failed accept.
+    Refuse,
+    /// Proxy ports: the owner of a session already announced is admitted on the
+    /// spare descriptor; never refused (without a spare it waits in the backlog).
+    Admit,
+}
+
+/// What every accept loop shares: a spare descriptor, spent when accepting fails
+/// for want of descriptors, and the counters.
+///
+/// The spare's lock is also held around every accept, so that no other accept
+/// loop can take the descriptor the spare has just freed before it is used, and
+/// a lost spare is opened again before the next accept (a descriptor that comes
+/// free goes to the spare first).
 #[derive(Debug, Clone, Default)]
 pub struct AcceptEnv {
     spare: Arc<Mutex<Option<File>>>,
@@ -50,48 +70,63 @@ impl AcceptEnv {
     /// limit wait in the backlog instead of being refused).
     pub fn new() -> Self {
         let env = AcceptEnv::default();
-        env.refill();
+        refill(&mut env.spare.lock().unwrap_or_else(PoisonError::into_inner));
         env
     }
 
-    fn refill(&self) {
+    /// One accept attempt, with the spare's lock held throughout.
+    fn poll_accept(
+        &self,
+        listener: &TcpListener,
+        when_out: WhenOut,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
         let mut spare = self.spare.lock().unwrap_or_else(PoisonError::into_inner);
-        if spare.is_none() {
-            *spare = File::open(NULL_DEVICE).ok();
+        refill(&mut spare);
+        let error = match listener.poll_accept(cx) {
+            Poll::Ready(Err(e)) if !per_connection(&e) => e,
+            other => return other,
+        };
+        if spare.take().is_none() {
+            return Poll::Ready(Err(error));
         }
-    }
-
-    /// Frees the spare descriptor, accepts one waiting caller on it and closes it,
-    /// then takes the spare back. Returns whether a caller was refused.
-    fn refuse_one(&self, listener: &TcpListener) -> bool {
-        let had_spare = self
-            .spare
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-            .is_some();
-        if !had_spare {
-            self.refill();
-            return false;
+        // The spare's descriptor is free now, for exactly one accept.
+        let second = listener.poll_accept(cx);
+        match (when_out, second) {
+            (WhenOut::Admit, Poll::Ready(Ok(admitted))) => {
+                // The spare stays spent until a descriptor comes free.
+                self.counters
+                    .admitted_on_spare
+                    .fetch_add(1, Ordering::Relaxed);
+                Poll::Ready(Ok(admitted))
+            }
+            (WhenOut::Refuse, Poll::Ready(Ok(refused))) => {
+                // Closed before the spare is taken back.
+                drop(refused);
+                refill(&mut spare);
+                self.counters.refused.fetch_add(1, Ordering::Relaxed);
+                Poll::Ready(Err(error))
+            }
+            _ => {
+                refill(&mut spare);
+                Poll::Ready(Err(error))
+            }
         }
-        let waker = std::task::Waker::noop();
-        let mut cx = std::task::Context::from_waker(waker);
-        let refused = matches!(listener.poll_accept(&mut cx), Poll::Ready(Ok(_)));
-        // The accepted socket is dropped (closed) here, before the spare is taken back.
-        self.refill();
-        if refused {
-            self.counters.refused.fetch_add(1, Ordering::Relaxed);
-        }
-        refused
     }
 
     /// The next connection on `listener`. Errors that concern one connection are
-    /// skipped; others (out of descriptors) back off, refusing a caller each time.
-    pub async fn accept(&self, listener: &TcpListener, port: u16) -> (TcpStream, SocketAddr) {
+    /// skipped; others (out of descriptors) back off, spending the spare as
+    /// `when_out` says each time.
+    pub async fn accept(
+        &self,
+        listener: &TcpListener,
+        port: u16,
+        when_out: WhenOut,
+    ) -> (TcpStream, SocketAddr) {
         let mut backoff = ACCEPT_BACKOFF_MIN;
         let mut failures: u64 = 0;
         loop {
-            match listener.accept().await {
+            match std::future::poll_fn(|cx| self.poll_accept(listener, when_out, cx)).await {
                 Ok(accepted) => {
                     if failures > 0 {
                         info!(port, failures, "accepting again");
@@ -104,14 +139,20 @@ impl AcceptEnv {
                     self.counters.failed.fetch_add(1, Ordering::Relaxed);
                     if failures == 1 {
                         // Once per episode: a flood must not flood the logs too.
-                        warn!(port, error = %e, "accept failed: refusing callers and backing off");
+                        warn!(port, error = %e, ?when_out, "accept failed: out of descriptors? backing off");
                     }
-                    self.refuse_one(listener);
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
                 }
             }
         }
+    }
+}
+
+/// Opens the spare if it is gone (it fails while the node is out of descriptors).
+fn refill(spare: &mut Option<File>) {
+    if spare.is_none() {
+        *spare = File::open(NULL_DEVICE).ok();
     }
 }
 
@@ -202,6 +243,7 @@ impl Drop for PortListener {
 pub fn listen(
     bind: &[IpAddr],
     port: u16,
+    when_out: WhenOut,
     generation: u64,
     accepted: &mpsc::Sender<Accepted>,
     env: &AcceptEnv,
@@ -226,6 +268,7 @@ pub fn listen(
             tokio::spawn(accept_loop(
                 l,
                 port,
+                when_out,
                 generation,
                 accepted.clone(),
                 env.clone(),
@@ -253,12 +296,13 @@ fn bind_one(addr: SocketAddr) -> io::Result<TcpListener> {
 async fn accept_loop(
     listener: TcpListener,
     port: u16,
+    when_out: WhenOut,
     generation: u64,
     accepted: mpsc::Sender<Accepted>,
     env: AcceptEnv,
 ) {
     loop {
-        let (stream, peer) = env.accept(&listener, port).await;
+        let (stream, peer) = env.accept(&listener, port, when_out).await;
         let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
         let a = Accepted {
             port,

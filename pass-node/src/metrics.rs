@@ -6,7 +6,7 @@
 //! snapshot; a client library would only re-count what the core counted, and an
 //! HTTP stack for one GET is more code to trust than the 40 lines below.
 
-use crate::listen::{AcceptCounters, AcceptEnv};
+use crate::listen::{AcceptCounters, AcceptEnv, WhenOut};
 use crate::relay::{ByteCounters, Ending};
 use pass_core::lease::{Stats, ANSWER_LATENCY_BOUNDS_MS};
 use socket2::{Domain, Protocol, Socket, Type};
@@ -212,6 +212,12 @@ impl Metrics {
         );
         counter(
             &mut o,
+            "pass_node_owners_admitted_on_spare_total",
+            "Owners' connections to their proxy port accepted on the spare descriptor while the node was out of descriptors (never refused).",
+            self.accepts.admitted_on_spare.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut o,
             "pass_registrations_total",
             "Leases granted.",
             s.registrations,
@@ -285,7 +291,9 @@ pub async fn serve(
     let task = tokio::spawn(async move {
         loop {
             // Backs off when out of descriptors (it used to spin).
-            let (stream, _) = accept.accept(&listener, local.port()).await;
+            let (stream, _) = accept
+                .accept(&listener, local.port(), WhenOut::Refuse)
+                .await;
             let m = Arc::clone(&metrics);
             tokio::spawn(async move {
                 if let Err(e) = answer(stream, &m).await {
@@ -351,6 +359,7 @@ mod tests {
         let m = Metrics::new(Arc::new(ByteCounters::default()), Arc::clone(&accepts));
         accepts.refused.fetch_add(3, Ordering::Relaxed);
         accepts.failed.fetch_add(7, Ordering::Relaxed);
+        accepts.admitted_on_spare.fetch_add(5, Ordering::Relaxed);
         m.bytes.client_to_owner.fetch_add(42, Ordering::Relaxed);
         let mut s = Stats {
             leases: 3,
@@ -382,6 +391,7 @@ mod tests {
         assert!(text.contains("\npass_calls_refused_total{reason=\"capacity\"} 6\n"));
         assert!(text.contains("\npass_calls_refused_total{reason=\"descriptors\"} 3\n"));
         assert!(text.contains("\npass_node_accept_errors_total 7\n"));
+        assert!(text.contains("\npass_node_owners_admitted_on_spare_total 5\n"));
         assert!(text.contains("\npass_leases_abandoned_total{reason=\"owner_gone\"} 8\n"));
         assert!(text.contains("\npass_leases_abandoned_total{reason=\"idle\"} 9\n"));
         assert!(text.contains("pass_owner_answer_seconds_bucket{le=\"0.025\"} 1"));

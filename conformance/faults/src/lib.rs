@@ -791,6 +791,10 @@ impl<E: Engine> Engine for FaultyEngine<E> {
             (a, b) => a.or(b),
         }
     }
+
+    fn is_proxy_port(&self, port: u16) -> bool {
+        self.inner.is_proxy_port(port)
+    }
 }
 
 #[cfg(test)]

@@ -688,6 +688,12 @@ impl LeaseMachine {
         self.changes.as_mut().and_then(VecDeque::pop_front)
     }
 
+    /// Whether `port` is a proxy port asked for or listening (the owner of an
+    /// announced session connects there), not a lease port (DESIGN decision 140).
+    pub fn is_proxy_port(&self, port: u16) -> bool {
+        self.proxies.contains_key(&port)
+    }
+
     /// Every lease held now, as data, by port.
     pub fn lease_records(&self) -> impl Iterator<Item = LeaseRecord> + '_ {
         self.leases
