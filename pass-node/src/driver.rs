@@ -269,13 +269,17 @@ impl<E: Engine + Send + 'static> Driver<E> {
 
     /// Writes the engine's lease changes to the store, before the stanzas queued
     /// with them go out (an owner never hears of a lease the store does not
-    /// hold). A failed write is logged and the node goes on: its leases work,
-    /// only a restart would forget them.
+    /// hold). A failed write is logged and counted
+    /// (`pass_node_store_write_errors_total`) and the node goes on: its leases
+    /// work, only a restart would forget them.
     fn persist(&mut self) {
         let Some(store) = &self.store else { return };
         let changes: Vec<_> = std::iter::from_fn(|| self.engine.poll_lease_change()).collect();
         let clock = self.clock;
         if let Err(e) = store.apply(&changes, |t| clock.to_unix_ms(t)) {
+            self.metrics
+                .store_write_errors
+                .fetch_add(1, Ordering::Relaxed);
             error!(changes = changes.len(), "lease store write failed: {e}");
         }
     }

@@ -41,6 +41,9 @@ pub struct Metrics {
     /// Relay tasks whose session already ended at one side's EOF, still letting
     /// the other direction drain (part of `relay_tasks`).
     pub half_open_relays: AtomicU64,
+    /// Lease store writes that failed (the leases work on; a restart would lose
+    /// what they held).
+    pub store_write_errors: AtomicU64,
     /// Relay tasks ended since start, by [`Ending`] (in [`Ending::ALL`] order).
     relays_ended: [AtomicU64; Ending::ALL.len()],
 }
@@ -212,6 +215,12 @@ impl Metrics {
         );
         counter(
             &mut o,
+            "pass_node_store_write_errors_total",
+            "Lease store writes that failed (logged at ERROR); the leases work on, but a restart would not keep the changes.",
+            self.store_write_errors.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut o,
             "pass_node_owners_admitted_on_spare_total",
             "Owners' connections to their proxy port accepted on the spare descriptor while the node was out of descriptors (never refused).",
             self.accepts.admitted_on_spare.load(Ordering::Relaxed),
@@ -377,11 +386,13 @@ mod tests {
         assert!(text.contains("\npass_leases 3\n"), "{text}");
         m.half_open_relays.store(2, Ordering::Relaxed);
         assert!(m.render().contains("\npass_node_half_open_relays 2\n"));
+        m.store_write_errors.fetch_add(1, Ordering::Relaxed);
         m.relay_ended(Ending::Idle);
         m.relay_ended(Ending::Idle);
         m.relay_ended(Ending::Failed);
         let text = m.render();
         assert!(text.contains("\npass_node_relays_ended_total{reason=\"idle\"} 2\n"));
+        assert!(text.contains("\npass_node_store_write_errors_total 1\n"));
         assert!(text.contains("\npass_node_relays_ended_total{reason=\"error\"} 1\n"));
         assert!(text.contains("\npass_node_relays_ended_total{reason=\"closed\"} 0\n"));
         assert!(text.contains("pass_relayed_bytes_total{direction=\"client_to_owner\"} 42"));
