@@ -139,7 +139,11 @@ impl AcceptEnv {
                     self.counters.failed.fetch_add(1, Ordering::Relaxed);
                     if failures == 1 {
                         // Once per episode: a flood must not flood the logs too.
-                        warn!(port, error = %e, ?when_out, "accept failed: out of descriptors? backing off");
+                        let spare = match when_out {
+                            WhenOut::Refuse => "refusing waiting callers",
+                            WhenOut::Admit => "admitting the owner on the spare descriptor",
+                        };
+                        warn!(port, error = %e, "accept failed: backing off, {spare}");
                     }
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
