@@ -510,6 +510,24 @@ fn incoming_connection_notifies_the_registering_resource_with_the_peer_family() 
     assert_eq!(h.poll_timeout(), Some(secs(31)), "answer timer");
 }
 
+/// DESIGN decision 140: the host asks which ports are proxies, to admit owners there
+/// when it is out of descriptors; a lease port is not one, nor is a proxy port after
+/// its session.
+#[test]
+fn a_proxy_port_is_known_as_one_while_its_session_waits_for_the_owner() {
+    let mut h = H::new();
+    let lease = h.register(secs(0), OWNER, None, false);
+    assert!(!h.machine().is_proxy_port(lease));
+    let (proxy, notice) = h.incoming(secs(1), lease, 1, peer4());
+    assert!(h.machine().is_proxy_port(proxy));
+    assert!(!h.machine().is_proxy_port(lease));
+    h.answer(secs(2), &notice, OWNER, false);
+    assert!(
+        !h.machine().is_proxy_port(proxy),
+        "the denied session's port"
+    );
+}
+
 #[test]
 fn proxy_address_falls_back_to_the_first_advertised() {
     let mut c = config();
